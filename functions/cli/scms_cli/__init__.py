@@ -1,0 +1,1 @@
+"""The ``scms`` operator command (not deployed as a Lambda function)."""
