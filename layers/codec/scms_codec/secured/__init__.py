@@ -1,0 +1,1 @@
+"""1609.2 secured data: SignedData, SignedCertificateRequest, EncryptedData (all recipient kinds)."""
