@@ -1,0 +1,186 @@
+"""``python -m bench [--quick] [--json FILE]``: every benchmark, then one report on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import codec_bench, openssl_ref, report
+from .aca_core import STEP_NAMES, VARIANTS, AcaCore, Variant, ec_ops
+from .scaling import measure_scaling
+from .timing import Timing, measure, progress
+
+SCALING_VARIANT = Variant("explicit", "compact-unified")
+"""performance.md §6's "explicit unified" (cocoon-key encryption, no inner signature)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Iteration counts; ``quick`` trades precision for a run of a few seconds."""
+
+    number: int = 200
+    repeat: int = 5
+    cold_repeat: int = 3
+    scaling_certificates: int = 400
+    openssl: bool = True
+    openssl_seconds: int = 1
+    openssl_multi: bool = True
+    scaling: bool = True
+
+    @classmethod
+    def quick(cls) -> Config:
+        """Fewer iterations, no ``openssl speed -multi`` run."""
+        return cls(number=30, repeat=3, cold_repeat=1, scaling_certificates=100, openssl_multi=False)
+
+
+def run(config: Config) -> dict[str, Any]:
+    """Run every benchmark and return the results as JSON-ready data."""
+    results: dict[str, Any] = {"python": sys.version.split()[0], "machine": platform.machine(),
+                               "config": config.__dict__}
+    if config.openssl:
+        progress(f"openssl speed -seconds {config.openssl_seconds} ecdsap256 ecdhp256")
+        speed = openssl_ref.run_openssl_speed(seconds=config.openssl_seconds)
+        results["openssl"] = speed.to_json()
+        if config.openssl_multi and speed.ok:
+            progress("openssl speed -multi 2")
+            results["openssl_multi2"] = openssl_ref.run_openssl_speed(seconds=config.openssl_seconds,
+                                                                      multi=2).to_json()
+    else:
+        results["openssl"] = openssl_ref.OpenSSLSpeed(error="skipped (--no-openssl)").to_json()
+
+    progress("cryptography primitives from Python")
+    primitives = openssl_ref.python_primitives(number=config.number, repeat=config.repeat)
+    results["primitives"] = {key: t.to_json() for key, t in primitives.items()}
+
+    progress("codec cold start (fresh interpreters)")
+    results["cold_start"] = codec_bench.cold_start(repeat=config.cold_repeat)
+    progress("codec decode/encode")
+    results["codec"] = [t.to_json() for t in codec_bench.sample_timings(number=config.number, repeat=config.repeat)]
+
+    results["aca"] = [_aca_variant(v, config, primitives, results["openssl"]) for v in VARIANTS]
+
+    if config.scaling:
+        progress(f"scaling: {SCALING_VARIANT.name}, 1 process against a fork pool of 2")
+        results["scaling"] = measure_scaling(SCALING_VARIANT, certificates=config.scaling_certificates,
+                                             repeat=config.repeat).to_json()
+    return results
+
+
+def _aca_variant(variant: Variant, config: Config, primitives: dict[str, Timing],
+                 openssl: dict[str, Any]) -> dict[str, Any]:
+    progress(f"ACA core {variant.name}")
+    core = AcaCore(variant)
+    counter = iter(range(1 << 31))
+    total = measure(variant.name, lambda: core.issue(7, next(counter) & 0xFFFF), number=config.number,
+                    repeat=config.repeat)
+    # Per-step medians come from separately instrumented passes, so the total above carries no timer cost.
+    per_step = [core.issue_steps(7, j) for j in range(config.number * config.repeat)]
+    steps = {name: statistics.median(s[k] for s in per_step) * 1e6 for k, name in enumerate(STEP_NAMES)}
+    ops = ec_ops(variant)
+    budget = None
+    if openssl.get("sign_us") and openssl.get("ecdh_us"):
+        budget = ops.budget_us(fixed_base_us=primitives["fixed_base"].us, sign_us=openssl["sign_us"],
+                               ecdh_us=openssl["ecdh_us"])
+    return {
+        "variant": variant.name,
+        "response": variant.response_form,
+        "complete": not core.missing,
+        "missing": list(core.missing),
+        "timing": total.to_json(),
+        "steps_us": steps,
+        "ec_ops": ops.__dict__,
+        "c_budget_us": budget,
+        "ratio": None if budget is None else total.us / budget,
+    }
+
+
+def render(results: dict[str, Any]) -> str:
+    """The report: OpenSSL reference, primitives, codec, ACA core per variant, scaling."""
+    out = [f"OpenSCMS benchmarks — Python {results['python']} on {results['machine']}; "
+           "µs are medians of repeats; ratio = Python / C-level (1.00x = OpenSSL's speed)"]
+    speed = results["openssl"]
+    out.append(report.section("OpenSSL reference (openssl speed, same run, one core)"))
+    if speed["error"]:
+        out.append(f"OpenSSL figures unavailable: {speed['error']}. No ratios are printed.")
+    else:
+        out.append(f"{' '.join(speed['command'])}  (OpenSSL {speed['version']})")
+    prims = results["primitives"]
+    rows = [
+        ["ECDSA P-256 sign", prims["sign"]["us"], speed["sign_us"], report.ratio(prims["sign"]["us"], speed["sign_us"])],
+        ["ECDH P-256", prims["ecdh"]["us"], speed["ecdh_us"], report.ratio(prims["ecdh"]["us"], speed["ecdh_us"])],
+        ["fixed-base k·G (generate_private_key; stand-in)", prims["fixed_base"]["us"], None, None],
+    ]
+    out.append(report.table(["operation", "cryptography from Python µs", "openssl speed µs", "ratio"], rows))
+    if multi := results.get("openssl_multi2"):
+        if multi["error"] is None and speed["sign_per_s"]:
+            out.append(f"openssl -multi 2: {multi['sign_per_s']:,.0f} sign/s "
+                       f"({multi['sign_per_s'] / speed['sign_per_s']:.2f}x one process), "
+                       f"{multi['ecdh_per_s']:,.0f} ECDH/s ({multi['ecdh_per_s'] / speed['ecdh_per_s']:.2f}x)")
+
+    cold = results["cold_start"]
+    out.append(report.section("Codec: ASN.1 compile and import (fresh interpreter)"))
+    out.append(report.table(["what", "ms"], [
+        ["python -c pass (interpreter start, for scale)", cold["interpreter_start_ms"]],
+        ["import scms_codec", cold["import_ms"]],
+        ["first encode (compiles the ASN.1 modules)", cold["first_encode_ms"]],
+        ["second encode", cold["second_encode_us"] / 1000],
+    ]))
+    out.append(report.section("Codec: strict decode / encode"))
+    out.append(report.table(["operation", "µs/op", "ops/s"], [[t["name"], t["us"], t["per_second"]]
+                                                               for t in results["codec"]]))
+
+    out.append(report.section("ACA per-certificate core (one core)"))
+    rows = []
+    for r in results["aca"]:
+        ops = r["ec_ops"]
+        rows.append([
+            r["variant"] + ("" if r["complete"] else " (partial*)"), r["response"], r["timing"]["us"],
+            r["timing"]["per_second"], f"{ops['fixed_base']}kG+{ops['sign']}S+{ops['ecdh']}DH", r["c_budget_us"],
+            report.per_second(r["c_budget_us"]), report.ratio(r["timing"]["us"], r["c_budget_us"]),
+        ])
+    out.append(report.table(["variant", "response", "Python µs/cert", "certs/s/core", "C-level EC ops",
+                             "C budget µs/cert", "C certs/s", "ratio"], rows))
+    out.append("C budget = kG × fixed-base (Python generate_private_key, stand-in) + S × openssl sign "
+               "+ DH × openssl ECDH (performance.md §6); symmetric work and encoding are not in it.")
+    out.append(report.section("ACA core by step (µs/cert)"))
+    out.append(report.table(["variant", *STEP_NAMES], [[r["variant"], *(r["steps_us"][s] for s in STEP_NAMES)]
+                                                        for r in results["aca"]]))
+    partial = [r for r in results["aca"] if not r["complete"]]
+    for r in partial:
+        for reason in r["missing"]:
+            out.append(f"* {r['variant']}: {reason}")
+
+    if scaling := results.get("scaling"):
+        out.append(report.section("Per-core scaling (fork pool)"))
+        out.append(report.table(["variant", "certs", "1 process certs/s", f"{scaling['workers']} processes certs/s",
+                                 "speed-up"], [[scaling["variant"], scaling["certificates"],
+                                                scaling["one_process_certs_per_s"], scaling["pool_certs_per_s"],
+                                                f"{scaling['speedup']:.2f}x"]]))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the flags, run, print the report, and save the JSON if asked."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (a rough figure in seconds)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also save every result as JSON")
+    parser.add_argument("--no-openssl", action="store_true", help="skip openssl speed (no ratios)")
+    args = parser.parse_args(argv)
+    config = Config.quick() if args.quick else Config()
+    if args.no_openssl:
+        config = Config(**{**config.__dict__, "openssl": False})
+    results = run(config)
+    print(render(results))
+    if args.json:
+        report.save_json(args.json, results)
+        progress(f"results saved to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,308 @@
+"""The ACA's per-certificate core, built from the real codec API, one step at a time.
+
+Steps per certificate (protocol.md §3.3 "ACA (per request)", §4.3, §4.5; performance.md §5):
+expansion (the RA's B = A + f_k(i, j)·G, and Q for the original variant), randomisation
+(explicit U = B + c·G, implicit P_U = B + k·G), to-be-signed encoding, signing (explicit) or
+the reconstruction value r = e·k + d (implicit) with the certificate encoding, and the response
+(AcaEeCertResponse in its Plain, Private or Cubk SPDU, protocol.md §3.3 table).
+
+Each codec module is imported when a core is built; a module that has not landed yet makes the
+step that needs it ``None`` and is named in ``AcaCore.missing``, so the harness reports a
+partial figure instead of failing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from scms_codec import asn1
+from scms_codec.crypto import butterfly, ecdsa, ecqv, hashing, keys, points
+from scms_codec.crypto.points import Point
+
+CertType = Literal["explicit", "implicit"]
+Butterfly = Literal["original", "unified", "compact-unified", "none"]
+ResponseForm = Literal["private", "cubk", "plain"]
+
+SECURITY_MGMT_PSID = 35
+"""SecurityMgmtPsid, the PSID of the Private response's outer signature (protocol.md §3.3)."""
+GENERATION_TIME = 600_000_000
+"""A fixed Time32 (2023-12) so every run encodes the same shapes."""
+STEP_NAMES = ("expansion", "randomisation", "tbs encoding", "sign / reconstruction", "response")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One certificate type × butterfly variant; ``none`` is the non-butterfly Plain response."""
+
+    cert_type: CertType
+    butterfly: Butterfly
+
+    @property
+    def name(self) -> str:
+        """``explicit/original`` and so on."""
+        return f"{self.cert_type}/{self.butterfly}"
+
+    @property
+    def response_form(self) -> ResponseForm:
+        """Which AcaEeCertResponse SPDU the ACA sends (protocol.md §3.3 certEncKey/cubk table)."""
+        return {"original": "private", "unified": "private", "compact-unified": "cubk", "none": "plain"}[
+            self.butterfly
+        ]
+
+
+VARIANTS = tuple(
+    Variant(t, b) for t in ("explicit", "implicit") for b in ("original", "unified", "compact-unified", "none")
+)
+
+
+@dataclass(frozen=True)
+class EcOps:
+    """The EC operations one certificate needs at the C level (performance.md §6)."""
+
+    fixed_base: int
+    sign: int
+    ecdh: int
+
+    def budget_us(self, *, fixed_base_us: float, sign_us: float, ecdh_us: float) -> float:
+        """The C-level EC cost of one certificate; symmetric work (< 2 µs) is left out, as in §6."""
+        return self.fixed_base * fixed_base_us + self.sign * sign_us + self.ecdh * ecdh_us
+
+
+def ec_ops(variant: Variant) -> EcOps:
+    """Count k·G, ECDSA signs and ECDHs per certificate for ``variant`` (protocol.md §4.3-§4.5).
+
+    Expansion: f·G per butterfly key (two for original). Randomisation: c·G or k·G, except an
+    explicit non-butterfly key, which the ACA certifies as it is. Certificate: one sign if
+    explicit. Response: ECIES (ephemeral v·G and one ECDH) unless Plain, and the ACA's outer
+    signature for Private.
+    """
+    butterfly_on = variant.butterfly != "none"
+    fixed_base = (2 if variant.butterfly == "original" else 1) if butterfly_on else 0
+    if butterfly_on or variant.cert_type == "implicit":
+        fixed_base += 1
+    sign = 1 if variant.cert_type == "explicit" else 0
+    ecdh = 0
+    if variant.response_form in ("private", "cubk"):
+        fixed_base += 1
+        ecdh += 1
+    if variant.response_form == "private":
+        sign += 1
+    return EcOps(fixed_base, sign, ecdh)
+
+
+class Unavailable(RuntimeError):
+    """A codec module the core needs has not landed, or does not offer the contract's API."""
+
+
+def _module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # Modules land concurrently: a half-written one may fail in any way.
+        raise Unavailable(f"{name}: {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass
+class Issued:
+    """What one pass of the core produced, for the smoke test's sanity checks."""
+
+    certificate: bytes
+    private_key_info: bytes | None
+    response: bytes | None
+    response_key: Point | None = field(default=None)
+
+
+def _compressed(p: Point) -> tuple[str, tuple[str, bytes]]:
+    """``EccP256CurvePoint`` of a public point through the codec's own conversion (keys.point_to_asn1)."""
+    return "ecdsaNistP256", keys.point_to_asn1(points.to_public_key(p))
+
+
+class AcaCore:
+    """One variant's per-certificate pipeline with fresh EE caterpillar keys and an ACA key and certificate."""
+
+    def __init__(self, variant: Variant) -> None:
+        self.variant = variant
+        self.missing: list[str] = []
+        self._aca_key = ec.generate_private_key(ec.SECP256R1())
+        self._aca_private = keys.private_key_to_int(self._aca_key)
+        self._aca_cert, self._aca_cert_object = self._aca_certificate()
+        self._aca_id = hashing.hashed_id8(self._aca_cert)
+        # EE side: the caterpillar signing key A (or the EE's own key for non-butterfly) and, for
+        # the original variant, the encryption caterpillar H; the RA sees only these publics.
+        self._a, self._A = points.generate()
+        self._h, self._H = points.generate()
+        self._signing_expander = butterfly.Expander(os.urandom(butterfly.EXPANSION_KEY_SIZE))
+        self._encryption_expander = butterfly.Expander(os.urandom(butterfly.EXPANSION_KEY_SIZE))
+        self._respond = self._response_step()
+
+    # --- set-up (untimed) ---------------------------------------------------------------------
+
+    def _aca_certificate(self) -> tuple[bytes, Any]:
+        """The ACA's certificate: through cert/certificate.py when it exists, else a self-signed stand-in."""
+        tbs = {
+            "id": ("name", "bench-aca"),
+            "cracaId": b"\x00\x00\x00",
+            "crlSeries": 0,
+            "validityPeriod": {"start": GENERATION_TIME - 3600, "duration": ("years", 3)},
+            "appPermissions": [{"psid": SECURITY_MGMT_PSID}],
+            # eeType {app, enrol} rather than the DEFAULT {app}: the strict decode rejects an omitted
+            # eeType (asn1tools fills the default as a 1-bit BIT STRING; reported, not worked around here).
+            "certIssuePermissions": [{"subjectPermissions": ("all", None), "eeType": (b"\xc0", 8)}],
+            "verifyKeyIndicator": ("verificationKey", ("ecdsaNistP256",
+                                                       keys.point_to_asn1(self._aca_key.public_key()))),
+        }
+        try:
+            cert_module = _module("scms_codec.cert.certificate")
+            certificate = cert_module.issue_explicit(tbs, self._aca_key.public_key(), None, self._aca_key)
+            return bytes(certificate.encoded), certificate
+        except (Unavailable, AttributeError) as exc:
+            self.missing.append(f"ACA certificate via cert.certificate.issue_explicit ({exc}); hand-built stand-in")
+        tbs_coer = asn1.encode("ToBeSignedCertificate", tbs)
+        signature = ecdsa.sign(self._aca_key, hashing.signing_digest(tbs_coer, b""))
+        value = {"version": 3, "type": "explicit", "issuer": ("self", "sha256"), "toBeSigned": tbs,
+                 "signature": signature}
+        return asn1.encode("Certificate", value), None
+
+    def _response_step(self) -> Callable[[dict[str, Any], bytes | None, Point | None], bytes] | None:
+        """The response builder for this variant's form, or None (named in ``missing``) if its modules are absent."""
+        try:
+            scms_pdu = _module("scms_codec.spdu.scms_pdu")
+            unsecured = _module("scms_codec.secured.unsecured")
+            encode_scms_pdu = scms_pdu.encode_scms_pdu
+            wrap_unsecured = unsecured.wrap_unsecured
+        except (Unavailable, AttributeError) as exc:
+            self.missing.append(f"response: {exc}")
+            return None
+
+        def inner(certificate: dict[str, Any], private_key_info: bytes | None) -> bytes:
+            response: dict[str, Any] = {"version": 2, "generationTime": GENERATION_TIME, "certificate": certificate}
+            if private_key_info is not None:
+                response["privateKeyInfo"] = private_key_info
+            return bytes(wrap_unsecured(encode_scms_pdu(("aca-ee", "acaEeCertResponse"), response)))
+
+        form = self.variant.response_form
+        if form == "plain":
+            return lambda certificate, pki, _q: inner(certificate, pki)
+        try:
+            encrypted_data = _module("scms_codec.secured.encrypted_data")
+            encrypt = encrypted_data.encrypt
+            rek_recipient = encrypted_data.RekRecipient
+        except (Unavailable, AttributeError) as exc:
+            self.missing.append(f"response encryption: {exc}")
+            return None
+
+        def encrypted(certificate: dict[str, Any], pki: bytes | None, q: Point | None) -> bytes:
+            assert q is not None  # noqa: S101 - every encrypted form has a response key
+            return bytes(encrypt(inner(certificate, pki), rek_recipient(points.to_public_key(q))))
+
+        if form == "cubk":
+            return encrypted
+        if self._aca_cert_object is None:
+            self.missing.append("private response: needs a cert.certificate.Certificate for the ACA signer")
+            return None
+        try:
+            sign_data = _module("scms_codec.secured.signed_data").sign_data
+            signer = _module("scms_codec.secured.signer").Signer(self._aca_key, self._aca_cert_object)
+        except (Unavailable, AttributeError) as exc:
+            self.missing.append(f"private response signature: {exc}")
+            return None
+        # EncryptedSigned{T, psid} = Signed{Encrypted{T}} (protocol.md §1.3), signed by the issuing ACA.
+        return lambda certificate, pki, q: bytes(
+            sign_data(encrypted(certificate, pki, q), SECURITY_MGMT_PSID, signer)
+        )
+
+    # --- the five steps -------------------------------------------------------------------------
+
+    def expand(self, i: int, j: int) -> tuple[Point, Point | None]:
+        """RA: cocoon key B (the EE key as is without butterfly) and the response key Q (protocol.md §4.5)."""
+        kind = self.variant.butterfly
+        if kind == "none":
+            return self._A, None
+        b = butterfly.cocoon_public_key(self._A, self._signing_expander, i, j, "signing")
+        q = butterfly.response_encryption_public_key(
+            kind, cocoon_signing=b, encryption_caterpillar=self._H, encryption_expander=self._encryption_expander,
+            i=i, j=j,
+        )
+        return b, q
+
+    def randomise(self, b: Point) -> tuple[int | None, Point]:
+        """ACA: explicit c and U = B + c·G, implicit k and P_U = B + k·G (protocol.md §4.3, §4.5)."""
+        if self.variant.cert_type == "implicit":
+            return ecqv.ca_randomize(b)
+        if self.variant.butterfly == "none":
+            return None, b  # An explicit non-butterfly key is certified as it is.
+        return butterfly.randomize_explicit(b)
+
+    def encode_tbs(self, i: int, u: Point) -> tuple[dict[str, Any], bytes]:
+        """ToBeSignedCertificate of a pseudonym certificate and its COER (the hash input, protocol.md §4.2)."""
+        if self.variant.cert_type == "implicit":
+            indicator: tuple[str, Any] = ("reconstructionValue", keys.point_to_asn1(points.to_public_key(u)))
+        else:
+            indicator = ("verificationKey", _compressed(u))
+        tbs = {
+            "id": ("linkageData", {"iCert": i & 0xFFFF, "linkage-value": os.urandom(9)}),
+            "cracaId": self._aca_id[-3:],
+            "crlSeries": 1,
+            "validityPeriod": {"start": GENERATION_TIME, "duration": ("hours", 168)},
+            "appPermissions": [{"psid": 32}],
+            "verifyKeyIndicator": indicator,
+        }
+        return tbs, asn1.encode("ToBeSignedCertificate", tbs)
+
+    def certify(self, tbs: dict[str, Any], tbs_coer: bytes, scalar: int | None) -> tuple[dict[str, Any], bytes, bytes | None]:
+        """Sign over H(H(tbs) ‖ H(ACA cert)) or compute r = e·k + d_ACA, then encode the certificate (§4.2, §4.3)."""
+        value: dict[str, Any] = {"version": 3, "type": self.variant.cert_type,
+                                 "issuer": ("sha256AndDigest", self._aca_id), "toBeSigned": tbs}
+        if self.variant.cert_type == "explicit":
+            value["signature"] = ecdsa.sign(self._aca_key, hashing.signing_digest(tbs_coer, self._aca_cert))
+            private_key_info = None if scalar is None else keys.scalar_to_bytes(scalar)
+        else:
+            assert scalar is not None  # noqa: S101 - implicit always draws k
+            e = ecqv.certificate_hash_e(tbs_coer, self._aca_cert)
+            private_key_info = keys.scalar_to_bytes(ecqv.private_reconstruction(e, scalar, self._aca_private))
+        return value, asn1.encode("Certificate", value), private_key_info
+
+    # --- whole certificates -------------------------------------------------------------------
+
+    def issue(self, i: int, j: int) -> Issued:
+        """All steps for certificate (i, j); the response is None while its modules are missing."""
+        b, q = self.expand(i, j)
+        scalar, u = self.randomise(b)
+        tbs, tbs_coer = self.encode_tbs(i, u)
+        cert_value, cert, pki = self.certify(tbs, tbs_coer, scalar)
+        response = None if self._respond is None else self._respond(cert_value, pki, q)
+        return Issued(cert, pki, response, q)
+
+    def issue_steps(self, i: int, j: int) -> tuple[float, ...]:
+        """``issue`` with ``perf_counter`` between steps: seconds per step, in ``STEP_NAMES`` order."""
+        clock = time.perf_counter
+        t0 = clock()
+        b, q = self.expand(i, j)
+        t1 = clock()
+        scalar, u = self.randomise(b)
+        t2 = clock()
+        tbs, tbs_coer = self.encode_tbs(i, u)
+        t3 = clock()
+        cert_value, _, pki = self.certify(tbs, tbs_coer, scalar)
+        t4 = clock()
+        if self._respond is not None:
+            self._respond(cert_value, pki, q)
+        t5 = clock()
+        return (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
+
+    @property
+    def aca_certificate(self) -> bytes:
+        """COER of the ACA certificate the core issues under."""
+        return self._aca_cert
+
+    @property
+    def aca_public_key(self) -> ec.EllipticCurvePublicKey:
+        """The ACA's verification key."""
+        return self._aca_key.public_key()
