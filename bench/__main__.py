@@ -110,9 +110,10 @@ def render(results: dict[str, Any]) -> str:
     else:
         out.append(f"{' '.join(speed['command'])}  (OpenSSL {speed['version']})")
     prims = results["primitives"]
+    sign_us, ecdh_us = prims["sign"]["us"], prims["ecdh"]["us"]
     rows = [
-        ["ECDSA P-256 sign", prims["sign"]["us"], speed["sign_us"], report.ratio(prims["sign"]["us"], speed["sign_us"])],
-        ["ECDH P-256", prims["ecdh"]["us"], speed["ecdh_us"], report.ratio(prims["ecdh"]["us"], speed["ecdh_us"])],
+        ["ECDSA P-256 sign", sign_us, speed["sign_us"], report.ratio(sign_us, speed["sign_us"])],
+        ["ECDH P-256", ecdh_us, speed["ecdh_us"], report.ratio(ecdh_us, speed["ecdh_us"])],
         ["fixed-base k·G (generate_private_key; stand-in)", prims["fixed_base"]["us"], None, None],
     ]
     out.append(report.table(["operation", "cryptography from Python µs", "openssl speed µs", "ratio"], rows))
@@ -145,8 +146,8 @@ def render(results: dict[str, Any]) -> str:
         ])
     out.append(report.table(["variant", "response", "Python µs/cert", "certs/s/core", "C-level EC ops",
                              "C budget µs/cert", "C certs/s", "ratio"], rows))
-    out.append("C budget = kG × fixed-base (Python generate_private_key, stand-in) + S × openssl sign "
-               "+ DH × openssl ECDH (performance.md §6); symmetric work and encoding are not in it.")
+    out.append("C budget = kG x fixed-base (Python generate_private_key, stand-in) + S x openssl sign "
+               "+ DH x openssl ECDH (performance.md §6); symmetric work and encoding are not in it.")
     out.append(report.section("ACA core by step (µs/cert)"))
     out.append(report.table(["variant", *STEP_NAMES], [[r["variant"], *(r["steps_us"][s] for s in STEP_NAMES)]
                                                         for r in results["aca"]]))

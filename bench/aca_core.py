@@ -22,7 +22,6 @@ from types import ModuleType
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from scms_codec import asn1
 from scms_codec.crypto import butterfly, ecdsa, ecqv, hashing, keys, points
 from scms_codec.crypto.points import Point
@@ -40,7 +39,7 @@ STEP_NAMES = ("expansion", "randomisation", "tbs encoding", "sign / reconstructi
 
 @dataclass(frozen=True)
 class Variant:
-    """One certificate type × butterfly variant; ``none`` is the non-butterfly Plain response."""
+    """One certificate type and butterfly variant; ``none`` is the non-butterfly Plain response."""
 
     cert_type: CertType
     butterfly: Butterfly
@@ -199,7 +198,7 @@ class AcaCore:
             return None
 
         def encrypted(certificate: dict[str, Any], pki: bytes | None, q: Point | None) -> bytes:
-            assert q is not None  # noqa: S101 - every encrypted form has a response key
+            assert q is not None
             return bytes(encrypt(inner(certificate, pki), rek_recipient(points.to_public_key(q))))
 
         if form == "cubk":
@@ -256,7 +255,9 @@ class AcaCore:
         }
         return tbs, asn1.encode("ToBeSignedCertificate", tbs)
 
-    def certify(self, tbs: dict[str, Any], tbs_coer: bytes, scalar: int | None) -> tuple[dict[str, Any], bytes, bytes | None]:
+    def certify(
+        self, tbs: dict[str, Any], tbs_coer: bytes, scalar: int | None
+    ) -> tuple[dict[str, Any], bytes, bytes | None]:
         """Sign over H(H(tbs) ‖ H(ACA cert)) or compute r = e·k + d_ACA, then encode the certificate (§4.2, §4.3)."""
         value: dict[str, Any] = {"version": 3, "type": self.variant.cert_type,
                                  "issuer": ("sha256AndDigest", self._aca_id), "toBeSigned": tbs}
@@ -264,7 +265,7 @@ class AcaCore:
             value["signature"] = ecdsa.sign(self._aca_key, hashing.signing_digest(tbs_coer, self._aca_cert))
             private_key_info = None if scalar is None else keys.scalar_to_bytes(scalar)
         else:
-            assert scalar is not None  # noqa: S101 - implicit always draws k
+            assert scalar is not None
             e = ecqv.certificate_hash_e(tbs_coer, self._aca_cert)
             private_key_info = keys.scalar_to_bytes(ecqv.private_reconstruction(e, scalar, self._aca_private))
         return value, asn1.encode("Certificate", value), private_key_info

@@ -23,7 +23,7 @@ def _init_worker(variant: Variant) -> None:
 
 
 def _issue_range(bounds: tuple[int, int]) -> int:
-    assert _core is not None  # noqa: S101 - set by the pool initializer
+    assert _core is not None
     for j in range(*bounds):
         _core.issue(1, j)
     return bounds[1] - bounds[0]
