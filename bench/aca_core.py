@@ -298,6 +298,37 @@ class AcaCore:
         t5 = clock()
         return (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
 
+    # --- the EE's side, for sanity checks (never timed) ------------------------------------------
+
+    def ee_response_private_key(self, i: int, j: int) -> int | None:
+        """The EE's private key that opens response (i, j); None for Plain (protocol.md §4.5 table)."""
+        if self.variant.butterfly == "none":
+            return None
+        b = butterfly.cocoon_private_key(self._a, self._signing_expander, i, j, "signing")
+        return butterfly.response_encryption_private_key(
+            self.variant.butterfly, cocoon_signing_private=b, encryption_caterpillar_private=self._h,
+            encryption_expander=self._encryption_expander, i=i, j=j,
+        )
+
+    def ee_certificate_private_key(self, i: int, j: int, tbs_coer: bytes, private_key_info: bytes | None) -> int:
+        """The EE's private key for certificate (i, j): u = b + c, d = e·b + r, or its own key (§4.3, §4.5)."""
+        if self.variant.butterfly == "none":
+            b = self._a
+        else:
+            b = butterfly.cocoon_private_key(self._a, self._signing_expander, i, j, "signing")
+        if self.variant.cert_type == "explicit":
+            if private_key_info is None:
+                return b
+            return butterfly.explicit_private_key(b, int.from_bytes(private_key_info, "big"))
+        assert private_key_info is not None
+        e = ecqv.certificate_hash_e(tbs_coer, self._aca_cert)
+        return butterfly.implicit_private_key(b, e, int.from_bytes(private_key_info, "big"))
+
+    @property
+    def aca_certificate_object(self) -> Any:
+        """The ACA's ``cert.certificate.Certificate``, or None with the hand-built stand-in."""
+        return self._aca_cert_object
+
     @property
     def aca_certificate(self) -> bytes:
         """COER of the ACA certificate the core issues under."""
