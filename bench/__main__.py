@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import codec_bench, openssl_ref, report
-from .aca_core import STEP_NAMES, VARIANTS, AcaCore, Variant, ec_ops
+from .aca_core import STEP_NAMES, VARIANTS, AcaCore, Variant, asn1_share, ec_ops
 from .scaling import measure_scaling
 from .timing import Timing, measure, progress
 
@@ -81,6 +81,7 @@ def _aca_variant(variant: Variant, config: Config, primitives: dict[str, Timing]
     # Per-step medians come from separately instrumented passes, so the total above carries no timer cost.
     per_step = [core.issue_steps(7, j) for j in range(config.number * config.repeat)]
     steps = {name: statistics.median(s[k] for s in per_step) * 1e6 for k, name in enumerate(STEP_NAMES)}
+    share = asn1_share(core, certificates=config.number)
     ops = ec_ops(variant)
     budget = None
     if openssl.get("sign_us") and openssl.get("ecdh_us"):
@@ -93,6 +94,8 @@ def _aca_variant(variant: Variant, config: Config, primitives: dict[str, Timing]
         "missing": list(core.missing),
         "timing": total.to_json(),
         "steps_us": steps,
+        "asn1": {"calls_per_cert": share.calls_per_cert, "us_per_cert": share.asn1_us_per_cert,
+                 "share": share.share},
         "ec_ops": ops.__dict__,
         "c_budget_us": budget,
         "ratio": None if budget is None else total.us / budget,
@@ -151,6 +154,10 @@ def render(results: dict[str, Any]) -> str:
     out.append(report.section("ACA core by step (µs/cert)"))
     out.append(report.table(["variant", *STEP_NAMES], [[r["variant"], *(r["steps_us"][s] for s in STEP_NAMES)]
                                                         for r in results["aca"]]))
+    out.append(report.section("ACA core: time inside asn1tools encode/decode (performance.md §4)"))
+    out.append(report.table(["variant", "asn1tools calls/cert", "asn1tools µs/cert", "share of the cert"],
+                            [[r["variant"], r["asn1"]["calls_per_cert"], r["asn1"]["us_per_cert"],
+                              f"{100 * r['asn1']['share']:.0f}%"] for r in results["aca"]]))
     partial = [r for r in results["aca"] if not r["complete"]]
     for r in partial:
         for reason in r["missing"]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from scms_codec import asn1
+from scms_codec.asn1._spec import specification
 from scms_codec.cert.certificate import Certificate, verify_signature
 from scms_codec.crypto import ecqv, hashing, points
 from scms_codec.errors import DecryptionError, InvalidKey, InvalidSignature
@@ -183,12 +184,15 @@ def test_a_tiny_run_produces_every_section_and_no_ratio_without_openssl(tiny_res
     results = tiny_results
     text = render(results)
     for heading in ("OpenSSL reference", "ASN.1 compile", "strict decode / encode", "ACA per-certificate core",
-                    "ACA core by step", "Per-core scaling"):
+                    "ACA core by step", "inside asn1tools", "Per-core scaling"):
         assert heading in text
     assert "No ratios are printed" in text
     assert all(r["ratio"] is None and r["complete"] for r in results["aca"])
     assert {r["variant"] for r in results["aca"]} == {v.name for v in VARIANTS}
     assert all(r["timing"]["us"] > 0 and all(v >= 0 for v in r["steps_us"].values()) for r in results["aca"])
+    assert all(r["asn1"]["calls_per_cert"] >= 4 and 0 < r["asn1"]["share"] < 1 for r in results["aca"])
+    # The asn1tools timer is removed again: later encodes in this process run unwrapped.
+    assert "encode" not in specification().__dict__ and "decode" not in specification().__dict__
     assert results["cold_start"]["first_encode_ms"] > 0
     assert results["scaling"]["certificates"] == TINY.scaling_certificates
 
