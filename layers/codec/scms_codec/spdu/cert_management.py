@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..asn1 import opentypes
+from ..asn1 import decode, encode, opentypes
 from ..cert.certificate import Certificate
 from ..secured.signed_data import Resolver
 from ..secured.signer import Signer
@@ -107,13 +107,17 @@ class MultiSignedCtl:
     PATH: ClassVar[ContentPath] = ("cert", "multiSignedCtl")
 
     tbs_ctl: FullIeeeTbsCtl
-    unsigned: tuple[Certificate, ...]
+    unsigned: tuple[bytes, ...]
+    """COER ``Certificate`` each, kept as octets: OpenSCMS electors lack every permission field,
+    which ``Certificate`` rejects, and that must not make the whole CTL unreadable."""
     signatures: tuple[bytes, ...]
-    """COER ``CtlSignatureSpdu`` each; ``spdu.ctl`` verifies them."""
+    """COER ``CtlSignatureSpdu`` each; ``spdu.ctl.verify_ctl_signatures`` verifies them."""
 
     def to_asn1(self) -> dict[str, Any]:
         return opentypes.encode_multi_signed_ctl(
-            self.tbs_ctl.to_asn1(), [c.value for c in self.unsigned], [data_value(s) for s in self.signatures]
+            self.tbs_ctl.to_asn1(),
+            [decode("Certificate", c) for c in self.unsigned],
+            [data_value(s) for s in self.signatures],
         )
 
     @classmethod
@@ -121,9 +125,13 @@ class MultiSignedCtl:
         tbs, unsigned = opentypes.decode_multi_signed_ctl(value)
         return cls(
             FullIeeeTbsCtl.from_asn1(tbs),
-            tuple(Certificate.from_value(c) for c in unsigned),
+            tuple(encode("Certificate", c) for c in unsigned),
             tuple(data_bytes(s) for s in value["signatures"]),
         )
+
+    def unsigned_certificates(self) -> tuple[Certificate, ...]:
+        """The unsigned certificates as ``Certificate`` (DecodeError for one that breaks 1609.2)."""
+        return tuple(Certificate.from_bytes(c) for c in self.unsigned)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def sign_ctl(
         tbs_ctl.ctl_series_id, opentypes.MSCTL_FULL_IEEE, tbs_ctl.sequence_number, tbs_ctl_hash(tbs_ctl)
     )
     signatures = tuple(build_ctl_signature_spdu(tbs, elector) for elector in electors)
-    return MultiSignedCtl(tbs_ctl, tuple(unsigned), signatures)
+    return MultiSignedCtl(tbs_ctl, tuple(c.encoded for c in unsigned), signatures)
 
 
 def build_multi_signed_ctl_spdu(ctl: MultiSignedCtl) -> bytes:
