@@ -147,6 +147,8 @@ def test_iss_crl_with_a_flipped_signature_bit_or_unknown_signer_fails() -> None:
         open_signed_data(flip(ISS_CRL, len(ISS_CRL) - 1), expected_psid=256, resolve_signer=resolver)
     with pytest.raises(InvalidSignature):
         open_signed_data(ISS_CRL, expected_psid=256)
+    with pytest.raises(InvalidSignature):  # a mapping's __getitem__ as resolver: KeyError means unknown
+        open_signed_data(ISS_CRL, expected_psid=256, resolve_signer={}.__getitem__)
     with pytest.raises(InvalidSignature):  # a resolver that answers with the wrong certificate
         open_signed_data(ISS_CRL, expected_psid=256, resolve_signer=lambda _: RA_CERT)
 

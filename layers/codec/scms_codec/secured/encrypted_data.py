@@ -15,8 +15,8 @@ from typing import Any
 from .. import asn1
 from ..crypto import aesccm, ecies
 from ..crypto.hashing import EMPTY_SHA256
-from ..errors import CodecError, DecodeError, DecryptionError, SpduShapeError
-from ._content import content_as, data_value, decode_data, require_bytes
+from ..errors import CodecError, DecryptionError, SpduShapeError
+from ._content import PROTOCOL_VERSION, content_as, data_value, decode_data, require_bytes
 from .keyring import Keyring
 from .recipients import (
     AES_KEY_SIZE,
@@ -35,6 +35,8 @@ from .recipients import (
 __all__ = ["Decrypted", "decrypt", "encrypt"]
 
 NONCE_SIZE = 12
+# Ieee1609Dot2Content tags: unsecuredData 80 … signedCertificateRequest 83, extension 84.
+_CONTENT_TAGS = frozenset({0x80, 0x81, 0x82, 0x83, 0x84})
 _PUBLIC_KEY_KINDS = frozenset({"certRecipInfo", "signedDataRecipInfo", "rekRecipInfo"})
 
 
@@ -54,10 +56,10 @@ def encrypt(plaintext: bytes, recipient: Recipient | Sequence[Recipient]) -> byt
     so must be the only recipient.
     """
     plaintext = require_bytes("plaintext", plaintext)
-    try:
-        decode_data(plaintext)
-    except DecodeError as exc:
-        raise ValueError("plaintext: must be the COER of an Ieee1609Dot2Data (wrap raw data as unsecuredData)") from exc
+    # A prefix check (protocolVersion 3, a known content tag) catches unwrapped raw data without
+    # paying for a full decode on the ACA's per-certificate path; receivers decode strictly.
+    if len(plaintext) < 2 or plaintext[0] != PROTOCOL_VERSION or plaintext[1] not in _CONTENT_TAGS:
+        raise ValueError("plaintext: must be the COER of an Ieee1609Dot2Data (wrap raw data as unsecuredData)")
     recipients = [recipient] if not isinstance(recipient, Sequence) else list(recipient)
     if not recipients:
         raise ValueError("recipient: at least one recipient is needed")

@@ -15,7 +15,7 @@ from .. import asn1
 from ..cert.certificate import Certificate
 from ..crypto import ecdsa
 from ..crypto.hashing import HashAlgorithm, hashed_id8, signing_digest
-from ..errors import InvalidSignature, SpduShapeError
+from ..errors import InvalidSignature, SpduShapeError, UnsupportedAlgorithm
 from ._content import content_as, data_value, decode_data, require_bytes
 from .canonical import canonical_tbs_data
 from .signer import Signer, hash_algorithm_for_key
@@ -123,7 +123,7 @@ def parse_signed_data(data: bytes, *, expected_psid: int | None, psid_only_heade
         raise SpduShapeError(f"signed SPDU: headerInfo must hold psid only, also has {extra}")
     alg = signed["hashId"]
     if alg not in ("sha256", "sha384"):
-        raise SpduShapeError(f"signed SPDU: hashId {alg} is not supported")
+        raise UnsupportedAlgorithm(f"signed SPDU: hashId {alg} is not supported")
     signer = signed["signer"]
     certificate = None
     if signer[0] == "certificate":
@@ -151,7 +151,7 @@ def verify_signed_data(
 ) -> VerifiedData:
     """Verify the signature of parsed SignedData, 1609.2 §5.3.1 (protocol.md §4.2); InvalidSignature if not.
 
-    ``resolve_signer`` maps a HashedId8 to a known certificate (or None): it names a ``digest``
+    ``resolve_signer`` maps a HashedId8 to a known certificate (None or KeyError if unknown): it names a ``digest``
     signer and the issuer of an implicit signer certificate. ``issuer`` gives that issuer
     directly. ``self_key`` is the key for a ``self`` signer; without it ``self`` is refused.
     """
@@ -209,7 +209,10 @@ def signer_key(
 
 
 def _resolve(resolver: Resolver | None, digest: bytes, what: str) -> Certificate:
-    cert = None if resolver is None else resolver(digest)
+    try:
+        cert = None if resolver is None else resolver(digest)
+    except KeyError:  # a mapping's __getitem__ is a fine resolver too
+        cert = None
     if cert is None:
         raise InvalidSignature(f"{what} {digest.hex()} names no known certificate")
     return cert
