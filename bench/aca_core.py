@@ -53,9 +53,10 @@ class Variant:
     @property
     def response_form(self) -> ResponseForm:
         """Which AcaEeCertResponse SPDU the ACA sends (protocol.md §3.3 certEncKey/cubk table)."""
-        return {"original": "private", "unified": "private", "compact-unified": "cubk", "none": "plain"}[
-            self.butterfly
-        ]
+        forms: dict[Butterfly, ResponseForm] = {
+            "original": "private", "unified": "private", "compact-unified": "cubk", "none": "plain"
+        }
+        return forms[self.butterfly]
 
 
 VARIANTS = tuple(
