@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scms_codec.cert.certificate import Certificate
-from scms_codec.errors import CodecError, DecodeError
+from scms_codec.errors import CodecError, DecodeError, ErrorCode
 from scms_codec.inspect import DETECTION_ORDER, inspect, render_json, render_text, verify_with_issuer
 
 EXIT_OK = 0
@@ -32,7 +32,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _fail(what: str, exc: Exception, status: int) -> int:
-    code = exc.error_code.value if isinstance(exc, CodecError) else "400-42"
+    # A bad --type is a parsing failure too, so it reports FAILED_PARSING.
+    code = (exc.error_code if isinstance(exc, CodecError) else ErrorCode.FAILED_PARSING).value
     print(f"scms inspect: {what}: {exc} (Ieee-1609.2.1-Error {code})", file=sys.stderr)
     return status
 
