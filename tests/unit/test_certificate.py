@@ -66,7 +66,9 @@ def test_hashed_id8_changes_when_one_bit_of_the_certificate_changes() -> None:
 
 
 def _bsm_pseudonym_certificate() -> Certificate:
-    spdu = asn1.decode("Ieee1609Dot2Data", (ENCODED / "usdot-misbehavior-detection/bsm_cert_first_spdu.coer").read_bytes())
+    spdu = asn1.decode(
+        "Ieee1609Dot2Data", (ENCODED / "usdot-misbehavior-detection/bsm_cert_first_spdu.coer").read_bytes()
+    )
     return Certificate.from_value(spdu["content"][1]["signer"][1][0])
 
 
@@ -128,7 +130,9 @@ def oscms_chain_certificates() -> dict[str, Certificate]:
     return out
 
 
-@pytest.mark.parametrize(("subject", "issuer"), [("root", None), ("ica", "root"), ("eca", "ica"), ("aca", "ica"), ("ra", "ica")])
+@pytest.mark.parametrize(
+    ("subject", "issuer"), [("root", None), ("ica", "root"), ("eca", "ica"), ("aca", "ica"), ("ra", "ica")]
+)
 def test_oscms_chain_file_signatures_verify(subject: str, issuer: str | None) -> None:
     certs = oscms_chain_certificates()
     verify_signature(certs[subject], None if issuer is None else certs[issuer])
@@ -209,8 +213,10 @@ def test_bouncycastle_p384_issuer_is_named_by_its_sha384_hashed_id8() -> None:
 
 # --- ECQV implicit certificates (GHS) -----------------------------------------------------------------
 
+GHS_CASES = [c for c in crypto_cases("ecqv_implicit_cert_p256.json") if "certificate_coer_hex" in c.values[0]]
 
-@pytest.mark.parametrize("case", [c for c in crypto_cases("ecqv_implicit_cert_p256.json") if "certificate_coer_hex" in c.values[0]])
+
+@pytest.mark.parametrize("case", GHS_CASES)
 def test_ghs_implicit_certificate_public_key_reconstructs(case: dict[str, Any]) -> None:
     cert = Certificate.from_bytes(h(case["certificate_coer_hex"]))
     issuer_key = keys.public_key_from_sec1(h(case["issuer_public_key_compressed_hex"]))
@@ -223,7 +229,7 @@ def test_ghs_implicit_certificate_public_key_reconstructs(case: dict[str, Any]) 
     ecqv.check_key_pair(d_u, points.from_public_key(q_u))
 
 
-@pytest.mark.parametrize("case", [c for c in crypto_cases("ecqv_implicit_cert_p256.json") if "certificate_coer_hex" in c.values[0]])
+@pytest.mark.parametrize("case", GHS_CASES)
 def test_ghs_implicit_certificate_with_flipped_tbs_bit_gives_another_key(case: dict[str, Any]) -> None:
     data = h(case["certificate_coer_hex"])
     cert = Certificate.from_bytes(_flip(data, 20))  # inside the validity start
@@ -283,7 +289,10 @@ def test_self_signed_issue_refuses_a_foreign_key() -> None:
 def test_explicit_certificate_under_root_verifies_and_not_under_another(root: tuple[Certificate, Any]) -> None:
     root_cert, root_key = root
     key = ec.generate_private_key(ec.SECP256R1())
-    tbs = root_tbs() | {"id": ("name", "ica.test"), "appPermissions": [{"psid": 35, "ssp": ("opaque", b"\x83\x00\x02")}]}
+    tbs = root_tbs() | {
+        "id": ("name", "ica.test"),
+        "appPermissions": [{"psid": 35, "ssp": ("opaque", b"\x83\x00\x02")}],
+    }
     cert = issue_explicit(tbs, key.public_key(), root_cert, root_key)
     assert cert.value["issuer"] == ("sha256AndDigest", root_cert.hashed_id8)
     verify_signature(cert, root_cert)
@@ -367,7 +376,8 @@ def test_implicit_certificate_with_a_signature_is_refused() -> None:
         "version": 3,
         "type": "implicit",
         "issuer": ("sha256AndDigest", b"\x00" * 8),
-        "toBeSigned": pseudonym_tbs() | {"verifyKeyIndicator": ("reconstructionValue", ("compressed-y-0", points.P256_G[0].to_bytes(32, "big")))},
+        "toBeSigned": pseudonym_tbs()
+        | {"verifyKeyIndicator": ("reconstructionValue", ("compressed-y-0", points.P256_G[0].to_bytes(32, "big")))},
         "signature": ("ecdsaNistP256Signature", {"rSig": ("x-only", b"\x01" * 32), "sSig": b"\x01" * 32}),
     }
     with pytest.raises(DecodeError, match="implicit"):
@@ -391,7 +401,9 @@ _regions = st.one_of(
 _tbs = st.fixed_dictionaries(
     {
         "start": st.integers(0, 2**32 - 1),
-        "duration": st.tuples(st.sampled_from(["seconds", "minutes", "hours", "sixtyHours", "years"]), st.integers(0, 65535)),
+        "duration": st.tuples(
+            st.sampled_from(["seconds", "minutes", "hours", "sixtyHours", "years"]), st.integers(0, 65535)
+        ),
         "psids": st.lists(st.integers(0, 2**28), min_size=1, max_size=4),
         "region": _regions,
     }
