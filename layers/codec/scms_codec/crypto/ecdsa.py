@@ -139,6 +139,6 @@ def _r_and_s(spec: Curve, body: dict[str, Any]) -> tuple[int, int]:
             raise InvalidSignature(f"signature: {name} must be {spec.size} octets")
     r = int.from_bytes(x, "big")
     if alternative != "x-only":
-        # R's x is an integer mod p; r is x mod n (the EcdsaP256Signature comment, 1609.2 §6.3.29).
+        # R's x is an integer mod p; r is x mod n (the EcdsaP256Signature comment in Ieee1609Dot2BaseTypes).
         r %= spec.order
     return r, int.from_bytes(s_sig, "big")

@@ -28,7 +28,7 @@ _ECDH = ec.ECDH()
 
 @dataclass(frozen=True)
 class EciesCiphertext:
-    """An ``EciesP256EncryptedKey``: ephemeral public key V, wrapped key c, tag t (1609.2 §6.3.43)."""
+    """An ``EciesP256EncryptedKey``: ephemeral public key V, wrapped key c, tag t (1609.2 §5.3.5)."""
 
     v: ec.EllipticCurvePublicKey
     c: bytes
@@ -104,7 +104,7 @@ def unwrap(recipient_private: ec.EllipticCurvePrivateKey, ct: EciesCiphertext, p
 
 
 def to_asn1(ct: EciesCiphertext) -> tuple[str, dict[str, Any]]:
-    """The ``EncryptedDataEncryptionKey`` value ("eciesNistP256", {v, c, t}), V compressed, 1609.2 §6.3.42."""
+    """The ``EncryptedDataEncryptionKey`` value ("eciesNistP256", {v, c, t}), V compressed (protocol.md §4.4)."""
     if not isinstance(ct, EciesCiphertext):
         raise TypeError(f"ct: expected EciesCiphertext, got {type(ct).__name__}")
     return "eciesNistP256", {"v": point_to_asn1(ct.v), "c": ct.c, "t": ct.t}
@@ -139,6 +139,7 @@ def _derive(z: bytes, p1: bytes) -> tuple[bytes, bytes]:
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
+    # XOR of two 16-octet strings through one fixed-width int: no branch or lookup depends on the key bits.
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 

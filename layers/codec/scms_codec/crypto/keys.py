@@ -1,4 +1,4 @@
-"""Elliptic-curve keys and points on the wire (1609.2 §6.3.23, protocol.md §4.1; performance.md §8).
+"""Elliptic-curve keys and points on the wire (protocol.md §4.1; performance.md §8).
 
 Points are asn1tools values of ``EccP256CurvePoint`` / ``EccP384CurvePoint``: a
 ``(alternative, value)`` tuple. ``compressed-y-0`` is SEC 1 prefix 02 and ``compressed-y-1``
@@ -172,7 +172,7 @@ def public_key_from_sec1(data: bytes, curve: str = "nistP256") -> ec.EllipticCur
 
 
 def verification_key_to_asn1(key: ec.EllipticCurvePublicKey) -> tuple[str, tuple[str, bytes]]:
-    """The ``PublicVerificationKey`` CHOICE of an ECDSA public key, 1609.2 §6.3.35."""
+    """The ``PublicVerificationKey`` CHOICE of an ECDSA public key (protocol.md §4.1)."""
     return curve_of(key).verification_key, point_to_asn1(key)
 
 
@@ -186,7 +186,7 @@ def verification_key_from_asn1(value: tuple[str, Any]) -> ec.EllipticCurvePublic
 
 
 def encryption_key_to_asn1(key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
-    """The ``PublicEncryptionKey`` (aes128Ccm, eciesNistP256) of a P-256 public key, 1609.2 §6.3.31."""
+    """The ``PublicEncryptionKey`` {aes128Ccm, eciesNistP256} of a P-256 key, 1609.2 §5.3.5 (protocol.md §4.4)."""
     if curve_of(key) is not _P256:
         raise UnsupportedAlgorithm(f"key: ECIES is supported on nistP256 only, not {key.curve.name}")
     return {"supportedSymmAlg": "aes128Ccm", "publicKey": ("eciesNistP256", point_to_asn1(key))}
