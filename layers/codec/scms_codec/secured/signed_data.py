@@ -21,6 +21,7 @@ from .canonical import canonical_tbs_data
 from .signer import Signer, hash_algorithm_for_key
 
 __all__ = [
+    "Resolver",
     "SignedDataParts",
     "SignerForm",
     "VerifiedData",
