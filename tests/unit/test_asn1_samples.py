@@ -68,3 +68,15 @@ def test_decode_rejects_non_bytes() -> None:
 def test_decode_prefix_reports_the_length_used() -> None:
     value, used = asn1.decode_prefix("Opaque", b"\x03abcREST")
     assert (value, used) == (b"abc", 4)
+
+
+def test_fixed_size_bit_string_default_is_omitted_and_restored() -> None:
+    # eeType EndEntityType DEFAULT {app}, SIZE (8): COER omits a DEFAULT value (X.696 8.3.3)
+    group = {"subjectPermissions": ("all", None), "eeType": (b"\x80", 8)}
+    assert asn1.encode("PsidGroupPermissions", group) == bytes.fromhex("0081")
+    assert asn1.decode("PsidGroupPermissions", bytes.fromhex("0081"))["eeType"] == (b"\x80", 8)
+    # Failing twin: the same default written out is not canonical and is refused
+    with pytest.raises(DecodeError):
+        asn1.decode("PsidGroupPermissions", bytes.fromhex("208180"))
+    # A non-default value is encoded
+    assert asn1.encode("PsidGroupPermissions", {**group, "eeType": (b"\xc0", 8)}) == bytes.fromhex("2081c0")

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, issue_explicit, issue_implicit
 from scms_codec.cert.chain import verify_chain
 from scms_codec.crypto import ecqv, points
@@ -184,15 +185,15 @@ def test_issuer_without_issue_permissions_breaks_the_chain(pki: Pki) -> None:
         verify_chain(leaf, [pki.ra, pki.ica], [pki.root], at=AT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asn1.decode checks eeType's decoded DEFAULT (b'\\x80', 1) against SIZE(8): every certificate that omits "
-    "eeType fails strict decoding; fix belongs in scms_codec/asn1/__init__.py",
-)
 def test_ca_with_default_ee_type_round_trips(pki: Pki) -> None:
+    # Given issue permissions that leave eeType at its DEFAULT {app}
     perms = [{"subjectPermissions": ("explicit", [{"psid": 32}])}]
     cert, _ = _issue(_tbs("default-ee", None, certIssuePermissions=perms), pki.ica, pki.keys["ica"])
-    assert "eeType" not in cert.tbs["certIssuePermissions"][0]
+    # Then COER omits it (X.696 forbids encoding a DEFAULT value) and strict decoding restores it in full size
+    encoded_group = asn1.encode("PsidGroupPermissions", cert.tbs["certIssuePermissions"][0])
+    assert encoded_group == asn1.encode("PsidGroupPermissions", {**perms[0]})
+    assert cert.tbs["certIssuePermissions"][0]["eeType"] == (b"\x80", 8)
+    assert Certificate.from_bytes(cert.encoded).encoded == cert.encoded
 
 
 def test_region_must_lie_inside_the_issuers(pki: Pki) -> None:

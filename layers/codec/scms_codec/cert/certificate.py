@@ -359,7 +359,8 @@ def verify_signature(
             raise ValueError("issuer: required for a certificate that is not self-signed")
         if cert.issuer_id != issuer.hashed_id8:
             # The issuer field lies outside toBeSigned; only this comparison binds it to the issuer.
-            raise InvalidSignature(f"certificate names issuer {(cert.issuer_id or b'').hex()}, not {issuer.hashed_id8.hex()}")
+            named = (cert.issuer_id or b"").hex()
+            raise InvalidSignature(f"certificate names issuer {named}, not {issuer.hashed_id8.hex()}")
         if issuer_key is None:
             if issuer.is_implicit:
                 raise ValueError("issuer_key: required when the issuer is an implicit certificate")

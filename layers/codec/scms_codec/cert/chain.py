@@ -68,7 +68,9 @@ def _build_path(
     return path
 
 
-def _subject_key(subject: Certificate, issuer: Certificate, issuer_key: ec.EllipticCurvePublicKey) -> ec.EllipticCurvePublicKey:
+def _subject_key(
+    subject: Certificate, issuer: Certificate, issuer_key: ec.EllipticCurvePublicKey
+) -> ec.EllipticCurvePublicKey:
     where = _name(subject)
     try:
         if subject.is_implicit:
