@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scms_codec import asn1
 
+from scms_codec import asn1
 from tests.interop import ours
 from tests.interop.expected import dissector_bug, without_dissector_bugs
 from tests.interop.tools import (

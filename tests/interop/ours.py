@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, issue_explicit, issue_implicit
 from scms_codec.crypto import points
@@ -20,7 +21,6 @@ from scms_codec.secured.recipients import CertRecipient, PskRecipient, RekRecipi
 from scms_codec.secured.signed_data import sign_data
 from scms_codec.secured.signer import Signer
 from scms_codec.secured.unsecured import wrap_unsecured
-
 from tests.support.vectors import VECTORS
 
 AsnType = Literal["Certificate", "Ieee1609Dot2Data"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scms_codec import asn1
 
+from scms_codec import asn1
 from tests.interop.conftest import Item, item_params, items, wireshark_records
 from tests.interop.expected import dissector_bug, expected_fields, warnings_allowed
 from tests.interop.tools import Dissection, first_missing

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from scms_codec.crypto import aesccm
 from scms_codec.errors import DecryptionError, ErrorCode
-
 from tests.support.vectors import crypto_cases, h
 
 CASES = crypto_cases("camp_aesccm.json")

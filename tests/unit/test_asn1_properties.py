@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from scms_codec import asn1
 from scms_codec.asn1.nested import nested_layers
 from scms_codec.errors import CodecError
-
 from tests.support.vectors import EncodedSample, encoded_params
 
 # 76 samples x 50 examples, two decodes each: about 10 s on one core.

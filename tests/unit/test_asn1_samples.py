@@ -11,7 +11,8 @@ from tests.support.vectors import EncodedSample, encoded_params
 
 def _hexdiff(a: bytes, b: bytes) -> str:
     first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    return f"lengths {len(a)}/{len(b)}, first difference at octet {first}: {a[first:first + 16].hex()} != {b[first:first + 16].hex()}"
+    ours, theirs = a[first : first + 16].hex(), b[first : first + 16].hex()
+    return f"lengths {len(a)}/{len(b)}, first difference at octet {first}: {ours} != {theirs}"
 
 
 @pytest.mark.parametrize("sample", encoded_params())

@@ -7,6 +7,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench import openssl_ref
+from bench.__main__ import Config, render, run
+from bench.aca_core import VARIANTS, AcaCore, EcOps, Variant, ec_ops
+from bench.timing import measure
 from scms_codec import asn1
 from scms_codec.asn1._spec import specification
 from scms_codec.cert.certificate import Certificate, verify_signature
@@ -16,11 +21,6 @@ from scms_codec.secured.encrypted_data import decrypt
 from scms_codec.secured.keyring import Keyring
 from scms_codec.secured.signed_data import open_signed_data
 from scms_codec.secured.unsecured import unwrap_unsecured
-
-from bench import openssl_ref
-from bench.__main__ import Config, render, run
-from bench.aca_core import VARIANTS, AcaCore, EcOps, Variant, ec_ops
-from bench.timing import measure
 
 # Output of `openssl speed -seconds 1 ecdsap256 ecdhp256` (OpenSSL 3.0.19) on the bench machine.
 SPEED_STDOUT = """version: 3.0.19

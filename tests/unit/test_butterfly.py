@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec.crypto import butterfly, ecqv, points
 from scms_codec.crypto.butterfly import Expander, Variant
 from scms_codec.crypto.points import P256_N, Point
 from scms_codec.errors import InvalidKey
-
 from tests.support.vectors import crypto_cases, h
 
 

@@ -8,13 +8,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from scms_codec import asn1
 from scms_codec.crypto.keys import verification_key_to_asn1
 from scms_codec.errors import CodecError, DecodeError, InvalidSignature, SpduShapeError
 from scms_codec.secured.cert_request import open_cert_request, requested_verification_key, sign_cert_request
 from scms_codec.secured.signed_data import sign_data
 from scms_codec.secured.signer import Signer
-
 from tests.support.vectors import VECTORS
 from tests.unit.test_signed_data import explicit_leaf, flip, implicit_leaf, root, tbs
 

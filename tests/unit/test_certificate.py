@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from scms_codec import asn1
 from scms_codec.cert.certificate import (
     Certificate,
@@ -21,7 +22,6 @@ from scms_codec.cert.certificate import (
 )
 from scms_codec.crypto import ecqv, keys, points
 from scms_codec.errors import CodecError, DecodeError, InvalidSignature
-
 from tests.support.vectors import VECTORS, crypto_cases, h
 
 ENCODED = VECTORS / "encoded"

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, issue_explicit, issue_implicit
 from scms_codec.cert.chain import verify_chain
 from scms_codec.crypto import ecqv, points
 from scms_codec.errors import ChainError
-
 from tests.support.vectors import VECTORS
 from tests.unit.test_certificate import oscms_chain_certificates
 

@@ -9,10 +9,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
 from scms_codec import asn1
 from scms_codec.crypto import ecdsa, hashing, keys
 from scms_codec.errors import InvalidSignature, UnsupportedAlgorithm
-
 from tests.support.vectors import VECTORS, crypto_cases, h
 
 CURVE_NAMES = list(keys.CURVES)

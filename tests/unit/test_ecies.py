@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec import asn1
 from scms_codec.crypto import aesccm, ecies, hashing, keys
 from scms_codec.crypto.kdf2 import kdf2_sha256
 from scms_codec.errors import DecryptionError, ErrorCode, UnsupportedAlgorithm
-
 from tests.support.vectors import crypto_cases, crypto_file, h
 
 UNCOMPRESSED = (serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)

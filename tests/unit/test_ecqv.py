@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec import asn1
 from scms_codec.crypto import ecqv, points
 from scms_codec.crypto.points import P256_N, Point
 from scms_codec.errors import InvalidKey
-
 from tests.support.vectors import crypto_cases, crypto_file, h
 
 

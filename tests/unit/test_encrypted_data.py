@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from scms_codec import asn1
 from scms_codec.crypto import aesccm
 from scms_codec.crypto.keys import encryption_key_to_asn1, private_key_from_int
@@ -26,7 +27,6 @@ from scms_codec.secured.recipients import (
 from scms_codec.secured.signed_data import sign_data, sign_tbs_data
 from scms_codec.secured.signer import Signer
 from scms_codec.secured.unsecured import wrap_unsecured
-
 from tests.support.vectors import VECTORS, crypto_file, h
 from tests.unit.test_signed_data import explicit_leaf, flip, root
 

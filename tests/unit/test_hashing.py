@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+
 from scms_codec.crypto import hashing
 from scms_codec.errors import UnsupportedAlgorithm
-
 from tests.support.vectors import VECTORS
 
 ISS_ROOT = (VECTORS / "encoded/iyourshaw-ieee1609/iss_v2x_root.oer").read_bytes()

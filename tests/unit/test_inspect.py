@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from scms_cli.main import main
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, issue_explicit, issue_implicit
 from scms_codec.crypto import ecqv, points
 from scms_codec.errors import DecodeError
 from scms_codec.inspect import detect, inspect, render_json, render_text
-
 from tests.support.vectors import VECTORS, EncodedSample, encoded_params
 
 ISS_ROOT = VECTORS / "encoded/iyourshaw-ieee1609/iss_v2x_root.oer"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scms_codec.crypto.kdf2 import kdf2_sha256
 
+from scms_codec.crypto.kdf2 import kdf2_sha256
 from tests.support.vectors import crypto_cases, h
 
 CASES = crypto_cases("camp_kdf.json") + crypto_cases("kdf2_sha256_ieee1609dot2_annexD.json")

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec import asn1
 from scms_codec.crypto import keys
 from scms_codec.errors import InvalidKey, UnsupportedAlgorithm
-
 from tests.support.vectors import VECTORS, crypto_cases, crypto_file, h
 
 CURVE_NAMES = list(keys.CURVES)

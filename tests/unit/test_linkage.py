@@ -6,8 +6,8 @@ import hashlib
 from typing import Any
 
 import pytest
-from scms_codec.crypto import linkage
 
+from scms_codec.crypto import linkage
 from tests.support.vectors import crypto_cases, h
 
 

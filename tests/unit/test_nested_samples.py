@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from scms_codec import asn1
 from scms_codec.asn1.nested import Layer, Path, iter_layers, nested_layers
 from scms_codec.errors import DecodeError
-
 from tests.support.vectors import EncodedSample, encoded_params, encoded_samples
 
 _CHAIN = ["ScmsPdu", "FullIeeeTbsCtl", "SequenceOfCertificate"]

@@ -8,10 +8,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from scms_codec.crypto import points
 from scms_codec.crypto.points import P256_G, P256_N, P256_P, Point
 from scms_codec.errors import InvalidKey
-
 from tests.support.vectors import crypto_cases, h
 
 scalars = st.integers(min_value=1, max_value=P256_N - 1)

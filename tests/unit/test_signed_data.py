@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, issue_explicit, issue_implicit
 from scms_codec.crypto import points
@@ -22,7 +23,6 @@ from scms_codec.secured.signed_data import (
 )
 from scms_codec.secured.signer import Signer
 from scms_codec.secured.unsecured import unwrap_unsecured, wrap_unsecured
-
 from tests.support.vectors import VECTORS
 
 SAMPLES = VECTORS / "encoded"

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, issue_explicit
 from scms_codec.crypto.hashing import digest
 from scms_codec.crypto.keys import encryption_key_to_asn1, verification_key_to_asn1
-from scms_codec.errors import ChainError, DecodeError, DecryptionError, InvalidSignature, SpduShapeError
+from scms_codec.errors import ChainError, DecodeError, DecryptionError, InvalidSignature, NotEncrypted, SpduShapeError
 from scms_codec.secured.keyring import Keyring
 from scms_codec.secured.recipients import CertRecipient
 from scms_codec.secured.signed_data import sign_data
@@ -85,7 +86,6 @@ from scms_codec.spdu.ra_ee_ack import (
     parse_ra_ee_enrollment_cert_ack,
 )
 from scms_codec.spdu.scms_pdu import request_hash
-from scms_codec.spdu.shape import NotEncrypted
 from scms_codec.spdu.successor import build_successor_request, parse_successor_request
 
 NOW = 650_000_000

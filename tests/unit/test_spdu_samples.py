@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from scms_codec.cert.certificate import Certificate
-from scms_codec.errors import DecodeError, DecryptionError, ErrorCode, InvalidSignature, SpduShapeError
+from scms_codec.errors import DecodeError, DecryptionError, ErrorCode, InvalidSignature, NotEncrypted, SpduShapeError
 from scms_codec.secured.keyring import Keyring
 from scms_codec.spdu.cert_management import (
     parse_certificate_chain_spdu,
@@ -16,9 +17,7 @@ from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu, verify_ctl_signatur
 from scms_codec.spdu.eca_ee import parse_ee_eca_cert_request
 from scms_codec.spdu.ee_ra_cert_request import parse_ee_ra_cert_request
 from scms_codec.spdu.scms_pdu import request_hash
-from scms_codec.spdu.shape import NotEncrypted
 from scms_codec.spdu.successor import parse_successor_request
-
 from tests.support.vectors import VECTORS
 
 ENCODED = VECTORS / "encoded"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from scms_codec.errors import DecodeError, ErrorCode, SpduShapeError
-from scms_codec.spdu.scms_pdu import content_path, decode_scms_pdu, encode_scms_pdu, request_hash
-from scms_codec.spdu.shape import NotEncrypted, require_content
 
+from scms_codec.errors import DecodeError, ErrorCode, NotEncrypted, SpduShapeError
+from scms_codec.spdu.scms_pdu import content_path, decode_scms_pdu, encode_scms_pdu, request_hash
+from scms_codec.spdu.shape import require_content
 from tests.support.vectors import VECTORS
 
 INFO_STATUS_PDU = (VECTORS / "encoded/oscms-asn1c-codecs/CertManagementPdu.dat").read_bytes()

@@ -9,4 +9,4 @@ from __future__ import annotations
 from .asn1 import decode, encode
 from .errors import CodecError, DecodeError, ErrorCode
 
-__all__ = ["encode", "decode", "CodecError", "DecodeError", "ErrorCode"]
+__all__ = ["CodecError", "DecodeError", "ErrorCode", "decode", "encode"]

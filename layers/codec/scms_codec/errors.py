@@ -6,24 +6,25 @@ The table exists only here. Every layer above the codec maps its own failures on
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import ClassVar
 
 __all__ = [
-    "ErrorCode",
+    "ChainError",
     "CodecError",
     "DecodeError",
-    "EncodeError",
-    "SpduShapeError",
-    "InvalidSignature",
     "DecryptionError",
-    "ChainError",
+    "EncodeError",
+    "ErrorCode",
     "InvalidKey",
+    "InvalidSignature",
+    "NotEncrypted",
+    "SpduShapeError",
     "UnsupportedAlgorithm",
 ]
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     """Values of the ``Ieee-1609.2.1-Error`` header (protocol.md §2.4, Table 8)."""
 
     NOT_ENCRYPTED = "400-10"
@@ -81,6 +82,12 @@ class DecodeError(CodecError, ValueError):
 
 class SpduShapeError(DecodeError):
     """A valid Ieee1609Dot2Data that lacks the form its parameterized SPDU type requires (400-42)."""
+
+
+class NotEncrypted(SpduShapeError):
+    """An SPDU that must be encrypted arrived in another form (400-10)."""
+
+    error_code = ErrorCode.NOT_ENCRYPTED
 
 
 class EncodeError(CodecError, ValueError):

@@ -19,7 +19,7 @@ from ..errors import DecodeError, EncodeError
 from . import opentypes
 from ._spec import specification
 
-__all__ = ["encode", "decode", "decode_prefix", "type_names", "opentypes"]
+__all__ = ["decode", "decode_prefix", "encode", "opentypes", "type_names"]
 
 
 def type_names() -> frozenset[str]:

@@ -38,17 +38,6 @@ _IEEE1609DOT2_DATA_VERSION = 3
 
 _BY_PSID = {CRL_PSID: "CrlContents", ACPC_PSID: "AcpcPdu"}
 
-# Ieee1609Dot2HeaderInfoContributedExtensions: contributorId -> the Extension{} type each extns
-# element holds (1609.2 §6.3.9, EtsiTs103097ExtensionModule).
-_CONTRIBUTED_EXTENSION = {1: "Ieee1609ContributedHeaderInfoExtension", 2: "EtsiOriginatingHeaderInfoExtension"}
-# Type names of the open types that opentypes.py decodes; it keeps its tables private, and a
-# Layer must name its type so that callers can re-encode it.
-_HEADER_EXTENSION_TYPES = {(1, 1): "HashedId8", (2, 1): "EtsiTs102941CrlRequest", (2, 2): "EtsiTs102941DeltaCtlRequest"}
-_APP_EXTENSION_TYPES = {1: "OperatingOrganizationId"}
-_MSCTL_TYPES = {opentypes.MSCTL_FULL_IEEE: ("FullIeeeTbsCtl", "SequenceOfCertificate")}
-# SetCertExtensions (1609.2 §6.4.x): the Issue and Req classes of operating-organization are NULL.
-_NULL_CERT_EXTENSION_IDS = frozenset({1})
-
 _IEEE1609DOT2_DATA_KEYS = frozenset({"protocolVersion", "content"})
 _MULTI_SIGNED_CTL_KEYS = frozenset({"type", "tbsCtl", "unsigned", "signatures"})
 
@@ -167,7 +156,7 @@ def _unsecured_type(data: bytes, psid: int | None) -> str | None:
 
 def _multi_signed_ctl(value: dict[str, Any], path: Path, out: list[Layer]) -> None:
     tbs_ctl, unsigned = opentypes.decode_multi_signed_ctl(value)  # DecodeError for an unknown type
-    tbs_type, unsigned_type = _MSCTL_TYPES[value["type"]]
+    tbs_type, unsigned_type = opentypes.MSCTL_TYPES[value["type"]]
     out.append(_decoded_layer((*path, "tbsCtl"), tbs_type, value["tbsCtl"], tbs_ctl))
     out.append(_decoded_layer((*path, "unsigned"), unsigned_type, value["unsigned"], unsigned))
 
@@ -175,14 +164,14 @@ def _multi_signed_ctl(value: dict[str, Any], path: Path, out: list[Layer]) -> No
 def _contributed_extensions(blocks: list[dict[str, Any]], path: Path, out: list[Layer]) -> None:
     for index, block in enumerate(blocks):
         contributor = block["contributorId"]
-        extension_type = _CONTRIBUTED_EXTENSION.get(contributor)
+        extension_type = opentypes.CONTRIBUTED_EXTENSION_TYPES.get(contributor)
         if extension_type is None:
             raise DecodeError(f"header contributor {contributor} is not one this SCMS knows")
         for position, encoded in enumerate(block["extns"]):
             where = (*path, index, "extns", position)
             extension = decode(extension_type, encoded)
             ext_id, inner = opentypes.decode_header_extension(contributor, extension)
-            inner_type = _HEADER_EXTENSION_TYPES[(contributor, ext_id)]
+            inner_type = opentypes.HEADER_EXTENSION_TYPES[(contributor, ext_id)]
             child = _decoded_layer(("content",), inner_type, extension["content"], inner)
             out.append(Layer(where, extension_type, encoded, extension, (child,)))
 
@@ -191,14 +180,14 @@ def _app_extensions(extensions: list[dict[str, Any]], path: Path, out: list[Laye
     for index, extension in enumerate(extensions):
         ext_id, inner = opentypes.decode_app_extension(extension)
         where = (*path, index, "content")
-        out.append(_decoded_layer(where, _APP_EXTENSION_TYPES[ext_id], extension["content"], inner))
+        out.append(_decoded_layer(where, opentypes.APP_EXTENSION_TYPES[ext_id], extension["content"], inner))
 
 
 def _null_cert_extensions(extensions: list[dict[str, Any]], path: Path) -> None:
     """certIssueExtensions / certRequestExtension (E4, E5): the only known id has NULL content."""
     for index, extension in enumerate(extensions):
         where = f"{path[-1]}[{index}]"
-        if extension["id"] not in _NULL_CERT_EXTENSION_IDS:
+        if extension["id"] not in opentypes.NULL_CERT_EXTENSION_IDS:
             raise DecodeError(f"{where}: certificate extension id {extension['id']} is not one this SCMS knows")
         alternative, content = extension["permissions"]
         # The COER of NULL is no octets at all.

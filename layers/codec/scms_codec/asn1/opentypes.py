@@ -11,30 +11,42 @@ from typing import Any
 from ..errors import DecodeError
 
 __all__ = [
+    "APP_EXTENSION_TYPES",
+    "CONTRIBUTED_EXTENSION_TYPES",
+    "HEADER_EXTENSION_TYPES",
     "MSCTL_FULL_IEEE",
-    "decode_multi_signed_ctl",
-    "encode_multi_signed_ctl",
-    "decode_header_extension",
-    "encode_header_extension",
+    "MSCTL_TYPES",
+    "NULL_CERT_EXTENSION_IDS",
     "decode_app_extension",
+    "decode_header_extension",
+    "decode_multi_signed_ctl",
     "encode_app_extension",
+    "encode_header_extension",
+    "encode_multi_signed_ctl",
 ]
 
 # Ieee1609dot2dot1Ctls (CertManagement): fullIeeeCtl = 1 -> (FullIeeeTbsCtl, SequenceOfCertificate).
 MSCTL_FULL_IEEE = 1
-_MSCTL = {MSCTL_FULL_IEEE: ("FullIeeeTbsCtl", "SequenceOfCertificate")}
+MSCTL_TYPES = {MSCTL_FULL_IEEE: ("FullIeeeTbsCtl", "SequenceOfCertificate")}
 
-# Ieee1609Dot2HeaderInfoContributedExtensions: contributor 1 = IEEE, 2 = ETSI; then Extension ids.
-_HEADER_EXTENSIONS = {
-    1: {1: "HashedId8"},  # p2pcd8ByteLearningRequestId
-    2: {1: "EtsiTs102941CrlRequest", 2: "EtsiTs102941DeltaCtlRequest"},
+# Ieee1609Dot2HeaderInfoContributedExtensions: contributorId -> the Extension{} type of each
+# element of ContributedExtensionBlock.extns (E2), 1 = IEEE, 2 = ETSI (1609.2 §6.3.9).
+CONTRIBUTED_EXTENSION_TYPES = {1: "Ieee1609ContributedHeaderInfoExtension", 2: "EtsiOriginatingHeaderInfoExtension"}
+# (contributorId, Extension id) -> the type of Extension.content (E1).
+HEADER_EXTENSION_TYPES = {
+    (1, 1): "HashedId8",  # p2pcd8ByteLearningRequestId
+    (2, 1): "EtsiTs102941CrlRequest",
+    (2, 2): "EtsiTs102941DeltaCtlRequest",
 }
 
-# SetCertExtensions: certExtId-OperatingOrganization = 1 (APP OperatingOrganizationId).
-_APP_EXTENSIONS = {1: "OperatingOrganizationId"}
+# SetCertExtensions: certExtId-OperatingOrganization = 1 (APP OperatingOrganizationId, E3); its
+# ISSUE and REQUEST classes are NULL (E4, E5).
+APP_EXTENSION_TYPES = {1: "OperatingOrganizationId"}
+NULL_CERT_EXTENSION_IDS = frozenset({1})
 
 
-def _lookup(table: dict[int, Any], key: int, what: str) -> Any:
+
+def _lookup(table: Any, key: Any, what: str) -> Any:
     try:
         return table[key]
     except KeyError:
@@ -45,7 +57,7 @@ def decode_multi_signed_ctl(value: dict[str, Any]) -> tuple[dict[str, Any], list
     """The (tbsCtl, unsigned) contents of a decoded ``MultiSignedCtl`` (E6)."""
     from . import decode
 
-    tbs_type, unsigned_type = _lookup(_MSCTL, value["type"], "MultiSignedCtl type")
+    tbs_type, unsigned_type = _lookup(MSCTL_TYPES, value["type"], "MultiSignedCtl type")
     return decode(tbs_type, value["tbsCtl"]), decode(unsigned_type, value["unsigned"])
 
 
@@ -55,7 +67,7 @@ def encode_multi_signed_ctl(
     """A ``MultiSignedCtl`` value whose open types hold the COER of ``tbs_ctl`` and ``unsigned``."""
     from . import encode
 
-    tbs_type, unsigned_type = _MSCTL[ctl_type]
+    tbs_type, unsigned_type = MSCTL_TYPES[ctl_type]
     return {
         "type": ctl_type,
         "tbsCtl": encode(tbs_type, tbs_ctl),
@@ -68,15 +80,16 @@ def decode_header_extension(contributor_id: int, extension: dict[str, Any]) -> t
     """(id, value) of one ``Extension`` inside a ``ContributedExtensionBlock`` (E1, E2)."""
     from . import decode
 
-    table = _lookup(_HEADER_EXTENSIONS, contributor_id, "header contributor")
-    return extension["id"], decode(_lookup(table, extension["id"], "header extension id"), extension["content"])
+    _lookup(CONTRIBUTED_EXTENSION_TYPES, contributor_id, "header contributor")
+    type_name = _lookup(HEADER_EXTENSION_TYPES, (contributor_id, extension["id"]), "header extension id")
+    return extension["id"], decode(type_name, extension["content"])
 
 
 def encode_header_extension(contributor_id: int, ext_id: int, value: Any) -> dict[str, Any]:
     """An ``Extension`` value for a ``ContributedExtensionBlock`` whose content is COER(value)."""
     from . import encode
 
-    type_name = _HEADER_EXTENSIONS[contributor_id][ext_id]
+    type_name = HEADER_EXTENSION_TYPES[(contributor_id, ext_id)]
     return {"id": ext_id, "content": encode(type_name, value)}
 
 
@@ -84,11 +97,12 @@ def decode_app_extension(extension: dict[str, Any]) -> tuple[int, Any]:
     """(id, value) of an ``AppExtension`` (E3)."""
     from . import decode
 
-    return extension["id"], decode(_lookup(_APP_EXTENSIONS, extension["id"], "certificate extension id"), extension["content"])
+    type_name = _lookup(APP_EXTENSION_TYPES, extension["id"], "certificate extension id")
+    return extension["id"], decode(type_name, extension["content"])
 
 
 def encode_app_extension(ext_id: int, value: Any) -> dict[str, Any]:
     """An ``AppExtension`` value whose content is COER(value) (E3)."""
     from . import encode
 
-    return {"id": ext_id, "content": encode(_APP_EXTENSIONS[ext_id], value)}
+    return {"id": ext_id, "content": encode(APP_EXTENSION_TYPES[ext_id], value)}

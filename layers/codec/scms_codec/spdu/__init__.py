@@ -102,7 +102,6 @@ from .scms_pdu import (
 )
 from .shape import (
     ContentKind,
-    NotEncrypted,
     outer_content,
     require_content,
 )
@@ -142,7 +141,6 @@ __all__ = [
     "LinkageInfo",
     "MaInfoStatus",
     "MultiSignedCtl",
-    "NotEncrypted",
     "Opened",
     "RaAcaCertRequest",
     "RaEeCertAck",

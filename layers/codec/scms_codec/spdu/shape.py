@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ..asn1 import decode
-from ..errors import ErrorCode, SpduShapeError
+from ..errors import NotEncrypted, SpduShapeError
 
-__all__ = ["ContentKind", "NotEncrypted", "outer_content", "require_content"]
+__all__ = ["ContentKind", "outer_content", "require_content"]
 
 ContentKind = Literal[
     "unsecuredData",
@@ -16,15 +16,6 @@ ContentKind = Literal[
     "signedCertificateRequest",
     "signedX509CertificateRequest",
 ]
-
-
-class NotEncrypted(SpduShapeError):
-    """An SPDU that must be encrypted arrived in another form (400-10, protocol.md §2.4).
-
-    Defined here because ``errors.py`` has no class carrying 400-10 yet; it belongs there.
-    """
-
-    error_code = ErrorCode.NOT_ENCRYPTED
 
 
 def outer_content(data: bytes) -> tuple[str, Any]:
