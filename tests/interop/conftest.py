@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -59,6 +60,15 @@ def item_params() -> list[Any]:
     return [pytest.param(i, id=i.name) for i in items()]
 
 
+def _skip_or_fail(reason: str | None) -> None:
+    """Skip when a decoder is missing, except in CI (.ci/run sets SCMS_REQUIRE_INTEROP=1), where it fails."""
+    if reason is None:
+        return
+    if os.environ.get("SCMS_REQUIRE_INTEROP") == "1":
+        pytest.fail(f"{reason} (SCMS_REQUIRE_INTEROP=1: CI must run the interop checks)")
+    pytest.skip(reason)
+
+
 def _write(directory: Path, name: str, data: bytes) -> Path:
     path = directory / (name.replace("/", "__") + ".oer")
     path.write_bytes(data)
@@ -68,9 +78,7 @@ def _write(directory: Path, name: str, data: bytes) -> Path:
 @pytest.fixture(scope="session")
 def bc(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``check(asn1_type, data) -> BcResult``: every call after the first batch runs in one more JVM."""
-    reason = bc_missing()
-    if reason:
-        pytest.skip(reason)
+    _skip_or_fail(bc_missing())
     work = tmp_path_factory.mktemp("bc")
     classes = bc_compile(work / "classes")
     inputs = work / "inputs"
@@ -98,9 +106,7 @@ def bc(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def dissect(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """``dissect(record) -> Dissection`` of an Ieee1609Dot2Data record, batched into as few tshark runs as possible."""
-    reason = tshark_missing()
-    if reason:
-        pytest.skip(reason)
+    _skip_or_fail(tshark_missing())
     work = tmp_path_factory.mktemp("tshark")
     cache_: dict[bytes, Dissection] = {}
 
