@@ -59,10 +59,9 @@ def test_bouncycastle_rejects_the_truncated_twin(item: Item, bc: Any) -> None:
     assert not result.ok or result.typed != item.data
 
 
-@pytest.mark.parametrize("item", item_params())
+@pytest.mark.parametrize("item", [p for p in item_params() if bc_parse_failure(p.values[0].value) is None])
 def test_bouncycastle_reports_a_trailing_octet(item: Item, bc: Any) -> None:
-    if bc_parse_failure(item.value) is not None:
-        pytest.skip("BC cannot parse this item at all (documented defect)")
+    # Items BC 1.72 cannot parse at all (documented defects) are left out: there is nothing to trail.
     result: BcResult = bc(item.asn1_type, item.data + b"\x00")
     assert result.ok and result.trailing == 1, result
 
