@@ -1,0 +1,1 @@
+"""Use cases of the ECA (one module per use case)."""

@@ -1,0 +1,1 @@
+"""Use cases of the RA (one module per use case)."""

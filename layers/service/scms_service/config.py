@@ -1,0 +1,79 @@
+"""Settings read once at cold start into a frozen object (style.md 14): argument > environment > default.
+
+Every key and default is listed in docs/params.md; domain code receives a ``Settings`` and never
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = ["Settings", "load_settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings and the 1609.2.1 clause 4.3 parameters this SCMS enforces."""
+
+    # Resources (names come from the SAM template's outputs / environment).
+    ra_table: str = "scms-ra"
+    eca_table: str = "scms-eca"
+    ca_table: str = "scms-ca"
+    artifacts_bucket: str = "scms-artifacts"
+    secret_prefix: str = "scms/"  # noqa: S105 (a name, not a secret)
+    management_api_key_secret: str = "scms/management-api-key"  # noqa: S105 (a name, not a secret)
+    kms_key_id: str = "alias/scms-keys"
+    # scmsV3-error (protocol.md §2.1): "fine" sends the Table 8 header, "coarse" a bare 500.
+    error_mode: str = "fine"
+    # ECA parameters (protocol.md §5.4), seconds.
+    eca_max_age: int = 1000
+    eca_max_wait: int = 100
+    eca_max_reqs: int = 100
+    eca_min_wait: int = 0
+    clock_skew: int = 5
+    # Enrollment certificate policy.
+    enrollment_validity_years: int = 6
+    allow_reenrollment: bool = False
+    # Local-only: where `make serve` keeps state between runs (not used in Lambda).
+    state_dir: str = ".scms"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+_ENV_PREFIX = "SCMS_"
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``overrides``, then ``SCMS_<FIELD>`` environment variables, then the defaults."""
+    source = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        if f.name in overrides:
+            values[f.name] = overrides[f.name]
+            continue
+        raw = source.get(_ENV_PREFIX + f.name.upper())
+        if raw is None:
+            continue
+        values[f.name] = _parse(f.name, raw, f.type)
+    unknown = set(overrides) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise TypeError(f"load_settings: unknown setting(s) {sorted(unknown)}")
+    return Settings(**values)
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    kind = str(kind)
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{_ENV_PREFIX}{name.upper()}: expected an integer, got {raw!r}") from None
+    if kind == "bool":
+        if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+            raise ValueError(f"{_ENV_PREFIX}{name.upper()}: expected true or false, got {raw!r}")
+        return raw.lower() in {"1", "true", "yes"}
+    return raw
