@@ -1,7 +1,8 @@
 """Canonical form of an ``Ieee1609Dot2Data`` for hashing and signing (1609.2 §6.1.2, protocol.md §4.1).
 
-Points in ``HeaderInfo.encryptionKey`` and in certificates are compressed and every ECDSA
-rSig is x-only. Only the signed parts change: ``unsecuredData`` and ciphertexts are opaque.
+Points in ``HeaderInfo.encryptionKey`` and in signer certificates are compressed and every ECDSA
+rSig is x-only. Nothing else changes: ``unsecuredData`` and ciphertexts are opaque, and HeaderInfo
+fields after its extension marker (``requestedCertificate`` included) are hashed as sent.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def canonical_data(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def canonical_tbs_data(tbs: dict[str, Any]) -> dict[str, Any]:
-    """The ``ToBeSignedData`` value canonicalised (nested data, encryptionKey, requestedCertificate)."""
+    """``ToBeSignedData`` canonicalised: nested signed data and ``HeaderInfo.encryptionKey``, 1609.2 §6.3.6."""
     payload = tbs["payload"]
     if "data" in payload:
         payload = {**payload, "data": canonical_data(payload["data"])}
@@ -46,6 +47,6 @@ def canonical_tbs_data(tbs: dict[str, Any]) -> dict[str, Any]:
         alternative, point = key[1]["publicKey"]
         curve = _ENCRYPTION_CURVES.get(alternative, "nistP256")
         header["encryptionKey"] = ("public", {**key[1], "publicKey": (alternative, canonical_point(point, curve))})
-    if "requestedCertificate" in header:
-        header["requestedCertificate"] = canonicalize(header["requestedCertificate"])
+    # Nothing after HeaderInfo's extension marker is canonicalised (its ASN.1 note), so an inline
+    # requestedCertificate is hashed exactly as sent.
     return {**tbs, "payload": payload, "headerInfo": header}
