@@ -20,6 +20,7 @@ from ..crypto.hashing import HashAlgorithm, digest, hash_algorithm_for_curve, si
 from ..crypto.points import Point
 from ..errors import DecodeError, InvalidKey, InvalidSignature, UnsupportedAlgorithm
 from ..time32 import Time32, validity_end
+from . import template
 
 __all__ = [
     "Certificate",
@@ -146,20 +147,29 @@ class Certificate:
     @classmethod
     def from_value(cls, value: dict[str, Any]) -> Certificate:
         """The certificate of an asn1tools ``Certificate`` value (canonicalized, then encoded)."""
-        canonical = canonicalize(value)
-        return cls._build(canonical, asn1.encode("Certificate", canonical))
+        return cls._build(canonicalize(value), None)
 
     @classmethod
-    def _build(cls, value: dict[str, Any], received: bytes) -> Certificate:
+    def _build(cls, value: dict[str, Any], received: bytes | None) -> Certificate:
+        """``value`` is a strict decode of ``received``, or a caller's value when ``received`` is None."""
         _check_shape(value)
         canonical = canonicalize(value)
-        encoded = asn1.encode("Certificate", canonical)
-        # Decode the canonical octets again so that ``value`` is exactly what the octets say
-        # (asn1tools fills DEFAULTs on decode; a caller's dict may spell them out).
-        canonical = asn1.decode("Certificate", encoded)
+        encoded = template.by_template(template.TEMPLATES, "Certificate", canonical)
+        if encoded is not None and encoded == received:
+            # Already canonical: the strict decode of these very octets is the value they say.
+            canonical = value
+        elif encoded is not None:
+            # Template shapes hold no DEFAULT members and only plain types, so decoding the octets
+            # would give this value back (tests/unit/test_templates.py); a copy keeps it unshared.
+            canonical = template.copy_value(canonical)
+        else:
+            encoded = asn1.encode("Certificate", canonical)
+            # Decode the canonical octets again so that ``value`` is exactly what the octets say
+            # (asn1tools fills DEFAULTs on decode; a caller's dict may spell them out).
+            canonical = value if encoded == received else asn1.decode("Certificate", encoded)
         alg = _whole_certificate_hash(canonical)
         full = digest(encoded, alg)
-        return cls(canonical, encoded, full[-8:], full[-3:], full[-10:], received)
+        return cls(canonical, encoded, full[-8:], full[-3:], full[-10:], encoded if received is None else received)
 
     @property
     def tbs(self) -> dict[str, Any]:
@@ -207,7 +217,12 @@ class Certificate:
     @cached_property
     def tbs_encoded(self) -> bytes:
         """Canonical COER of ``toBeSigned``: the data input of the signature and of e (protocol.md §4.2, §4.3)."""
-        return asn1.encode("ToBeSignedCertificate", self.tbs)
+        return template.encode("ToBeSignedCertificate", self.tbs)
+
+    @cached_property
+    def _verification_key(self) -> ec.EllipticCurvePublicKey:
+        # Decompressing the point costs ~15 µs; an issuer's key is asked for once per issued certificate.
+        return keys.verification_key_from_asn1(self.tbs["verifyKeyIndicator"][1])
 
     def encryption_key(self) -> ec.EllipticCurvePublicKey | None:
         """The ECIES ``encryptionKey``, or None when the certificate has none."""
@@ -217,7 +232,7 @@ class Certificate:
     def public_key(self, issuer: Certificate | None = None) -> ec.EllipticCurvePublicKey:
         """The verification key: explicit, or reconstructed Q_U = e·P_U + Q_CA with ``issuer`` (1609.2 §5.3.2)."""
         if not self.is_implicit:
-            return keys.verification_key_from_asn1(self.tbs["verifyKeyIndicator"][1])
+            return self._verification_key
         if issuer is None:
             raise ValueError("issuer: an implicit certificate's key needs its issuing certificate")
         if not isinstance(issuer, Certificate):
@@ -296,7 +311,7 @@ def issue_explicit(
         issuer_choice = _issuer_identifier(issuer)
         signer_input = issuer.encoded
     tbs = canonicalize_tbs(tbs)
-    tbs_coer = asn1.encode("ToBeSignedCertificate", tbs)
+    tbs_coer = template.encode("ToBeSignedCertificate", tbs)
     signature = ecdsa.sign(issuer_key, signing_digest(tbs_coer, signer_input, signer_alg))
     value = {"version": 3, "type": "explicit", "issuer": issuer_choice, "toBeSigned": tbs, "signature": signature}
     return Certificate.from_value(value)

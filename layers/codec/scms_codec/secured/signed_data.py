@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .. import asn1
 from ..cert.certificate import Certificate
 from ..crypto import ecdsa
 from ..crypto.hashing import HashAlgorithm, hashed_id8, signing_digest
 from ..errors import InvalidSignature, SpduShapeError, UnsupportedAlgorithm
+from . import template
 from ._content import content_as, data_value, decode_data, require_bytes
 from .canonical import canonical_tbs_data
 from .signer import Signer, hash_algorithm_for_key
@@ -90,7 +90,7 @@ def sign_tbs_data(tbs_data: dict[str, Any], signer: Signer, *, signer_form: Sign
     tbs = canonical_tbs_data(tbs_data)
     alg = signer.hash_algorithm
     signer_input = b"" if signer_form == "self" or cert is None else cert.encoded
-    digest = signing_digest(asn1.encode("ToBeSignedData", tbs), signer_input, alg)
+    digest = signing_digest(template.encode("ToBeSignedData", tbs), signer_input, alg)
     if signer_form == "self" or cert is None:
         identifier: tuple[str, Any] = ("self", None)
     elif signer_form == "digest":
@@ -98,7 +98,7 @@ def sign_tbs_data(tbs_data: dict[str, Any], signer: Signer, *, signer_form: Sign
     else:
         identifier = ("certificate", [cert.value])
     signed = {"hashId": alg, "tbsData": tbs, "signer": identifier, "signature": ecdsa.sign(signer.key, digest)}
-    return asn1.encode("Ieee1609Dot2Data", data_value("signedData", signed))
+    return template.encode("Ieee1609Dot2Data", data_value("signedData", signed))
 
 
 def parse_signed_data(data: bytes, *, expected_psid: int | None, psid_only_header: bool = True) -> SignedDataParts:
@@ -138,7 +138,7 @@ def parse_signed_data(data: bytes, *, expected_psid: int | None, psid_only_heade
         hash_algorithm=alg,
         signer=signer,
         certificate=certificate,
-        tbs_encoded=asn1.encode("ToBeSignedData", canonical_tbs_data(tbs)),
+        tbs_encoded=template.encode("ToBeSignedData", canonical_tbs_data(tbs)),
         signature=signed["signature"],
     )
 
