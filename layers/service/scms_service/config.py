@@ -37,6 +37,16 @@ class Settings:
     # Enrollment certificate policy.
     enrollment_validity_years: int = 6
     allow_reenrollment: bool = False
+    # CA hierarchy (`scms init`), docs/architecture.md "Hierarchy": validity in years, nested
+    # root ⊃ ICA ⊃ the other CAs (a child is cut to end with its issuer). Region: comma-separated
+    # UN country ids for the CA certificates, empty for none (no restriction).
+    root_validity_years: int = 40
+    ica_validity_years: int = 30
+    ca_validity_years: int = 15
+    elector_validity_years: int = 40
+    ca_region_countries: str = ""
+    ma_relevant_psids: str = "32"
+    crl_series: int = 1
     # Local-only: where `make serve` keeps state between runs (not used in Lambda).
     state_dir: str = ".scms"
     extra: Mapping[str, str] = field(default_factory=dict)
