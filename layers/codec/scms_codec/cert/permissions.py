@@ -4,13 +4,17 @@
 covered when one group lists it (or is ``all``), allows the end-entity type (``app`` for
 ``appPermissions``, ``enrol`` for ``certRequestPermissions``) and allows the chain length, i.e.
 the number of certificates from the issuer down to and including the subject.
-SSP ranges: ``all`` and absent ranges allow any SSP, an ``opaque`` range lists the allowed SSP
-octet strings, and ``bitmapSspRange`` is not checked (it allows the PSID).
+An ``all`` group covers only the PSIDs that no explicit group of the same field lists. SSP
+ranges: ``all`` and absent ranges allow any SSP, an ``opaque`` range lists the allowed SSP
+octet strings (an omitted SSP needs the empty string among them), and ``bitmapSspRange`` is not
+checked (it allows the PSID). These are the "consistency with issuing certificate" notes of
+PsidSsp, ServiceSpecificPermissions, SspRange and SubjectPermissions in 1609.2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, Literal
 
 from ..errors import ChainError
@@ -51,21 +55,46 @@ def _check_group(group: dict[str, Any], where: str) -> None:
         raise ChainError(f"{where}: chainLengthRange below -1 is not defined")
 
 
-def _ssp_allowed(ssp_range: Any, ssp: Any) -> bool:
+def _explicit_psids(groups: Iterable[dict[str, Any]]) -> frozenset[int]:
+    """The PSIDs that the explicit groups of one permissions field list."""
+    out: set[int] = set()
+    for group in groups:
+        kind, body = group["subjectPermissions"]
+        if kind == "explicit":
+            out.update(int(entry["psid"]) for entry in body)
+    return frozenset(out)
+
+
+def _ssp_consistent(ssp_range: Any, ssp: Any) -> bool:
+    """A PsidSsp's ``ssp`` against an issuer range (the PsidSsp and ServiceSpecificPermissions notes)."""
     if ssp_range is None or ssp_range[0] in ("all", "bitmapSspRange"):
         return True
-    if ssp_range[0] == "opaque":
-        return ssp is not None and ssp[0] == "opaque" and bytes(ssp[1]) in {bytes(s) for s in ssp_range[1]}
-    return False
+    if ssp_range[0] != "opaque":
+        return False
+    allowed = {bytes(s) for s in ssp_range[1]}
+    if ssp is None:
+        # An omitted SSP is covered only by an opaque range that lists the empty string.
+        return b"" in allowed
+    return bool(ssp[0] == "opaque" and bytes(ssp[1]) in allowed)
 
 
-def _covers_psid(group: dict[str, Any], psid: int, ssp: Any) -> bool:
+def _range_within(inner: Any, outer: Any) -> bool:
+    """A PsidSspRange's ``sspRange`` (absent = all) against an issuer range (the SspRange note)."""
+    if outer is None or outer[0] in ("all", "bitmapSspRange"):
+        return True
+    if outer[0] != "opaque" or inner is None or inner[0] != "opaque":
+        return False
+    return {bytes(s) for s in inner[1]} <= {bytes(s) for s in outer[1]}
+
+
+def _covers(group: dict[str, Any], psid: int, range_ok: Callable[[Any], bool], listed: frozenset[int]) -> bool:
+    # ``all`` grants only the PSIDs that no explicit group of the same field lists (SubjectPermissions note).
     kind, body = group["subjectPermissions"]
     if kind == "all":
-        return True
+        return psid not in listed
     if kind != "explicit":
         return False
-    return any(int(entry["psid"]) == psid and _ssp_allowed(entry.get("sspRange"), ssp) for entry in body)
+    return any(int(entry["psid"]) == psid and range_ok(entry.get("sspRange")) for entry in body)
 
 
 def check_end_entity_permissions(
@@ -78,33 +107,37 @@ def check_end_entity_permissions(
     """Raise ``ChainError`` unless every PSID (and SSP) in ``permissions`` is covered at ``length`` for ``kind``.
 
     ``permissions`` are ``PsidSsp`` (appPermissions) or ``PsidGroupPermissions`` entries
-    (certRequestPermissions, whose explicit PSIDs are checked; ``all`` needs an ``all`` group).
+    (certRequestPermissions, whose explicit PSIDs and SSP ranges are checked; ``all`` needs an
+    ``all`` group and every PSID the issuer restricts listed explicitly).
     """
     groups = list(issuer_groups)
     for group in groups:
         _check_group(group, where)
+    listed = _explicit_psids(groups)
     usable = [g for g in groups if ee_type_bits(g) & _EE_BIT[kind] and length_allowed(g, length)]
-    for required in _required_psids(permissions):
-        psid, ssp = required
+    entries = list(permissions)
+    for psid, range_ok in _required(entries):
         if psid is None:
-            if not any(g["subjectPermissions"][0] == "all" for g in usable):
+            # The subject's ``all`` takes every PSID it does not list; the issuer's restricted ones must be listed.
+            if not (any(g["subjectPermissions"][0] == "all" for g in usable) and listed <= _explicit_psids(entries)):
                 raise ChainError(f"{where}: 'all' {kind} permissions are not covered by the issuer at length {length}")
             continue
-        if not any(_covers_psid(g, psid, ssp) for g in usable):
+        if not any(_covers(g, psid, range_ok, listed) for g in usable):
             raise ChainError(f"{where}: PSID {psid} ({kind}) is not covered by the issuer at chain length {length}")
 
 
-def _required_psids(permissions: Iterable[dict[str, Any]]) -> list[tuple[int | None, Any]]:
-    out: list[tuple[int | None, Any]] = []
+def _required(permissions: list[dict[str, Any]]) -> list[tuple[int | None, Callable[[Any], bool]]]:
+    """(PSID or None for ``all``, test of an issuer sspRange) for each PsidSsp or PsidSspRange entry."""
+    out: list[tuple[int | None, Callable[[Any], bool]]] = []
     for entry in permissions:
-        if "subjectPermissions" in entry:  # a PsidGroupPermissions
+        if "subjectPermissions" in entry:  # a PsidGroupPermissions (certRequestPermissions)
             kind, body = entry["subjectPermissions"]
             if kind == "all":
-                out.append((None, None))
+                out.append((None, partial(_range_within, None)))
             else:
-                out.extend((int(e["psid"]), None) for e in body)
-        else:  # a PsidSsp
-            out.append((int(entry["psid"]), entry.get("ssp")))
+                out.extend((int(e["psid"]), partial(_range_within, e.get("sspRange"))) for e in body)
+        else:  # a PsidSsp (appPermissions)
+            out.append((int(entry["psid"]), partial(_ssp_consistent, ssp=entry.get("ssp"))))
     return out
 
 
@@ -119,13 +152,15 @@ def check_issue_permissions(
     issuers = list(issuer_groups)
     for group in issuers:
         _check_group(group, where)
-    for sub in subject_groups:
+    subjects = list(subject_groups)
+    listed, sub_listed = _explicit_psids(issuers), _explicit_psids(subjects)
+    for sub in subjects:
         _check_group(sub, where)
-        if not any(_group_within(sub, iss) for iss in issuers):
+        if not any(_group_within(sub, iss, listed, sub_listed) for iss in issuers):
             raise ChainError(f"{where}: a certIssuePermissions group is wider than the issuer's permissions")
 
 
-def _group_within(sub: dict[str, Any], iss: dict[str, Any]) -> bool:
+def _group_within(sub: dict[str, Any], iss: dict[str, Any], listed: frozenset[int], sub_listed: frozenset[int]) -> bool:
     sub_bits, iss_bits = ee_type_bits(sub), ee_type_bits(iss)
     if sub_bits & ~iss_bits:
         return False
@@ -138,19 +173,11 @@ def _group_within(sub: dict[str, Any], iss: dict[str, Any]) -> bool:
     if iss_spread != -1 and (sub_spread == -1 or sub_low + sub_spread > iss_low + iss_spread):
         return False
     sub_kind, sub_body = sub["subjectPermissions"]
-    iss_kind, iss_body = iss["subjectPermissions"]
-    if iss_kind == "all":
-        return True
-    if sub_kind == "all" or iss_kind != "explicit" or sub_kind != "explicit":
+    if sub_kind == "all":
+        # The sub-CA's ``all`` takes every PSID it does not list, so the issuer's restricted PSIDs must be listed.
+        return bool(iss["subjectPermissions"][0] == "all" and listed <= sub_listed)
+    if sub_kind != "explicit":
         return False
-    allowed = {int(e["psid"]): e.get("sspRange") for e in iss_body}
-    for entry in sub_body:
-        psid = int(entry["psid"])
-        if psid not in allowed:
-            return False
-        outer, inner = allowed[psid], entry.get("sspRange")
-        if outer is not None and outer[0] == "opaque":
-            inner_ssps = {bytes(s) for s in inner[1]} if inner is not None and inner[0] == "opaque" else None
-            if inner_ssps is None or not inner_ssps <= {bytes(s) for s in outer[1]}:
-                return False
-    return True
+    return all(
+        _covers(iss, int(entry["psid"]), partial(_range_within, entry.get("sspRange")), listed) for entry in sub_body
+    )
