@@ -153,6 +153,19 @@ def test_generate_returns_a_scalar_and_its_point() -> None:
     assert big_k == _reference(k)
 
 
+def test_add_random_returns_k_and_the_point_plus_k_g() -> None:
+    base = _reference(7)
+    k, total = points.add_random(base)
+    assert 0 < k < P256_N
+    assert total == _reference(7 + k)
+    assert points.add_random(base)[0] != k  # a fresh k per call
+
+
+def test_add_random_refuses_a_point_off_the_curve() -> None:
+    with pytest.raises(InvalidKey):
+        points.add_random((P256_G[0], P256_G[1] ^ 1))
+
+
 def test_point_off_the_curve_is_refused_as_invalid_key() -> None:
     off = (P256_G[0], P256_G[1] ^ 1)
     assert not points.is_on_curve(off)

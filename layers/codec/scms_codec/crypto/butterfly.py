@@ -145,17 +145,8 @@ def randomize_explicit_many(cocoons: Sequence[Point]) -> list[tuple[int, Point]]
         sums = points.add_many([(cocoon, c_g) for cocoon, (_, c_g) in zip(cocoons, draws, strict=True)])
     except ValueError:
         # Some c·G = -B (probability ~2^-256): redo each one alone, drawing again where needed.
-        return [_randomize_one(cocoon) for cocoon in cocoons]
+        return [points.add_random(cocoon) for cocoon in cocoons]
     return [(c, u) for (c, _), u in zip(draws, sums, strict=True)]
-
-
-def _randomize_one(cocoon: Point) -> tuple[int, Point]:
-    while True:
-        c, c_g = points.generate()
-        try:
-            return c, points.add(cocoon, c_g)
-        except ValueError:
-            continue
 
 
 def cocoon_private_key(caterpillar_private: int, expander: Expander, i: int, j: int, kind: KeyKind) -> int:

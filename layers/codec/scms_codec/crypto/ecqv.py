@@ -89,26 +89,13 @@ def ca_randomize(request_point: Point) -> tuple[int, Point]:
 
     k is secret: keep it only until ``private_reconstruction``. ``InvalidKey`` if R is not on P-256.
     """
-    if not points.is_on_curve(request_point):
-        raise InvalidKey("request_point is not on P-256")
-    while True:
-        k, k_g = points.generate()
-        try:
-            return k, points.add(request_point, k_g)
-        except ValueError:
-            # k·G = -R: P_U would be the point at infinity. Probability ~2^-256; draw again.
-            continue
+    return points.add_random(request_point)
 
 
 def private_reconstruction(e: int, k: int, ca_private: int) -> int:
     """CA side: r = (e·k + d_CA) mod n, the ``privateKeyInfo`` of the response, 1609.2 §5.3.2 (protocol.md §4.3)."""
-    _int(e, "e")
-    _int(k, "k")
-    _int(ca_private, "ca_private")
-    # Secret-scalar arithmetic in Python (k and d_CA): cryptography offers no scalar ring operations,
-    # and this one multiply-add is unavoidable (performance.md §8). Big-int arithmetic is not
-    # constant time; a production CA keeps this step in its HSM.
-    r = (e * k + ca_private) % P256_N
+    # Secret-scalar arithmetic (k and d_CA); a production CA keeps this step in its HSM.
+    r = _mul_add(e, k, ca_private, ("e", "k", "ca_private"))
     if r == 0:
         # r = 0 is astronomically unlikely; the CA must draw a new k rather than issue it.
         raise ValueError("r is 0 mod n: draw a new k")
@@ -117,14 +104,19 @@ def private_reconstruction(e: int, k: int, ca_private: int) -> int:
 
 def reconstruct_private(e: int, k_u: int, r: int) -> int:
     """Holder side: d_U = (e·k_U + r) mod n, 1609.2 §5.3.2 (protocol.md §4.3); check it with ``check_key_pair``."""
-    _int(e, "e")
-    _int(k_u, "k_u")
-    _int(r, "r")
-    # Secret-scalar arithmetic in Python (k_U and r): unavoidable, as in private_reconstruction.
-    d = (e * k_u + r) % P256_N
+    d = _mul_add(e, k_u, r, ("e", "k_u", "r"))  # secret-scalar arithmetic on k_U and r
     if d == 0:
         raise InvalidKey("reconstructed private key is 0 mod n")
     return d
+
+
+def _mul_add(e: int, x: int, y: int, names: tuple[str, str, str]) -> int:
+    """(e·x + y) mod n, the one ECQV multiply-add of the CA and of the holder (1609.2 §5.3.2)."""
+    for value, name in zip((e, x, y), names, strict=True):
+        _int(value, name)
+    # Secret-scalar arithmetic in Python: cryptography offers no scalar ring operations, and this
+    # multiply-add is unavoidable (performance.md §8). Big-int arithmetic is not constant time.
+    return (e * x + y) % P256_N
 
 
 def reconstruct_public(e: int, p_u: Point, ca_public: Point) -> Point:

@@ -24,6 +24,7 @@ __all__ = [
     "Point",
     "add",
     "add_many",
+    "add_random",
     "base_mul",
     "from_public_key",
     "generate",
@@ -132,6 +133,23 @@ def _slope_fraction(p: Point, q: Point) -> tuple[int, int]:
 def _finish_add(p: Point, q: Point, slope: int) -> Point:
     x3 = (slope * slope - p[0] - q[0]) % P256_P
     return (x3, (slope * (p[0] - x3) - p[1]) % P256_P)
+
+
+def add_random(p: Point) -> tuple[int, Point]:
+    """A fresh random k and P + k·G: the CA's randomisation of a requested or cocoon key (protocol.md §4.3, §4.5).
+
+    k is secret; k·G comes from ``generate``. ``InvalidKey`` if P is not on P-256.
+    """
+    _check_point(p, "p")
+    if not is_on_curve(p):
+        raise InvalidKey("p is not on P-256")
+    while True:
+        k, k_g = generate()
+        try:
+            return k, add(p, k_g)
+        except ValueError:
+            # k·G = -P: the sum would be the point at infinity. Probability ~2^-256; draw again.
+            continue
 
 
 def add_many(pairs: Sequence[tuple[Point, Point]]) -> list[Point]:
