@@ -301,3 +301,22 @@ def test_certificate_from_value_and_from_bytes_agree_with_asn1tools(value: dict[
     assert from_value.value == from_bytes.value == asn1.decode("Certificate", encoded)
     assert from_value.value is not value and from_value.tbs is not value["toBeSigned"]
     assert from_value.tbs_encoded == asn1.encode("ToBeSignedCertificate", value["toBeSigned"])
+
+
+@PROPERTY
+@given(st.sampled_from(["sha256", "sha384"]), tbs_data_of(st.one_of(unsecured, encrypted)), signer, ecdsa_signature)
+def test_signed_data_from_parts_equals_asn1tools(hash_id: str, tbs: dict[str, Any], who: Any, sig: Any) -> None:
+    kind, body = who
+    if kind == "certificate":
+        identifier = template.signer_identifier(kind, certificate_coer=asn1.encode("Certificate", body[0]))
+    else:
+        identifier = template.signer_identifier(kind, digest=body)
+    produced = template.signed_data_from_parts(hash_id, asn1.encode("ToBeSignedData", tbs), identifier, sig)
+    expected = asn1.encode("Ieee1609Dot2Data", {"protocolVersion": 3, "content": ("signedData", {
+        "hashId": hash_id, "tbsData": tbs, "signer": who, "signature": sig})})
+    assert produced.hex() == expected.hex()
+
+
+def test_signer_identifier_refuses_a_digest_of_the_wrong_size() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        template.signer_identifier("digest", digest=b"\x00" * 7)

@@ -90,15 +90,17 @@ def sign_tbs_data(tbs_data: dict[str, Any], signer: Signer, *, signer_form: Sign
     tbs = canonical_tbs_data(tbs_data)
     alg = signer.hash_algorithm
     signer_input = b"" if signer_form == "self" or cert is None else cert.encoded
-    digest = signing_digest(template.encode("ToBeSignedData", tbs), signer_input, alg)
+    tbs_coer = template.encode("ToBeSignedData", tbs)
+    digest = signing_digest(tbs_coer, signer_input, alg)
+    # The SignedData octets are assembled from the tbsData just hashed and the signer
+    # certificate's own canonical COER, so neither is encoded twice (performance.md §4).
     if signer_form == "self" or cert is None:
-        identifier: tuple[str, Any] = ("self", None)
+        identifier = template.signer_identifier("self")
     elif signer_form == "digest":
-        identifier = ("digest", cert.hashed_id8)
+        identifier = template.signer_identifier("digest", digest=cert.hashed_id8)
     else:
-        identifier = ("certificate", [cert.value])
-    signed = {"hashId": alg, "tbsData": tbs, "signer": identifier, "signature": ecdsa.sign(signer.key, digest)}
-    return template.encode("Ieee1609Dot2Data", data_value("signedData", signed))
+        identifier = template.signer_identifier("certificate", certificate_coer=cert.encoded)
+    return template.signed_data_from_parts(alg, tbs_coer, identifier, ecdsa.sign(signer.key, digest))
 
 
 def parse_signed_data(data: bytes, *, expected_psid: int | None, psid_only_header: bool = True) -> SignedDataParts:

@@ -25,7 +25,16 @@ from ..cert.template import (
     var_octets,
 )
 
-__all__ = ["TEMPLATES", "encode", "ieee1609dot2_data", "scms_pdu", "to_be_signed_data", "unsecured_data"]
+__all__ = [
+    "TEMPLATES",
+    "encode",
+    "ieee1609dot2_data",
+    "scms_pdu",
+    "signed_data_from_parts",
+    "signer_identifier",
+    "to_be_signed_data",
+    "unsecured_data",
+]
 
 _DATA_FIELDS = frozenset({"protocolVersion", "content"})
 _SIGNED_FIELDS = frozenset({"hashId", "tbsData", "signer", "signature"})
@@ -135,6 +144,24 @@ def _encrypted_data(value: Any) -> bytes:
     return b"".join(out)
 
 
+def signer_identifier(kind: str, certificate_coer: bytes | None = None, digest: bytes | None = None) -> bytes:
+    """COER ``SignerIdentifier``: digest, one certificate (its COER as given) or self (1609.2 §6.3.9)."""
+    if kind == "certificate" and type(certificate_coer) is bytes:
+        return b"\x81\x01\x01" + certificate_coer  # SEQUENCE OF: quantity 1 (length 1, value 1), the certificate
+    if kind == "digest" and type(digest) is bytes and len(digest) == 8:
+        return b"\x80" + digest
+    if kind == "self":
+        return b"\x82"
+    raise ValueError(f"kind: cannot build a {kind!r} SignerIdentifier from the given octets")
+
+
+def signed_data_from_parts(hash_id: str, tbs_data: bytes, signer: bytes, signature_value: Any) -> bytes:
+    """COER ``Ieee1609Dot2Data`` signedData from the COER of its fields (a SEQUENCE concatenates them, X.696 §16)."""
+    if hash_id not in _HASH_IDS:
+        raise ValueError(f"hash_id: expected sha256 or sha384, got {hash_id!r}")
+    return b"\x03\x81" + _HASH_IDS[hash_id] + tbs_data + signer + encode("Signature", signature_value)
+
+
 def scms_pdu(value: Any) -> bytes:
     """``ScmsPdu`` version 2 holding aca-ee AcaEeCertResponse (1609.2.1 §7.3.6, protocol.md §3.3)."""
     value = _fields(value, _PDU_FIELDS)
@@ -162,6 +189,7 @@ TEMPLATES: dict[str, Encoder] = {
     "Ieee1609Dot2Data": ieee1609dot2_data,
     "ToBeSignedData": to_be_signed_data,
     "ScmsPdu": scms_pdu,
+    "Signature": signature,
 }
 """Type name → template encoder: the certificate types and the response wrappers."""
 
