@@ -1,0 +1,1 @@
+"""One module per table: a Protocol, its boto3 adapter (client injectable) and an in-memory fake (style.md 4)."""
