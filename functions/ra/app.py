@@ -1,0 +1,139 @@
+"""The RA (Chalice): device management API and the public CA certificate download. Routes only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger
+from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
+from scms_ra import ca_certificate, lifecycle_ops, read, register
+from scms_ra.present import device_json
+from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
+from scms_service.auth import API_KEY_HEADER
+from scms_service.config import load_settings
+from scms_service.errors import ScmsError, from_codec
+from scms_service.http import OCTET_STREAM, binary, error_response, json_response, request_body
+
+from scms_codec.errors import CodecError
+
+app = Chalice(app_name="scms-ra")
+logger = Logger(service="ra")
+
+_services: Services | None = None
+_MANAGE = "/manage/"
+
+
+def services() -> Services:
+    """The process's collaborators, built from the environment on first use (cold start)."""
+    global _services
+    if _services is None:
+        _services = from_settings(load_settings())
+    return _services
+
+
+def configure(value: Services | None) -> None:
+    """Use ``value`` instead of the environment's wiring (tests); None goes back to the default."""
+    global _services
+    _services = value
+
+
+def _error(request: Request, exc: ScmsError) -> Response:
+    path = request.context.get("resourcePath", "")
+    if path.startswith(_MANAGE):
+        # Management clients get JSON naming the problem (exc.message is written for clients).
+        return json_response({"error": exc.message, "status": exc.status}, status=exc.status)
+    return error_response(exc, error_mode=services().settings.error_mode)
+
+
+@app.middleware("http")
+def _edge(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Correlation id, one log line per request (no headers, no bodies), errors as responses."""
+    logger.set_correlation_id(request.context.get("requestId"))
+    if request.headers.get("accept") is None:
+        # Devices send no Accept; Chalice would then refuse a binary answer with 400 (platform.md).
+        # Without Accept, any type is acceptable (RFC 9110 §12.5.1), so say so explicitly.
+        request.headers = CaseInsensitiveMapping({**dict(request.headers), "accept": "*/*"})
+    try:
+        response = get_response(request)
+    except CodecError as exc:
+        logger.warning("refused", extra={"error": type(exc).__name__, "code": exc.error_code.value})
+        response = _error(request, from_codec(exc))
+    except ScmsError as exc:
+        logger.warning("refused", extra={"error": type(exc).__name__, "status": exc.status})
+        response = _error(request, exc)
+    logger.info(
+        "request",
+        extra={"method": request.method, "path": request.context.get("resourcePath"), "status": response.status_code},
+    )
+    return response
+
+
+def _authorized(request: Request) -> Services:
+    deps = services()
+    deps.check_api_key(request.headers.get(API_KEY_HEADER.lower()))
+    return deps
+
+
+def _request() -> Request:
+    request = app.current_request
+    assert request is not None  # Chalice sets it before calling a route
+    return request
+
+
+@app.route("/v3/ca-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+def get_ca_certificate() -> Response:
+    request = _request()
+    params: dict[str, str] = dict(request.query_params or {})
+    body, filename = ca_certificate.ca_certificate(services().ca_certificates, params.get("certId"))
+    return binary(body, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@app.route("/manage/v1/devices", methods=["POST"])
+def register_device() -> Response:
+    request = _request()
+    deps = _authorized(request)
+    device = register.register(deps.devices, request_body(request), actor=MANAGEMENT_ACTOR, now_unix=deps.clock())
+    return json_response(device_json(device, deps.devices.audit(device.device_id)), status=201)
+
+
+@app.route("/manage/v1/devices", methods=["GET"])
+def list_devices() -> Response:
+    request = _request()
+    deps = _authorized(request)
+    params: dict[str, str] = dict(request.query_params or {})
+    devices, token = read.list_devices(deps.devices, params.get("limit"), params.get("next"))
+    return json_response({"devices": [device_json(d) for d in devices], "next": token})
+
+
+@app.route("/manage/v1/devices/{device_id}", methods=["GET"])
+def show_device(device_id: str) -> Response:
+    deps = _authorized(_request())
+    device, audit = read.show(deps.devices, device_id)
+    return json_response(device_json(device, audit))
+
+
+@app.route("/manage/v1/devices/{device_id}/block", methods=["POST"])
+def block_device(device_id: str) -> Response:
+    request = _request()
+    deps = _authorized(request)
+    change = lifecycle_ops.parse_change(request_body(request))
+    device = lifecycle_ops.block(deps.devices, device_id, change, actor=MANAGEMENT_ACTOR, now_unix=deps.clock())
+    return json_response(device_json(device))
+
+
+@app.route("/manage/v1/devices/{device_id}/unblock", methods=["POST"])
+def unblock_device(device_id: str) -> Response:
+    request = _request()
+    deps = _authorized(request)
+    change = lifecycle_ops.parse_change(request_body(request))
+    device = lifecycle_ops.unblock(deps.devices, device_id, change, actor=MANAGEMENT_ACTOR, now_unix=deps.clock())
+    return json_response(device_json(device))
+
+
+@app.route("/manage/v1/devices/{device_id}", methods=["DELETE"])
+def delete_device(device_id: str) -> Response:
+    request = _request()
+    deps = _authorized(request)
+    change = lifecycle_ops.parse_change(request_body(request), default_cause="deleted by operator")
+    device = lifecycle_ops.delete(deps.devices, device_id, change, actor=MANAGEMENT_ACTOR, now_unix=deps.clock())
+    return json_response(device_json(device))
