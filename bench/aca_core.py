@@ -22,10 +22,12 @@ from types import ModuleType
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
+
 from scms_codec import asn1
 from scms_codec.asn1._spec import specification
 from scms_codec.crypto import butterfly, ecdsa, ecqv, hashing, keys, points
 from scms_codec.crypto.points import Point
+from scms_codec.secured import template as coer
 
 CertType = Literal["explicit", "implicit"]
 Butterfly = Literal["original", "unified", "compact-unified", "none"]
@@ -176,8 +178,7 @@ class AcaCore:
         try:
             scms_pdu = _module("scms_codec.spdu.scms_pdu")
             unsecured = _module("scms_codec.secured.unsecured")
-            encode_scms_pdu = scms_pdu.encode_scms_pdu
-            wrap_unsecured = unsecured.wrap_unsecured
+            scms_pdu.encode_scms_pdu, unsecured.wrap_unsecured  # noqa: B018 - the modules must offer the API
         except (Unavailable, AttributeError) as exc:
             self.missing.append(f"response: {exc}")
             return None
@@ -186,7 +187,10 @@ class AcaCore:
             response: dict[str, Any] = {"version": 2, "generationTime": GENERATION_TIME, "certificate": certificate}
             if private_key_info is not None:
                 response["privateKeyInfo"] = private_key_info
-            return bytes(wrap_unsecured(encode_scms_pdu(("aca-ee", "acaEeCertResponse"), response)))
+            # spdu.scms_pdu and secured.unsecured still encode with asn1tools; the ACA builds this
+            # response through the COER template switch (secured.template), so that is measured.
+            return coer.unsecured_data(coer.encode("ScmsPdu", {"version": 2, "content": (
+                "aca-ee", ("acaEeCertResponse", response))}))
 
         form = self.variant.response_form
         if form == "plain":
@@ -255,7 +259,7 @@ class AcaCore:
             "appPermissions": [{"psid": 32}],
             "verifyKeyIndicator": indicator,
         }
-        return tbs, asn1.encode("ToBeSignedCertificate", tbs)
+        return tbs, coer.encode("ToBeSignedCertificate", tbs)
 
     def certify(
         self, tbs: dict[str, Any], tbs_coer: bytes, scalar: int | None
@@ -270,7 +274,7 @@ class AcaCore:
             assert scalar is not None
             e = ecqv.certificate_hash_e(tbs_coer, self._aca_cert)
             private_key_info = keys.scalar_to_bytes(ecqv.private_reconstruction(e, scalar, self._aca_private))
-        return value, asn1.encode("Certificate", value), private_key_info
+        return value, coer.encode("Certificate", value), private_key_info
 
     # --- whole certificates -------------------------------------------------------------------
 
