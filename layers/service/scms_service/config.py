@@ -37,6 +37,10 @@ class Settings:
     # Enrollment certificate policy.
     enrollment_validity_years: int = 6
     allow_reenrollment: bool = False
+    # ECA: accept requests without canonicalId, the device found by its requested key's canonical id.
+    allow_self_keyed_enrollment: bool = False
+    # ECA: seconds a PENDING request claim is held before a retry of the same bytes may take it over.
+    eca_claim_lease: int = 60
     # CA hierarchy (`scms init`), docs/architecture.md "Hierarchy": validity in years, nested
     # root ⊃ ICA ⊃ the other CAs (a child is cut to end with its issuer). Region: comma-separated
     # UN country ids for the CA certificates, empty for none (no restriction).

@@ -1,0 +1,82 @@
+"""The ECA's Chalice app (Lambda ``EcaFunction``, handler ``app.app``): routes only (style.md 2).
+
+``POST /v3/enrollment-certificate``: ``EeEcaCertRequestSpdu`` in, ``EcaEeCertResponseSpdu`` out
+(docs/architecture.md "HTTP routes"); the use case is ``scms_eca.enroll``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+from aws_lambda_powertools import Logger
+from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
+from scms_eca.enroll import enroll
+from scms_service.config import Settings, load_settings
+from scms_service.hierarchy import Hierarchy
+from scms_service.http import OCTET_STREAM, binary, install_error_handler, request_body
+from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.devices import DynamoDeviceStore
+from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
+
+from scms_codec import time32
+from scms_codec.cert.certificate import Certificate
+from scms_codec.secured.signer import Signer
+from scms_codec.spdu import request_hash
+
+app = Chalice(app_name="scms-eca")
+logger = Logger(service="eca")
+
+
+@functools.cache
+def settings() -> Settings:
+    """Read once per process (cold start), style.md 14."""
+    return load_settings()
+
+
+class _LazyHierarchy:
+    """The CA hierarchy, loaded on first use: a request refused before issuance never touches the CA keys."""
+
+    @functools.cached_property
+    def _hierarchy(self) -> Hierarchy:
+        s = settings()
+        return Hierarchy.load(DynamoDbCaStore.from_settings(s), SecretsManagerKeyVault.from_settings(s))
+
+    def signer(self, role: str) -> Signer:
+        return self._hierarchy.signer(role)
+
+    def chain(self, role: str) -> Sequence[Certificate]:
+        return self._hierarchy.chain(role)
+
+
+_ca = _LazyHierarchy()
+
+install_error_handler(app, error_mode=lambda: settings().error_mode)
+
+
+@app.middleware("http")
+def _binary_without_accept(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    # Real devices often send no Accept header; Chalice would then refuse a binary response with
+    # 400, so a request without one is treated as accepting application/octet-stream.
+    if event is not None and "accept" not in event.headers:
+        event.headers = CaseInsensitiveMapping({**event.headers, "accept": OCTET_STREAM})
+    return get_response(event)
+
+
+@app.route("/v3/enrollment-certificate", methods=["POST"], content_types=[OCTET_STREAM])
+def enrollment_certificate() -> Response:
+    """Enrollment, 1609.2.1 §6.3.4.2 (protocol.md §3.2)."""
+    assert app.current_request is not None
+    data = request_body(app.current_request)
+    logger.set_correlation_id(request_hash(data).hex())
+    s = settings()
+    response = enroll(
+        data,
+        now=time32.now(),
+        settings=s,
+        devices=DynamoDeviceStore(s.ra_table),
+        requests=DynamoDbEcaRequestStore.from_settings(s),
+        ca=_ca,
+    )
+    logger.info("enrollment answered", extra={"response_octets": len(response)})
+    return binary(response)
