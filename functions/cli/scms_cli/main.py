@@ -7,16 +7,6 @@ import sys
 from collections.abc import Sequence
 
 
-def _serve(_: argparse.Namespace) -> int:
-    # The service (local cloud, gateway, handlers) is issue #4. Say so rather than pretend.
-    print(
-        "scms serve: the local SCMS service is not built yet (see README.md, 'Status').\n"
-        "What exists today: the codec layer (layers/codec/scms_codec) and `scms inspect FILE`.",
-        file=sys.stderr,
-    )
-    return 2
-
-
 def build_parser() -> argparse.ArgumentParser:
     from . import inspect_cmd
 
@@ -24,8 +14,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     inspect_cmd.add_parser(sub)
     __import__("scms_cli.init_cmd", fromlist=["add_parser"]).add_parser(sub)
-    serve = sub.add_parser("serve", help="start the SCMS locally")
-    serve.set_defaults(func=_serve)
+    from . import serve_cmd
+
+    serve_cmd.add_parser(sub)
     return parser
 
 

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from scms_service.config import Settings
 
-__all__ = ["TABLE_SETTINGS", "TEMPLATE", "create_tables", "load_template", "table_properties"]
+__all__ = [
+    "TABLE_SETTINGS",
+    "TEMPLATE",
+    "ApiRoute",
+    "FunctionSpec",
+    "StateMachineSpec",
+    "api_routes",
+    "create_tables",
+    "functions",
+    "load_template",
+    "resolve",
+    "state_machines",
+    "table_properties",
+]
 
 TEMPLATE = Path(__file__).resolve().parents[4] / "infra" / "template.yaml"
 
@@ -74,3 +90,100 @@ def create_tables(dynamodb: Any, settings: Settings) -> None:
             dynamodb.update_time_to_live(
                 TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
             )
+
+
+# --- Functions, API events and state machines (what the gateway and the local cloud serve) ---
+
+REPO_ROOT = TEMPLATE.parents[1]
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One ``Type: Api`` event: ``method`` (upper case) and ``path`` template routed to ``function``."""
+
+    function: str
+    method: str
+    path: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One ``AWS::Serverless::Function``: where its code is, its handler and its own environment."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: Mapping[str, Any]
+
+
+def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template.get("Resources", {}).items() if res.get("Type") == kind}
+
+
+def functions(template: Mapping[str, Any] | None = None, base: Path | None = None) -> list[FunctionSpec]:
+    """Every serverless function of the template, with ``CodeUri`` resolved against the template's folder."""
+    template = load_template() if template is None else template
+    base = TEMPLATE.parent if base is None else base
+    result = []
+    for name, res in sorted(_resources(template, "AWS::Serverless::Function").items()):
+        props = res["Properties"]
+        env = props.get("Environment", {}).get("Variables", {})
+        result.append(FunctionSpec(name, (base / props["CodeUri"]).resolve(), props["Handler"], dict(env)))
+    return result
+
+
+def api_routes(template: Mapping[str, Any] | None = None) -> list[ApiRoute]:
+    """Every ``Type: Api`` event of every function: the REST API as API Gateway will route it."""
+    template = load_template() if template is None else template
+    routes = []
+    for name, res in sorted(_resources(template, "AWS::Serverless::Function").items()):
+        for event in res["Properties"].get("Events", {}).values():
+            if event.get("Type") != "Api":
+                continue
+            props = event["Properties"]
+            routes.append(ApiRoute(name, str(props["Method"]).upper(), str(props["Path"])))
+    return routes
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    """One ``AWS::Serverless::StateMachine`` with its ASL file and raw ``DefinitionSubstitutions``."""
+
+    logical_id: str
+    definition: Path
+    substitutions: Mapping[str, Any]
+
+
+def state_machines(template: Mapping[str, Any] | None = None, base: Path | None = None) -> list[StateMachineSpec]:
+    """Every state machine of the template whose definition is a file (``DefinitionUri``)."""
+    template = load_template() if template is None else template
+    base = TEMPLATE.parent if base is None else base
+    result = []
+    for name, res in sorted(_resources(template, "AWS::Serverless::StateMachine").items()):
+        props = res["Properties"]
+        if isinstance(props.get("DefinitionUri"), str):
+            subs = props.get("DefinitionSubstitutions", {})
+            result.append(StateMachineSpec(name, (base / props["DefinitionUri"]).resolve(), dict(subs)))
+    return result
+
+
+def resolve(value: Any, names: Mapping[str, str]) -> Any:
+    """Resolve ``Ref``/``Fn::Sub``/``Fn::GetAtt`` against local physical ``names`` (logical id or parameter → value).
+
+    Only what the local cloud needs: ``!Ref X``, ``!Sub "...${X}..."`` and ``!GetAtt X.Arn`` (looked
+    up as ``names["X.Arn"]``). Anything else raises ``ValueError`` naming it.
+    """
+    if isinstance(value, Mapping):
+        if "Ref" in value:
+            return names[value["Ref"]]
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"]
+            if not isinstance(text, str):
+                raise ValueError(f"value: Fn::Sub with a variable map is not supported locally: {text!r}")
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(names[m.group(1)]), text)
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            key = target if isinstance(target, str) else ".".join(target)
+            return names[key]
+        raise ValueError(f"value: unsupported intrinsic {sorted(value)}")
+    return value

@@ -1,0 +1,196 @@
+"""The embedded AWS stand-in: a moto server in this process, with the template's resources created in it.
+
+Handlers reach it the way they reach AWS: boto3 honours ``AWS_ENDPOINT_URL``, which
+``environment()`` points at the moto server. Nothing in the handlers knows it runs locally.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+from scms_service.config import Settings
+
+from . import state as local_state
+from .template import TABLE_SETTINGS, create_tables, load_template, resolve
+
+__all__ = ["LOCAL_ACCOUNT", "LOCAL_REGION", "LocalCloud", "handler_environment"]
+
+log = logging.getLogger(__name__)
+
+LOCAL_REGION = "us-east-1"
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
+LOCAL_STAGE = "local"
+# The physical names of the template's resources locally: the Settings defaults.
+_DEFAULTS = Settings()
+
+
+def _physical_names(kms_key_id: str, stage: str) -> dict[str, str]:
+    names: dict[str, str] = {"Stage": stage, "AWS::Region": LOCAL_REGION, "AWS::AccountId": LOCAL_ACCOUNT}
+    names["AWS::Partition"] = "aws"
+    names["AWS::URLSuffix"] = "amazonaws.com"
+    for logical_id, setting in TABLE_SETTINGS.items():
+        table = getattr(_DEFAULTS, setting)
+        names[logical_id] = table
+        names[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{table}"
+    names["ArtifactsBucket"] = _DEFAULTS.artifacts_bucket
+    names["ArtifactsBucket.Arn"] = f"arn:aws:s3:::{_DEFAULTS.artifacts_bucket}"
+    names["KeysKmsKey"] = kms_key_id
+    names["KeysKmsKey.Arn"] = f"arn:aws:kms:{LOCAL_REGION}:{LOCAL_ACCOUNT}:key/{kms_key_id}"
+    return names
+
+
+def handler_environment(endpoint: str, kms_key_id: str, stage: str = LOCAL_STAGE) -> dict[str, str]:
+    """The environment the handlers see: the template's Globals variables resolved locally, plus the endpoint.
+
+    Fake credentials and the region are set here; ``POWERTOOLS_TRACE_DISABLED`` because there is no
+    X-Ray daemon locally.
+    """
+    template = load_template()
+    names = _physical_names(kms_key_id, stage)
+    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    env = {key: str(resolve(value, names)) for key, value in variables.items()}
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_REGION": LOCAL_REGION,
+            "POWERTOOLS_TRACE_DISABLED": "1",
+        }
+    )
+    return env
+
+
+@dataclass
+class LocalCloud:
+    """A ``ThreadedMotoServer`` on ``host:port`` (0 = any free port) and the template's resources in it."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    _server: ThreadedMotoServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    kms_key_id: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise RuntimeError("LocalCloud: start() first")
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def start(self) -> str:
+        """Start the moto server; configure Step Functions to execute the real ASL. Returns the endpoint."""
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        endpoint = self.endpoint
+        # moto's ASL engine calls Lambda on localhost:$MOTO_PORT (platform.md), so it must be ours.
+        os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+        request = urllib.request.Request(f"{endpoint}/moto-api/config", data=body, method="POST")  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our own local server)
+            response.read()
+        return endpoint
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` on the moto server (explicit endpoint and fake credentials)."""
+        return boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 (moto's fake credentials)
+            region_name=LOCAL_REGION,
+        ).client(service, endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 2}))
+
+    # --- resources ---
+
+    def create_kms_key(self, saved: Mapping[str, Any] | None) -> str:
+        """The KMS key for CA secrets: the saved one (same id, same material) or a new one."""
+        kms = self.client("kms")
+        if saved:
+            _restore_moto_kms_key(saved)
+            self.kms_key_id = str(saved["id"])
+        else:
+            self.kms_key_id = kms.create_key(Description="SCMS CA private keys (local)")["KeyMetadata"]["KeyId"]
+        return self.kms_key_id
+
+    def create_resources(self, settings: Settings) -> None:
+        """Tables from the template and the artifacts bucket (existing ones are kept)."""
+        create_tables(self.client("dynamodb"), settings)
+        s3 = self.client("s3")
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if settings.artifacts_bucket not in existing:
+            s3.create_bucket(Bucket=settings.artifacts_bucket)
+
+    def snapshot(self, settings: Settings) -> dict[str, Any]:
+        with self._lock:
+            return local_state.snapshot(
+                dynamodb=self.client("dynamodb"),
+                s3=self.client("s3"),
+                secretsmanager=self.client("secretsmanager"),
+                tables=[getattr(settings, f) for f in TABLE_SETTINGS.values()],
+                bucket=settings.artifacts_bucket,
+                kms_key=_moto_kms_key(self.kms_key_id) if self.kms_key_id else None,
+            )
+
+    def save(self, settings: Settings, state_dir: Path) -> Path:
+        """Snapshot and write the state file atomically."""
+        return local_state.write_state(state_dir, self.snapshot(settings))
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        local_state.restore(
+            data, dynamodb=self.client("dynamodb"), s3=self.client("s3"), secretsmanager=self.client("secretsmanager")
+        )
+
+
+# moto's KMS API cannot create a key with a chosen id or material, and anything encrypted under the
+# key names its id. The moto server runs in this process, so the local cloud reads and writes its
+# KMS backend directly: the restored key has the same id and material, and old ciphertexts decrypt.
+def _kms_backend() -> Any:
+    from moto.kms.models import kms_backends
+
+    return kms_backends[LOCAL_ACCOUNT][LOCAL_REGION]
+
+
+def _moto_kms_key(key_id: str) -> dict[str, Any]:
+    key = _kms_backend().keys[key_id]
+    return {
+        "id": key.id,
+        "description": key.description,
+        "material": base64.b64encode(key.key_material).decode("ascii"),
+    }
+
+
+def _restore_moto_kms_key(saved: Mapping[str, Any]) -> None:
+    backend = _kms_backend()
+    if saved["id"] in backend.keys:
+        return
+    key = backend.create_key(
+        policy=None,
+        key_usage="ENCRYPT_DECRYPT",
+        key_spec="SYMMETRIC_DEFAULT",
+        description=saved.get("description", ""),
+        tags=None,
+    )
+    del backend.keys[key.id]
+    key.id = saved["id"]
+    key.arn = f"arn:aws:kms:{LOCAL_REGION}:{LOCAL_ACCOUNT}:key/{key.id}"
+    key.key_material = base64.b64decode(saved["material"])
+    backend.keys[key.id] = key
+

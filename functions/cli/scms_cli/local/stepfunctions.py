@@ -1,0 +1,109 @@
+"""Step Functions locally: the template's state machines in moto (executing the real ASL), Lambda tasks in-process.
+
+moto runs a state machine's Lambda tasks through ``LambdaFunction._invoke_lambda``, which needs
+Docker. ``install_lambda_patch`` replaces that one method: the task calls the real handler of the
+template function the moto function stands for (platform.md, "In-process Lambdas"). The error
+type becomes the ASL error name, so ``Retry``/``Catch`` match as on AWS. Later issues with
+CPU-heavy tasks can hand ``dispatch`` a process pool; ``shutdown`` must then stop it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .gateway import Handler, LambdaContext
+from .template import StateMachineSpec, resolve
+
+__all__ = ["LAMBDA_ROLE", "create_functions", "create_state_machines", "install_lambda_patch"]
+
+log = logging.getLogger(__name__)
+
+LAMBDA_ROLE = "scms-local-lambda"
+_HANDLERS: dict[str, Handler] = {}
+_original: Callable[..., Any] | None = None
+
+
+def _invoke(self: Any, event: str | None = None) -> tuple[str, bool, str]:
+    """moto's ``_invoke_lambda`` signature: returns (payload JSON, errored, logs)."""
+    handler = _HANDLERS.get(self.function_name)
+    if handler is None:
+        return json.dumps({"errorType": "ResourceNotFound", "errorMessage": self.function_name}), True, ""
+    try:
+        payload = json.loads(event) if event else {}
+        result = handler(payload, LambdaContext(function_name=self.function_name))
+        return json.dumps(result), False, ""
+    except Exception as exc:
+        log.warning("local Lambda %s raised %s", self.function_name, type(exc).__name__)
+        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
+
+
+def install_lambda_patch(handlers: Mapping[str, Handler]) -> None:
+    """Route moto Lambda invocations of the named functions to ``handlers`` (idempotent)."""
+    global _original
+    from moto.awslambda.models import LambdaFunction
+
+    _HANDLERS.update(handlers)
+    if _original is None:
+        _original = LambdaFunction._invoke_lambda
+        LambdaFunction._invoke_lambda = _invoke  # type: ignore[method-assign]
+
+
+def uninstall_lambda_patch() -> None:
+    global _original
+    from moto.awslambda.models import LambdaFunction
+
+    if _original is not None:
+        LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]
+        _original = None
+    _HANDLERS.clear()
+
+
+def create_functions(lambda_client: Any, iam_client: Any, names: Mapping[str, str]) -> dict[str, str]:
+    """A moto Lambda function (placeholder code) per ``logical id → handler string``; returns logical id → ARN."""
+    try:
+        role = iam_client.get_role(RoleName=LAMBDA_ROLE)["Role"]["Arn"]
+    except iam_client.exceptions.NoSuchEntityException:
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # noqa: E501
+        role = iam_client.create_role(RoleName=LAMBDA_ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "# the local cloud runs the real handler in-process\n")
+    arns = {}
+    for logical_id, handler in names.items():
+        try:
+            arns[logical_id] = lambda_client.get_function(FunctionName=logical_id)["Configuration"]["FunctionArn"]
+            continue
+        except lambda_client.exceptions.ResourceNotFoundException:
+            pass
+        created = lambda_client.create_function(
+            FunctionName=logical_id,
+            Runtime="python3.11",
+            Role=role,
+            Handler=handler,
+            Code={"ZipFile": buffer.getvalue()},
+        )
+        arns[logical_id] = created["FunctionArn"]
+    return arns
+
+
+def create_state_machines(
+    sfn_client: Any, specs: list[StateMachineSpec], names: Mapping[str, str], role_arn: str
+) -> dict[str, str]:
+    """Create each ASL file's state machine, ``${Key}`` replaced by its resolved ``DefinitionSubstitutions``."""
+    existing = {m["name"]: m["stateMachineArn"] for m in sfn_client.list_state_machines()["stateMachines"]}
+    arns = {}
+    for spec in specs:
+        if spec.logical_id in existing:
+            arns[spec.logical_id] = existing[spec.logical_id]
+            continue
+        definition = spec.definition.read_text(encoding="utf-8")
+        for key, value in spec.substitutions.items():
+            definition = definition.replace("${" + key + "}", str(resolve(value, names)))
+        created = sfn_client.create_state_machine(name=spec.logical_id, definition=definition, roleArn=role_arn)
+        arns[spec.logical_id] = created["stateMachineArn"]
+    return arns
