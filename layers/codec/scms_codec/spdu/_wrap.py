@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..asn1 import decode
 from ..cert.certificate import Certificate
-from ..errors import SpduShapeError
+from ..errors import InvalidSignature, SpduShapeError
 from ..secured.cert_request import SelfKey, VerifiedRequest, open_cert_request, requested_verification_key
 from ..secured.encrypted_data import Decrypted, decrypt
 from ..secured.keyring import Keyring
 from ..secured.signed_data import Resolver, parse_signed_data, sign_data, verify_signed_data
 from ..secured.signer import Signer
 from ..secured.unsecured import unwrap_unsecured, wrap_unsecured
-from .scms_pdu import ContentPath, decode_scms_pdu, encode_scms_pdu
+from .scms_pdu import ContentPath, decode_scms_pdu, encode_scms_pdu, require_path
 from .shape import require_content
 
 SECURITY_MGMT_PSID = 35
@@ -81,12 +82,30 @@ def open_request(
     """Verify a SignedCertificateRequest whose ScmsPdu sits at ``path`` and whose signer form is fixed.
 
     ``self_signed`` selects ``SignerSelf`` (True) or ``SignerSingleCert`` (False), protocol.md §1.3.
+    A wrong signer form or path is a shape error (400-42) even when the signature fails too,
+    because parse errors come before signature errors (protocol.md §2.4).
     """
-    verified = open_cert_request(data, self_key=self_key, issuer=issuer, resolve_signer=resolve_signer)
-    if self_signed != (verified.signer is None):
+    try:
+        verified = open_cert_request(data, self_key=self_key, issuer=issuer, resolve_signer=resolve_signer)
+    except InvalidSignature:
+        # Checked only on failure so that an accepted request is decoded once (performance.md).
+        _check_request_shape(data, path, self_signed)
+        raise
+    _check_signer_form(verified.signer is None, self_signed)
+    return decode_scms_pdu(verified.tbs_request, path), verified
+
+
+def _check_signer_form(is_self: bool, self_signed: bool) -> None:
+    if self_signed != is_self:
         wanted = "self" if self_signed else "one certificate"
         raise SpduShapeError(f"cert request SPDU: signer must be {wanted}")
-    return decode_scms_pdu(verified.tbs_request, path), verified
+
+
+def _check_request_shape(data: bytes, path: ContentPath, self_signed: bool) -> None:
+    """SpduShapeError if a request that failed verification also has the wrong signer form or path."""
+    request = decode("SignedCertificateRequest", require_content(data, "signedCertificateRequest", "cert request"))
+    _check_signer_form(request["signer"][0] == "self", self_signed)
+    require_path(request["tbsRequest"], path)
 
 
 def decrypt_spdu(data: bytes, keyring: Keyring, spdu_name: str) -> Decrypted:

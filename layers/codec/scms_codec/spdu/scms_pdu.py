@@ -39,10 +39,15 @@ def decode_scms_pdu(data: bytes, path: ContentPath) -> Any:
     content path raises ``SpduShapeError`` (400-42), protocol.md §1.2.
     """
     value = decode("ScmsPdu", data)
-    found = content_path(value)
+    require_path(value, path)
+    return value["content"][1][1]
+
+
+def require_path(scms_pdu: dict[str, Any], path: ContentPath) -> None:
+    """SpduShapeError (400-42) unless the decoded ``ScmsPdu`` carries its content at ``path`` (protocol.md §1.2)."""
+    found = content_path(scms_pdu)
     if found != path:
         raise SpduShapeError(f"ScmsPdu: expected content {'.'.join(path)}, got {'.'.join(found)}")
-    return value["content"][1][1]
 
 
 def request_hash(spdu: bytes) -> bytes:

@@ -1,0 +1,109 @@
+"""Conformance review: wrapper shapes, content rules and error order the ASN.1 states (protocol.md §1.3, §2.4, §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from scms_codec import asn1
+from scms_codec.asn1.nested import nested_layers
+from scms_codec.cert.certificate import Certificate, issue_explicit, issue_implicit
+from scms_codec.crypto import points
+from scms_codec.crypto.keys import verification_key_to_asn1
+from scms_codec.errors import InvalidSignature, SpduShapeError
+from scms_codec.secured.cert_request import sign_cert_request
+from scms_codec.secured.signed_data import sign_data
+from scms_codec.secured.signer import Signer
+from scms_codec.spdu._wrap import scms_pdu_bytes
+from scms_codec.spdu.aca_ee import AcaEeCertResponse, build_aca_ee_cert_response, parse_aca_ee_cert_response
+from scms_codec.spdu.cert_management import FullIeeeTbsCtl, MultiSignedCtl
+from scms_codec.spdu.crl import CrlContents, parse_secured_crl
+from scms_codec.spdu.ctl import elector_entry, sign_ctl, verify_ctl_signatures
+from scms_codec.spdu.eca_ee import EcaEeCertResponse, build_eca_ee_cert_response, parse_eca_ee_cert_response
+from scms_codec.spdu.ee_ra_cert_request import EeRaCertRequest
+from scms_codec.spdu.ra_aca import (
+    EncryptedIndividualPLV,
+    LinkageInfo,
+    RaAcaCertRequest,
+    build_ra_aca_cert_request,
+    parse_ra_aca_cert_request,
+)
+from scms_codec.spdu.ra_ee_ack import RaEeCertInfo, build_ra_ee_enrollment_cert_ack
+from tests.support.pki import NOW, Pki, build_pki, cert, new_key, tbs
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    return build_pki()
+
+
+def assert_canonical(spdu: bytes) -> None:
+    """Outer and every nested layer decode strictly, and the outer re-encodes to the same octets."""
+    value = asn1.decode("Ieee1609Dot2Data", spdu)
+    nested_layers(value)
+    assert asn1.encode("Ieee1609Dot2Data", value) == spdu
+
+
+def implicit_certificate(issuer: Signer) -> tuple[Certificate, bytes]:
+    """An implicit certificate from ``issuer`` and its 32-octet reconstruction value r."""
+    request_point = points.from_public_key(new_key().public_key())
+    certificate, r = issue_implicit(tbs("ee"), request_point, cert(issuer), issuer.key)
+    return certificate, r.to_bytes(32, "big")
+
+
+def ra_aca_tbs(key: ec.EllipticCurvePrivateKey, kind: str = "verificationKey") -> dict[str, Any]:
+    tbs_cert = tbs("ee")
+    tbs_cert["id"] = ("linkageData", {"iCert": 7, "linkage-value": b"\x00" * 9})
+    tbs_cert["verifyKeyIndicator"] = (kind, verification_key_to_asn1(key.public_key()))
+    return tbs_cert
+
+
+# --- parser error order: parse (400-42) before signature (400-43), protocol.md §2.4 ------------------
+
+
+def test_self_signed_ra_aca_request_with_a_bad_signature_is_a_shape_error_not_400_43() -> None:
+    # Given a RaAcaCertRequest signed as ``self`` with a key that is not the requested one
+    content = RaAcaCertRequest(NOW, "explicit", ra_aca_tbs(new_key()))
+    spdu = sign_cert_request(scms_pdu_bytes(content), Signer(new_key()))
+
+    # Then the wrong signer form (SignerSingleCert required) is reported first
+    with pytest.raises(SpduShapeError, match="one certificate"):
+        parse_ra_aca_cert_request(spdu)
+
+
+def test_self_signed_ra_aca_request_with_a_good_signature_is_a_shape_error_too() -> None:
+    key = new_key()
+    spdu = sign_cert_request(scms_pdu_bytes(RaAcaCertRequest(NOW, "explicit", ra_aca_tbs(key))), Signer(key))
+
+    with pytest.raises(SpduShapeError, match="one certificate"):
+        parse_ra_aca_cert_request(spdu)
+
+
+def test_request_at_another_path_with_a_bad_signature_is_a_shape_error_not_400_43(pki: Pki) -> None:
+    # Given an EeRaCertRequest (wrong path for the ACA) signed by an impostor of the RA certificate
+    tbs_cert = tbs("ee")
+    impostor = Signer(new_key(), cert(pki.ra))
+    spdu = sign_cert_request(scms_pdu_bytes(EeRaCertRequest(NOW, "explicit", tbs_cert)), impostor)
+
+    with pytest.raises(SpduShapeError, match=r"aca-ra\.raAcaCertRequest"):
+        parse_ra_aca_cert_request(spdu)
+
+
+def test_ra_aca_request_at_its_path_with_a_bad_signature_is_still_400_43(pki: Pki) -> None:
+    impostor = Signer(new_key(), cert(pki.ra))
+    spdu = build_ra_aca_cert_request(RaAcaCertRequest(NOW, "explicit", ra_aca_tbs(new_key())), impostor)
+
+    with pytest.raises(InvalidSignature):
+        parse_ra_aca_cert_request(spdu)
+
+
+# --- builders: strict decode and identical re-encoding of every nested layer ------------------------
+
+
+def test_enrollment_ack_is_canonical_down_to_its_scms_pdu(pki: Pki) -> None:
+    spdu = build_ra_ee_enrollment_cert_ack(RaEeCertInfo(NOW, 0, b"\x00" * 8, NOW + 60), pki.ra)
+
+    assert_canonical(spdu)
+    assert [layer.type_name for layer in nested_layers(asn1.decode("Ieee1609Dot2Data", spdu))] == ["ScmsPdu"]
