@@ -99,6 +99,34 @@ def test_ra_aca_request_at_its_path_with_a_bad_signature_is_still_400_43(pki: Pk
         parse_ra_aca_cert_request(spdu)
 
 
+# --- RaAcaCertRequest content rules (AcaRaInterface module comments) --------------------------------
+
+
+def test_butterfly_explicit_flag_with_an_implicit_type_is_a_violation_and_not_built(pki: Pki) -> None:
+    request = RaAcaCertRequest(NOW, "implicit", ra_aca_tbs(new_key(), "reconstructionValue"), butterfly_explicit=True)
+
+    assert "flags.butterflyExplicit set for an implicit certificate" in request.violations()
+    with pytest.raises(ValueError, match="butterflyExplicit"):
+        build_ra_aca_cert_request(request, pki.ra)
+
+
+def test_butterfly_explicit_flag_with_an_explicit_type_is_no_violation() -> None:
+    request = RaAcaCertRequest(NOW, "explicit", ra_aca_tbs(new_key()), butterfly_explicit=True)
+
+    assert request.violations() == ()
+
+
+def test_linkage_info_with_an_id_that_is_not_linkage_data_is_a_violation() -> None:
+    plv = EncryptedIndividualPLV(b"\x00\x01", bytes.fromhex("0380"))  # never decrypted here
+    tbs_cert = ra_aca_tbs(new_key())
+    request = RaAcaCertRequest(NOW, "explicit", tbs_cert, linkage_info=LinkageInfo(plv, plv))
+    tbs_cert_named = dict(tbs_cert, id=("name", "ee"))
+    named = RaAcaCertRequest(NOW, "explicit", tbs_cert_named, linkage_info=LinkageInfo(plv, plv))
+
+    assert request.violations() == ()
+    assert "linkageInfo present but tbsCert.id is not linkageData" in named.violations()
+
+
 # --- builders: strict decode and identical re-encoding of every nested layer ------------------------
 
 

@@ -138,6 +138,12 @@ class RaAcaCertRequest:
             problems.append(f"verifyKeyIndicator is not {expected} for a {self.type} certificate")
         if self.cubk and self.cert_enc_key is not None:
             problems.append("certEncKey present with flags.cubk")
+        # The AcaRaInterface comments: butterflyExplicit is valid only for an explicit type, and
+        # linkageInfo says that tbsCert.id is linkageData whose dummy value the ACA replaces.
+        if self.butterfly_explicit and self.type != "explicit":
+            problems.append("flags.butterflyExplicit set for an implicit certificate")
+        if self.linkage_info is not None and self.tbs_cert.get("id", ("",))[0] != "linkageData":
+            problems.append("linkageInfo present but tbsCert.id is not linkageData")
         return tuple(problems)
 
 
