@@ -13,6 +13,7 @@ import yaml
 from scms_service.config import Settings
 
 __all__ = [
+    "REPO_ROOT",
     "TABLE_SETTINGS",
     "TEMPLATE",
     "ApiRoute",
