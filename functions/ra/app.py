@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import ParamSpec
 
 from aws_lambda_powertools import Logger
 from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
@@ -21,6 +23,7 @@ logger = Logger(service="ra")
 
 _services: Services | None = None
 _MANAGE = "/manage/"
+_P = ParamSpec("_P")
 
 
 def services() -> Services:
@@ -47,25 +50,39 @@ def _error(request: Request, exc: ScmsError) -> Response:
 
 @app.middleware("http")
 def _edge(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Correlation id, one log line per request (no headers, no bodies), errors as responses."""
+    """Correlation id and one log line per request (no headers, no bodies)."""
     logger.set_correlation_id(request.context.get("requestId"))
     if request.headers.get("accept") is None:
         # Devices send no Accept; Chalice would then refuse a binary answer with 400 (platform.md).
         # Without Accept, any type is acceptable (RFC 9110 §12.5.1), so say so explicitly.
         request.headers = CaseInsensitiveMapping({**dict(request.headers), "accept": "*/*"})
-    try:
-        response = get_response(request)
-    except CodecError as exc:
-        logger.warning("refused", extra={"error": type(exc).__name__, "code": exc.error_code.value})
-        response = _error(request, from_codec(exc))
-    except ScmsError as exc:
-        logger.warning("refused", extra={"error": type(exc).__name__, "status": exc.status})
-        response = _error(request, exc)
+    response = get_response(request)
     logger.info(
         "request",
         extra={"method": request.method, "path": request.context.get("resourcePath"), "status": response.status_code},
     )
     return response
+
+
+def _handled(view: Callable[_P, Response]) -> Callable[_P, Response]:
+    """The app's one error handler: ``ScmsError`` and ``CodecError`` become responses.
+
+    A route decorator, not middleware: Chalice turns view exceptions into a bare 500 before any
+    ``http`` middleware sees them (only ``ChaliceUnhandledError`` passes through).
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except CodecError as exc:
+            logger.warning("refused", extra={"error": type(exc).__name__, "code": exc.error_code.value})
+            return _error(_request(), from_codec(exc))
+        except ScmsError as exc:
+            logger.warning("refused", extra={"error": type(exc).__name__, "status": exc.status})
+            return _error(_request(), exc)
+
+    return wrapper
 
 
 def _authorized(request: Request) -> Services:
@@ -81,6 +98,7 @@ def _request() -> Request:
 
 
 @app.route("/v3/ca-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
 def get_ca_certificate() -> Response:
     request = _request()
     params: dict[str, str] = dict(request.query_params or {})
@@ -89,6 +107,7 @@ def get_ca_certificate() -> Response:
 
 
 @app.route("/manage/v1/devices", methods=["POST"])
+@_handled
 def register_device() -> Response:
     request = _request()
     deps = _authorized(request)
@@ -97,6 +116,7 @@ def register_device() -> Response:
 
 
 @app.route("/manage/v1/devices", methods=["GET"])
+@_handled
 def list_devices() -> Response:
     request = _request()
     deps = _authorized(request)
@@ -106,6 +126,7 @@ def list_devices() -> Response:
 
 
 @app.route("/manage/v1/devices/{device_id}", methods=["GET"])
+@_handled
 def show_device(device_id: str) -> Response:
     deps = _authorized(_request())
     device, audit = read.show(deps.devices, device_id)
@@ -113,6 +134,7 @@ def show_device(device_id: str) -> Response:
 
 
 @app.route("/manage/v1/devices/{device_id}/block", methods=["POST"])
+@_handled
 def block_device(device_id: str) -> Response:
     request = _request()
     deps = _authorized(request)
@@ -122,6 +144,7 @@ def block_device(device_id: str) -> Response:
 
 
 @app.route("/manage/v1/devices/{device_id}/unblock", methods=["POST"])
+@_handled
 def unblock_device(device_id: str) -> Response:
     request = _request()
     deps = _authorized(request)
@@ -131,6 +154,7 @@ def unblock_device(device_id: str) -> Response:
 
 
 @app.route("/manage/v1/devices/{device_id}", methods=["DELETE"])
+@_handled
 def delete_device(device_id: str) -> Response:
     request = _request()
     deps = _authorized(request)
