@@ -127,6 +127,57 @@ def test_linkage_info_with_an_id_that_is_not_linkage_data_is_a_violation() -> No
     assert "linkageInfo present but tbsCert.id is not linkageData" in named.violations()
 
 
+# --- privateKeyInfo presence (AcaEeInterface, EcaEeInterface module comments) -----------------------
+
+
+def test_aca_response_with_an_implicit_certificate_and_no_private_key_info_is_not_built(pki: Pki) -> None:
+    with pytest.raises(ValueError, match="privateKeyInfo"):
+        build_aca_ee_cert_response(AcaEeCertResponse(NOW, implicit_certificate(pki.aca)[0]), "plain")
+
+
+def test_aca_response_with_an_implicit_certificate_and_private_key_info_is_built(pki: Pki) -> None:
+    content = AcaEeCertResponse(NOW, *implicit_certificate(pki.aca))
+
+    spdu = build_aca_ee_cert_response(content, "plain")
+
+    assert_canonical(spdu)
+    assert parse_aca_ee_cert_response(spdu, "plain").content == content
+
+
+def test_aca_response_with_an_implicit_certificate_and_no_private_key_info_is_not_parsed(pki: Pki) -> None:
+    # Built around the builder's check: an unsecured ScmsPdu made directly.
+    pdu = scms_pdu_bytes(AcaEeCertResponse(NOW, implicit_certificate(pki.aca)[0]))
+    spdu = asn1.encode("Ieee1609Dot2Data", {"protocolVersion": 3, "content": ("unsecuredData", pdu)})
+
+    with pytest.raises(SpduShapeError, match="privateKeyInfo"):
+        parse_aca_ee_cert_response(spdu, "plain")
+
+
+@pytest.mark.parametrize("implicit", [True, False], ids=["implicit-without", "explicit-with"])
+def test_eca_response_private_key_info_must_match_the_certificate_type(pki: Pki, implicit: bool) -> None:
+    if implicit:
+        certificate, info = implicit_certificate(pki.eca)[0], None
+    else:
+        certificate, info = issue_explicit(tbs("ee"), new_key().public_key(), cert(pki.eca), pki.eca.key), b"\x01" * 32
+    content = EcaEeCertResponse(NOW, b"\x00" * 8, (), certificate, info)
+
+    with pytest.raises(ValueError, match="privateKeyInfo"):
+        build_eca_ee_cert_response(content, pki.eca)
+    forged = sign_data(scms_pdu_bytes(content), 35, pki.eca)
+    with pytest.raises(SpduShapeError, match="privateKeyInfo"):
+        parse_eca_ee_cert_response(forged)
+
+
+def test_eca_response_with_an_implicit_certificate_and_its_private_key_info_round_trips(pki: Pki) -> None:
+    certificate, r = implicit_certificate(pki.eca)
+    content = EcaEeCertResponse(NOW, b"\x00" * 8, (cert(pki.eca),), certificate, r)
+
+    spdu = build_eca_ee_cert_response(content, pki.eca)
+
+    assert_canonical(spdu)
+    assert parse_eca_ee_cert_response(spdu).content == content
+
+
 # --- builders: strict decode and identical re-encoding of every nested layer ------------------------
 
 

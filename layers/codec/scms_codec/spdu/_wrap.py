@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..asn1 import decode
@@ -55,16 +56,20 @@ def open_signed(
     *,
     issuer: Certificate | None = None,
     resolve_signer: Resolver | None = None,
+    check: Callable[[Any], None] | None = None,
 ) -> tuple[Any, Certificate]:
     """Shape-check ``Signed{ScmsPdu, 35}``, decode the ScmsPdu at ``path``, verify; (content, signer).
 
-    Parse errors come before signature errors (protocol.md §2.4 order). ``SignerSingleCert``
-    means a ``digest`` or ``self`` signer is a shape error here (protocol.md §1.3).
+    Parse errors come before signature errors (protocol.md §2.4 order), so ``check`` (a content
+    rule that raises SpduShapeError) runs before verification. ``SignerSingleCert`` means a
+    ``digest`` or ``self`` signer is a shape error here (protocol.md §1.3).
     """
     parts = parse_signed_data(data, expected_psid=SECURITY_MGMT_PSID)
     if parts.signer[0] != "certificate" or parts.certificate is None:
         raise SpduShapeError(f"signed SPDU: signer must be one certificate, got {parts.signer[0]}")
     content = decode_scms_pdu(parts.payload, path)
+    if check is not None:
+        check(content)
     verified = verify_signed_data(parts, issuer=issuer, resolve_signer=resolve_signer)
     assert verified.signer is not None  # A certificate signer always yields its certificate.
     return content, verified.signer

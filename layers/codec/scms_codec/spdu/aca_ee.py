@@ -16,6 +16,7 @@ from ..secured.signed_data import Resolver, parse_signed_data, sign_data, verify
 from ..secured.signer import Signer
 from ..secured.unsecured import unwrap_unsecured, wrap_unsecured
 from ._wrap import SECURITY_MGMT_PSID, build_unsecured, decrypt_spdu, open_unsecured, scms_pdu_bytes
+from .eca_ee import private_key_info_problem
 from .opened import Opened
 from .ra_aca import AcaResponseKind
 from .scms_pdu import SCMS_PDU_VERSION, ContentPath, decode_scms_pdu, request_hash
@@ -75,6 +76,9 @@ def build_aca_ee_cert_response(
         raise TypeError(f"content: expected AcaEeCertResponse, got {type(content).__name__}")
     if kind not in ("plain", "private", "cubk"):
         raise ValueError(f"kind: expected 'plain', 'private' or 'cubk', got {kind!r}")
+    problem = _private_key_info_problem(content)
+    if problem is not None:
+        raise ValueError(f"content: {problem}")
     if kind == "plain":
         return build_unsecured(content)
     if encryption_key is None:
@@ -88,10 +92,23 @@ def build_aca_ee_cert_response(
     return sign_data(_encrypted(content, encryption_key), SECURITY_MGMT_PSID, signer, signer_form="certificate")
 
 
+def _private_key_info_problem(content: AcaEeCertResponse) -> str | None:
+    # Explicit certificates carry privateKeyInfo exactly when butterfly keys were used, which
+    # only the requester knows; an implicit one always needs it (AcaEeInterface comments).
+    return private_key_info_problem(content.certificate, content.private_key_info, butterfly_allowed=True)
+
+
+def _checked(content: AcaEeCertResponse) -> AcaEeCertResponse:
+    problem = _private_key_info_problem(content)
+    if problem is not None:
+        raise SpduShapeError(f"AcaEeCertResponse: {problem}")
+    return content
+
+
 def _decrypt_response(encrypted: bytes, keyring: Keyring) -> tuple[AcaEeCertResponse, bytes]:
     opened = decrypt_spdu(encrypted, keyring, "AcaEeCertResponseSpdu")
     pdu = decode_scms_pdu(unwrap_unsecured(opened.plaintext), AcaEeCertResponse.PATH)
-    return AcaEeCertResponse.from_asn1(pdu), opened.recipient_id
+    return _checked(AcaEeCertResponse.from_asn1(pdu)), opened.recipient_id
 
 
 def parse_aca_ee_cert_response(
@@ -114,7 +131,8 @@ def parse_aca_ee_cert_response(
     if found != expected:
         raise SpduShapeError(f"AcaEeCertResponse{expected.capitalize()}Spdu: got {kind}")
     if expected == "plain":
-        return Opened(AcaEeCertResponse.from_asn1(open_unsecured(data, AcaEeCertResponse.PATH)), request_hash(data))
+        content = _checked(AcaEeCertResponse.from_asn1(open_unsecured(data, AcaEeCertResponse.PATH)))
+        return Opened(content, request_hash(data))
     if keyring is None:
         raise ValueError(f"keyring: a {expected} response is encrypted")
     if expected == "cubk":

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..cert.certificate import Certificate
+from ..errors import SpduShapeError
 from ..secured.cert_request import SelfKey, requested_verification_key, sign_cert_request
 from ..secured.signed_data import Resolver
 from ..secured.signer import Signer
@@ -24,6 +25,7 @@ __all__ = [
     "build_ee_eca_cert_request",
     "parse_eca_ee_cert_response",
     "parse_ee_eca_cert_request",
+    "private_key_info_problem",
     "tbs_cert_violations",
 ]
 
@@ -52,6 +54,21 @@ def tbs_cert_violations(
     if not linkage_allowed and tbs_cert.get("id", ("",))[0] == "linkageData":
         problems.append("id is linkageData")
     return tuple(problems)
+
+
+def private_key_info_problem(
+    certificate: Certificate, private_key_info: bytes | None, *, butterfly_allowed: bool
+) -> str | None:
+    """Why ``privateKeyInfo`` is wrong for ``certificate``, or None (EcaEeInterface, AcaEeInterface comments).
+
+    It must be present for an implicit certificate (r); for an explicit one it is present only
+    as the butterfly randomisation value c, which an enrollment response never carries.
+    """
+    if certificate.is_implicit and private_key_info is None:
+        return "privateKeyInfo is absent for an implicit certificate"
+    if not certificate.is_implicit and private_key_info is not None and not butterfly_allowed:
+        return "privateKeyInfo is present for an explicit certificate"
+    return None
 
 
 @dataclass(frozen=True)
@@ -156,6 +173,9 @@ def build_eca_ee_cert_response(content: EcaEeCertResponse, signer: Signer) -> by
     """``EcaEeCertResponseSpdu``: Signed{ScmsPdu, 35} by the ECA (protocol.md §3.2 step 5)."""
     if not isinstance(content, EcaEeCertResponse):
         raise TypeError(f"content: expected EcaEeCertResponse, got {type(content).__name__}")
+    problem = private_key_info_problem(content.certificate, content.private_key_info, butterfly_allowed=False)
+    if problem is not None:
+        raise ValueError(f"content: {problem}")
     return build_signed(content, signer)
 
 
@@ -166,5 +186,15 @@ def parse_eca_ee_cert_response(
 
     The caller checks that ``requestHash`` is its request's and walks the ECA chain.
     """
-    content, signer = open_signed(data, EcaEeCertResponse.PATH, issuer=issuer, resolve_signer=resolve_signer)
+    content, signer = open_signed(
+        data, EcaEeCertResponse.PATH, issuer=issuer, resolve_signer=resolve_signer, check=_check_eca_ee_response
+    )
     return Opened(EcaEeCertResponse.from_asn1(content), request_hash(data), signer)
+
+
+def _check_eca_ee_response(value: dict[str, Any]) -> None:
+    problem = private_key_info_problem(
+        Certificate.from_value(value["certificate"]), value.get("privateKeyInfo"), butterfly_allowed=False
+    )
+    if problem is not None:
+        raise SpduShapeError(f"EcaEeCertResponse: {problem}")
