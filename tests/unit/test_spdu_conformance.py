@@ -178,6 +178,24 @@ def test_eca_response_with_an_implicit_certificate_and_its_private_key_info_roun
     assert parse_eca_ee_cert_response(spdu).content == content
 
 
+# --- CRL: nextCrl strictly after issueDate (CrlBaseTypes module comment) ----------------------------
+
+
+def test_secured_crl_whose_next_crl_is_not_after_its_issue_date_is_not_parsed(pki: Pki) -> None:
+    contents = CrlContents(1, cert(pki.root).hashed_id8, NOW, NOW, ("fullHashCrl", {"crlSerial": 1, "entries": []}))
+    spdu = sign_data(asn1.encode("CrlContents", contents.to_asn1()), 256, pki.root)
+
+    with pytest.raises(SpduShapeError, match="nextCrl"):
+        parse_secured_crl(spdu)
+
+
+def test_secured_crl_whose_next_crl_is_one_second_later_is_parsed(pki: Pki) -> None:
+    contents = CrlContents(1, cert(pki.root).hashed_id8, NOW, NOW + 1, ("fullHashCrl", {"crlSerial": 1, "entries": []}))
+    spdu = sign_data(asn1.encode("CrlContents", contents.to_asn1()), 256, pki.root)
+
+    assert parse_secured_crl(spdu).content == contents
+
+
 # --- builders: strict decode and identical re-encoding of every nested layer ------------------------
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..asn1 import decode, encode
 from ..cert.certificate import Certificate
+from ..errors import SpduShapeError
 from ..secured.signed_data import Resolver, SignerForm, parse_signed_data, sign_data, verify_signed_data
 from ..secured.signer import Signer
 from .opened import Opened
@@ -66,12 +67,16 @@ def build_secured_crl(contents: CrlContents, signer: Signer, *, signer_form: Sig
 def parse_secured_crl(
     data: bytes, *, issuer: Certificate | None = None, resolve_signer: Resolver | None = None
 ) -> Opened[CrlContents]:
-    """Open a ``SecuredCrl``: shape (psid 256 only), strict CrlContents, signature (protocol.md §1.3).
+    """Open a ``SecuredCrl``: shape (psid 256 only), strict CrlContents, nextCrl > issueDate, signature (§1.3).
 
     A ``digest`` signer (the ISS sample) needs ``resolve_signer``; whether the signer may sign
     this series (``CrlSsp``) is the caller's check.
     """
     parts = parse_signed_data(data, expected_psid=CRL_PSID)
     contents = CrlContents.from_asn1(decode("CrlContents", parts.payload))
+    # "The CRL is invalid unless nextCrl is strictly after issueDate" (CrlBaseTypes); a parse
+    # error, so it is reported before the signature (protocol.md §2.4).
+    if contents.next_crl <= contents.issue_date:
+        raise SpduShapeError("SecuredCrl: nextCrl is not after issueDate")
     verified = verify_signed_data(parts, issuer=issuer, resolve_signer=resolve_signer)
     return Opened(contents, request_hash(data), verified.signer)
