@@ -30,8 +30,8 @@ def load_ra_app() -> ModuleType:
     return module
 
 
-@pytest.fixture
-def ra(aws_settings: Settings) -> Iterator[ModuleType]:
+@pytest.fixture(name="ra")
+def ra_fixture(aws_settings: Settings) -> Iterator[ModuleType]:
     """The RA app module, wired to moto: RaTable, CaTable and the API key digest secret."""
     boto3.client("secretsmanager").create_secret(
         Name=aws_settings.management_api_key_secret, SecretString=key_digest(API_KEY)

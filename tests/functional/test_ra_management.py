@@ -15,7 +15,7 @@ from scms_service.lifecycle import DeviceState as S
 from scms_service.stores.devices import DeviceStore, DynamoDeviceStore, StaleDevice
 
 from tests.events import load_event
-from tests.functional.ra_app import API_KEY, ra  # noqa: F401 (fixture)
+from tests.functional.ra_app import API_KEY, ra_fixture  # noqa: F401 (the "ra" fixture)
 from tests.unit.ra.device_store_contract import DeviceStoreContract, make_device
 
 G_COMPRESSED = "036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
