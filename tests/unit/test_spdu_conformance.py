@@ -196,6 +196,50 @@ def test_secured_crl_whose_next_crl_is_one_second_later_is_parsed(pki: Pki) -> N
     assert parse_secured_crl(spdu).content == contents
 
 
+# --- CTL: tbsCtlHash is a HashedId48 made with the signature's hash (CertManagement comments) --------
+
+
+def p384_elector() -> Signer:
+    key = ec.generate_private_key(ec.SECP384R1())
+    tbs_cert = tbs("elector")
+    tbs_cert["verifyKeyIndicator"] = ("verificationKey", verification_key_to_asn1(key.public_key()))
+    return Signer(key, issue_explicit(tbs_cert, key.public_key(), None, key))
+
+
+def full_tbs_ctl(electors: tuple[Signer, ...]) -> FullIeeeTbsCtl:
+    approve = tuple(elector_entry(cert(e)) for e in electors)
+    return FullIeeeTbsCtl(b"\x01" * 8, 1, NOW, approve, (b"\x00" * 32,), quorum=2)
+
+
+def test_ctl_signed_by_p384_electors_verifies() -> None:
+    electors = (p384_elector(), p384_elector())
+
+    ctl = sign_ctl(full_tbs_ctl(electors), electors)
+
+    for signature in ctl.signatures:
+        assert_canonical(signature)
+        assert asn1.decode("Ieee1609Dot2Data", signature)["content"][1]["hashId"] == "sha384"
+    assert verify_ctl_signatures(ctl) == tuple(cert(e) for e in electors)
+
+
+def test_ctl_is_not_signed_by_an_elector_whose_hash_cannot_make_a_hashed_id48(pki: Pki) -> None:
+    with pytest.raises(ValueError, match="SHA-384"):
+        sign_ctl(full_tbs_ctl(pki.electors), pki.electors)
+
+
+def test_ctl_signature_made_with_sha256_is_rejected(pki: Pki) -> None:
+    # Given a CtlSignatureSpdu from a P-256 elector (hashId sha256) carrying a SHA-384 tbsCtlHash
+    electors = (p384_elector(),)
+    tbs_ctl = full_tbs_ctl(electors)
+    honest = sign_ctl(tbs_ctl, electors)
+    content = asn1.decode("Ieee1609Dot2Data", honest.signatures[0])["content"][1]["tbsData"]["payload"]["data"]
+    p256 = sign_data(content["content"][1], 35, pki.electors[0])
+    ctl = MultiSignedCtl(tbs_ctl, (), (p256,))
+
+    with pytest.raises(SpduShapeError, match="sha256"):
+        verify_ctl_signatures(ctl)
+
+
 # --- builders: strict decode and identical re-encoding of every nested layer ------------------------
 
 

@@ -450,47 +450,60 @@ def test_authorization_request_is_not_a_successor_request(pki: Pki, enrolled: Si
 # --- trust artefacts (protocol.md §3.5) ------------------------------------------------------------
 
 
-def tbs_ctl(pki: Pki, sequence_number: int = 1) -> FullIeeeTbsCtl:
+@pytest.fixture(scope="module")
+def electors() -> tuple[Signer, Signer]:
+    """Two self-signed P-384 electors: a HashedId48 tbsCtlHash needs SHA-384 signatures."""
+
+    def elector() -> Signer:
+        key = ec.generate_private_key(ec.SECP384R1())
+        tbs_cert = tbs("elector")
+        tbs_cert["verifyKeyIndicator"] = ("verificationKey", verification_key_to_asn1(key.public_key()))
+        return Signer(key, issue_explicit(tbs_cert, key.public_key(), None, key))
+
+    return elector(), elector()
+
+
+def tbs_ctl(pki: Pki, electors: tuple[Signer, Signer], sequence_number: int = 1) -> FullIeeeTbsCtl:
     return FullIeeeTbsCtl(
         ctl_series_id=b"\x01" * 8,
         sequence_number=sequence_number,
         effective_date=NOW,
-        elector_approve=tuple(elector_entry(cert(e)) for e in pki.electors),
+        elector_approve=tuple(elector_entry(cert(e)) for e in electors),
         root_ca_approve=(digest(cert(pki.root).encoded, "sha256"),),
         quorum=2,
     )
 
 
-def test_ctl_signed_by_two_electors_verifies(pki: Pki) -> None:
-    ctl = sign_ctl(tbs_ctl(pki), pki.electors, unsigned=[cert(e) for e in pki.electors])
+def test_ctl_signed_by_two_electors_verifies(pki: Pki, electors: tuple[Signer, Signer]) -> None:
+    ctl = sign_ctl(tbs_ctl(pki, electors), electors, unsigned=[cert(e) for e in electors])
 
     spdu = build_multi_signed_ctl_spdu(ctl)
     opened = parse_multi_signed_ctl_spdu(spdu)
 
     assert_canonical(spdu)
     assert opened.content == ctl
-    assert verify_ctl_signatures(opened.content) == tuple(cert(e) for e in pki.electors)
-    assert opened.content.unsigned_certificates() == tuple(cert(e) for e in pki.electors)
+    assert verify_ctl_signatures(opened.content) == tuple(cert(e) for e in electors)
+    assert opened.content.unsigned_certificates() == tuple(cert(e) for e in electors)
 
 
-def test_ctl_signed_twice_by_one_elector_is_rejected(pki: Pki) -> None:
-    ctl = sign_ctl(tbs_ctl(pki), (pki.electors[0], pki.electors[0]))
+def test_ctl_signed_twice_by_one_elector_is_rejected(pki: Pki, electors: tuple[Signer, Signer]) -> None:
+    ctl = sign_ctl(tbs_ctl(pki, electors), (electors[0], electors[0]))
 
     with pytest.raises(ChainError, match="twice"):
         verify_ctl_signatures(ctl)
 
 
-def test_ctl_carrying_a_signature_of_another_ctl_is_rejected(pki: Pki) -> None:
-    ctl = sign_ctl(tbs_ctl(pki), pki.electors)
-    older = sign_ctl(tbs_ctl(pki, sequence_number=0), pki.electors)
+def test_ctl_carrying_a_signature_of_another_ctl_is_rejected(pki: Pki, electors: tuple[Signer, Signer]) -> None:
+    ctl = sign_ctl(tbs_ctl(pki, electors), electors)
+    older = sign_ctl(tbs_ctl(pki, electors, sequence_number=0), electors)
     mixed = type(ctl)(ctl.tbs_ctl, ctl.unsigned, (ctl.signatures[0], older.signatures[1]))
 
     with pytest.raises(SpduShapeError, match="another CTL"):
         verify_ctl_signatures(mixed)
 
 
-def test_ctl_signature_with_a_flipped_bit_is_rejected(pki: Pki) -> None:
-    ctl = sign_ctl(tbs_ctl(pki), pki.electors)
+def test_ctl_signature_with_a_flipped_bit_is_rejected(pki: Pki, electors: tuple[Signer, Signer]) -> None:
+    ctl = sign_ctl(tbs_ctl(pki, electors), electors)
     broken = type(ctl)(ctl.tbs_ctl, ctl.unsigned, (ctl.signatures[0], flip_last(ctl.signatures[1])))
 
     with pytest.raises(InvalidSignature):
@@ -522,8 +535,8 @@ def test_secured_crl_signed_by_another_root_is_rejected(pki: Pki) -> None:
         parse_secured_crl(spdu)
 
 
-def test_chain_file_and_composite_crl_round_trip(pki: Pki) -> None:
-    home_ctl = build_multi_signed_ctl_spdu(sign_ctl(tbs_ctl(pki), pki.electors))
+def test_chain_file_and_composite_crl_round_trip(pki: Pki, electors: tuple[Signer, Signer]) -> None:
+    home_ctl = build_multi_signed_ctl_spdu(sign_ctl(tbs_ctl(pki, electors), electors))
     chain = CertificateChain(home_ctl, (cert(pki.root), cert(pki.ica), cert(pki.ra)))
     composite = CompositeCrl((crl(pki),), home_ctl)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from ..asn1 import encode, opentypes
 from ..cert.certificate import Certificate
@@ -13,6 +14,7 @@ from ._wrap import build_signed, build_unsecured, open_signed, open_unsecured
 from .cert_management import FullIeeeTbsCtl, MultiSignedCtl, ToBeSignedCtlSignature
 from .opened import Opened
 from .scms_pdu import request_hash
+from .shape import outer_content
 
 __all__ = [
     "build_ctl_signature_spdu",
@@ -24,15 +26,18 @@ __all__ = [
     "verify_ctl_signatures",
 ]
 
+CTL_HASH: Final = "sha384"
+"""The only hash whose output fills a HashedId48: electors sign CTLs with SHA-384 (protocol.md §3.5)."""
+
 
 def tbs_ctl_hash(tbs_ctl: FullIeeeTbsCtl) -> bytes:
     """``tbsCtlHash``: SHA-384 of COER(tbsCtl); a HashedId48 is always 48 octets (protocol.md §3.5)."""
-    return digest(encode("FullIeeeTbsCtl", tbs_ctl.to_asn1()), "sha384")
+    return digest(encode("FullIeeeTbsCtl", tbs_ctl.to_asn1()), CTL_HASH)
 
 
 def elector_entry(elector: Certificate) -> bytes:
     """``CtlElectorEntry``: HashedId48 (SHA-384) of the elector certificate (protocol.md §3.5)."""
-    return digest(elector.encoded, "sha384")
+    return digest(elector.encoded, CTL_HASH)
 
 
 def build_ctl_signature_spdu(content: ToBeSignedCtlSignature, elector: Signer) -> bytes:
@@ -48,6 +53,11 @@ def sign_ctl(
     """A ``MultiSignedCtl`` carrying one CtlSignatureSpdu per elector (protocol.md §3.5)."""
     if not electors:
         raise ValueError("electors: a MultiSignedCtl needs at least one signature")
+    for elector in electors:
+        if elector.hash_algorithm != CTL_HASH:
+            # tbsCtlHash is a HashedId48 made with the signature's own hash, so only a SHA-384
+            # signature (a P-384 elector key) can carry it (CertManagement ToBeSignedCtlSignature).
+            raise ValueError(f"electors: an elector must sign with SHA-384, not {elector.hash_algorithm}")
     tbs = ToBeSignedCtlSignature(
         tbs_ctl.ctl_series_id, opentypes.MSCTL_FULL_IEEE, tbs_ctl.sequence_number, tbs_ctl_hash(tbs_ctl)
     )
@@ -70,8 +80,8 @@ def parse_multi_signed_ctl_spdu(data: bytes) -> Opened[MultiSignedCtl]:
 def verify_ctl_signatures(ctl: MultiSignedCtl) -> tuple[Certificate, ...]:
     """Verify every elector signature of ``ctl``; return the distinct electors (protocol.md §3.5).
 
-    Each CtlSignatureSpdu must have the Signed{ScmsPdu, 35} shape with one certificate
-    (SpduShapeError), sign this CTL's series, type, sequence number and tbsCtlHash
+    Each CtlSignatureSpdu must have the Signed{ScmsPdu, 35} shape with one certificate and
+    hashId sha384 (SpduShapeError), sign this CTL's series, type, sequence number and tbsCtlHash
     (SpduShapeError), and verify (InvalidSignature). A repeated elector is a ChainError.
     Whether the electors are approved and reach the quorum is the caller's (it needs the
     previous CTL of the series).
@@ -81,6 +91,10 @@ def verify_ctl_signatures(ctl: MultiSignedCtl) -> tuple[Certificate, ...]:
     )
     electors: dict[bytes, Certificate] = {}
     for index, spdu in enumerate(ctl.signatures):
+        kind, signed = outer_content(spdu)
+        hash_id = signed["hashId"] if kind == "signedData" else CTL_HASH  # other shapes fail in open_signed
+        if hash_id != CTL_HASH:
+            raise SpduShapeError(f"CtlSignatureSpdu {index}: hashId {hash_id} cannot make the HashedId48 tbsCtlHash")
         content, elector = open_signed(spdu, ToBeSignedCtlSignature.PATH)
         if ToBeSignedCtlSignature.from_asn1(content) != expected:
             raise SpduShapeError(f"CtlSignatureSpdu {index}: signs another CTL")
