@@ -188,3 +188,26 @@ def test_contributed_header_extension_is_decoded_in_two_layers() -> None:
     # And an unknown contributor is rejected
     with pytest.raises(DecodeError):
         nested_layers(with_block(9))
+
+
+def _aprv_tree() -> bytes:
+    tree = {
+        "version": 2, "generationTime": 650_000_000, "currentI": 7, "acpcTreeId": b"\x01" * 8,
+        "hashAlgorithmId": "sha256", "tree": (b"\x80", 1), "nodeValueList": [b"\x02" * 16],
+    }
+    return bytes(asn1.encode("AcpcPdu", ("tree", tree)))
+
+
+def test_unsecured_aprv_binary_tree_outside_signed_data_is_an_acpc_pdu() -> None:
+    # UnsecuredAprvBinaryTree (Acpc module) is Unsecured{AcpcPdu (tree)}, whose first octet is a CHOICE tag.
+    (layer,) = nested_layers(_unsecured(_aprv_tree()))
+    assert layer.type_name == "AcpcPdu"
+    assert layer.value[0] == "tree"
+
+
+def test_individual_aprv_outside_signed_data_is_rejected() -> None:
+    # IndividualAprv is only ever signed (SignedIndividualAprv); the 0x81 tag is not an unsecured form.
+    aprv = {"version": 2, "generationTime": 0, "currentI": 0, "acpcTreeId": b"\x01" * 8,
+            "nodeId": (b"\x80", 1), "nodeValue": b"\x02" * 16}
+    with pytest.raises(DecodeError):
+        nested_layers(_unsecured(bytes(asn1.encode("AcpcPdu", ("aprv", aprv)))))

@@ -11,9 +11,10 @@ Which type an ``unsecuredData`` holds is decided as follows:
 - inside ``signedData`` with psid 35 (``SecurityMgmtPsid``) or outside any ``signedData``: a
   1609.2.1 PDU, told apart by its first octet, the version: 2 is a ``ScmsPdu``, 3 is an
   ``Ieee1609Dot2Data`` (the Unsecured layer of ``Ieee1609Dot2Data-EncryptedSigned``);
+- outside any ``signedData``, an ``AcpcPdu`` ``tree`` (first octet 0x80, its CHOICE tag): the
+  ``UnsecuredAprvBinaryTree`` of the Acpc module, the only unsecured ACPC form;
 - under any other psid: application data (a BSM, say), left opaque.
-Encrypted ciphertext is opaque; an ``UnsecuredAprvBinaryTree`` outside ``signedData`` is not
-recognised (it fails as a ``ScmsPdu``).
+Encrypted ciphertext is opaque.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ACPC_PSID = 2113696
 
 _SCMS_PDU_VERSION = 2
 _IEEE1609DOT2_DATA_VERSION = 3
+_ACPC_TREE_TAG = 0x80  # AcpcPdu CHOICE tag of ``tree``; ``aprv`` (0x81) is only ever signed
 
 _BY_PSID = {CRL_PSID: "CrlContents", ACPC_PSID: "AcpcPdu"}
 
@@ -151,7 +153,9 @@ def _unsecured_type(data: bytes, psid: int | None) -> str | None:
         return "ScmsPdu"
     if version == _IEEE1609DOT2_DATA_VERSION:
         return "Ieee1609Dot2Data"
-    raise DecodeError(f"unsecuredData: version octet {version} is neither ScmsPdu (2) nor Ieee1609Dot2Data (3)")
+    if version == _ACPC_TREE_TAG and psid is None:
+        return "AcpcPdu"
+    raise DecodeError(f"unsecuredData: first octet {version} is not ScmsPdu (2), Ieee1609Dot2Data (3) or AcpcPdu tree")
 
 
 def _multi_signed_ctl(value: dict[str, Any], path: Path, out: list[Layer]) -> None:
