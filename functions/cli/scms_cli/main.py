@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scms", description="OpenSCMS operator tools")
     sub = parser.add_subparsers(dest="command", required=True)
     inspect_cmd.add_parser(sub)
+    __import__("scms_cli.device_cmd", fromlist=["add_parser"]).add_parser(sub)
     __import__("scms_cli.init_cmd", fromlist=["add_parser"]).add_parser(sub)
     from . import serve_cmd
 
