@@ -273,7 +273,8 @@ class Gateway:
         raw_body = result.get("body") or ""
         data = base64.b64decode(raw_body) if result.get("isBase64Encoded") else str(raw_body).encode("utf-8")
         response = Response(data, status=status)
-        response.headers.pop("Content-Type", None)
+        # API Gateway (REST) answers application/json when a proxy response names no Content-Type.
+        response.headers["Content-Type"] = "application/json"
         for name, value in (result.get("headers") or {}).items():
             response.headers[name] = str(value)
         for name, values in (result.get("multiValueHeaders") or {}).items():
