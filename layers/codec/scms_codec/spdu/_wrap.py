@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from ..asn1 import decode
 from ..cert.certificate import Certificate
@@ -14,7 +14,8 @@ from ..secured.keyring import Keyring
 from ..secured.signed_data import Resolver, parse_signed_data, sign_data, verify_signed_data
 from ..secured.signer import Signer
 from ..secured.unsecured import unwrap_unsecured, wrap_unsecured
-from .scms_pdu import ContentPath, decode_scms_pdu, encode_scms_pdu, require_path
+from .opened import Opened
+from .scms_pdu import ContentPath, decode_scms_pdu, encode_scms_pdu, request_hash, require_path
 from .shape import require_content
 
 SECURITY_MGMT_PSID = 35
@@ -30,6 +31,18 @@ class Content(Protocol):
     def to_asn1(self) -> dict[str, Any]: ...
 
 
+class Parsable(Protocol):
+    """A PDU dataclass that can be made from its decoded asn1tools value."""
+
+    PATH: ClassVar[ContentPath]
+
+    @classmethod
+    def from_asn1(cls, value: dict[str, Any]) -> Self: ...
+
+
+P = TypeVar("P", bound=Parsable)
+
+
 def scms_pdu_bytes(content: Content) -> bytes:
     """COER ``ScmsPdu`` carrying ``content`` at its path."""
     return encode_scms_pdu(content.PATH, content.to_asn1())
@@ -43,6 +56,11 @@ def build_unsecured(content: Content) -> bytes:
 def open_unsecured(data: bytes, path: ContentPath) -> Any:
     """The content value of an ``Unsecured{ScmsPdu}`` at ``path`` (SpduShapeError otherwise)."""
     return decode_scms_pdu(unwrap_unsecured(data), path)
+
+
+def parse_unsecured(data: bytes, cls: type[P]) -> Opened[P]:
+    """``Unsecured{ScmsPdu}`` opened as ``cls`` (protocol.md §1.3), hashed as received (§4.1)."""
+    return Opened(cls.from_asn1(open_unsecured(data, cls.PATH)), request_hash(data))
 
 
 def build_signed(content: Content, signer: Signer) -> bytes:
@@ -73,6 +91,19 @@ def open_signed(
     verified = verify_signed_data(parts, issuer=issuer, resolve_signer=resolve_signer)
     assert verified.signer is not None  # A certificate signer always yields its certificate.
     return content, verified.signer
+
+
+def parse_signed(
+    data: bytes,
+    cls: type[P],
+    *,
+    issuer: Certificate | None = None,
+    resolve_signer: Resolver | None = None,
+    check: Callable[[Any], None] | None = None,
+) -> Opened[P]:
+    """``Signed{ScmsPdu, 35}`` opened as ``cls`` by ``open_signed``, with its signer and hash as received."""
+    content, signer = open_signed(data, cls.PATH, issuer=issuer, resolve_signer=resolve_signer, check=check)
+    return Opened(cls.from_asn1(content), request_hash(data), signer)
 
 
 def open_request(

@@ -10,9 +10,9 @@ from ..cert.certificate import Certificate
 from ..secured.signed_data import Resolver
 from ..secured.signer import Signer
 from ._values import data_bytes, data_value
-from ._wrap import build_signed, build_unsecured, open_signed, open_unsecured
+from ._wrap import build_signed, build_unsecured, parse_signed, parse_unsecured
 from .opened import Opened
-from .scms_pdu import ContentPath, request_hash
+from .scms_pdu import ContentPath
 
 __all__ = [
     "CertificateChain",
@@ -243,7 +243,7 @@ def build_certificate_chain_spdu(content: CertificateChain) -> bytes:
 
 def parse_certificate_chain_spdu(data: bytes) -> Opened[CertificateChain]:
     """Open a ``CertificateChainSpdu``; its home CTL is verified separately (``spdu.ctl``)."""
-    return Opened(CertificateChain.from_asn1(open_unsecured(data, CertificateChain.PATH)), request_hash(data))
+    return parse_unsecured(data, CertificateChain)
 
 
 def build_composite_crl_spdu(content: CompositeCrl) -> bytes:
@@ -255,7 +255,7 @@ def build_composite_crl_spdu(content: CompositeCrl) -> bytes:
 
 def parse_composite_crl_spdu(data: bytes) -> Opened[CompositeCrl]:
     """Open a ``CompositeCrlSpdu``; each CRL is opened with ``spdu.crl.parse_secured_crl``."""
-    return Opened(CompositeCrl.from_asn1(open_unsecured(data, CompositeCrl.PATH)), request_hash(data))
+    return parse_unsecured(data, CompositeCrl)
 
 
 def build_info_status_spdu(content: CertificateManagementInfoStatus, signer: Signer) -> bytes:
@@ -269,7 +269,4 @@ def parse_info_status_spdu(
     data: bytes, *, issuer: Certificate | None = None, resolve_signer: Resolver | None = None
 ) -> Opened[CertificateManagementInfoStatus]:
     """Open a ``CertificateManagementInformationStatusSpdu``: shape, path, signature (protocol.md §3.5)."""
-    content, signer = open_signed(
-        data, CertificateManagementInfoStatus.PATH, issuer=issuer, resolve_signer=resolve_signer
-    )
-    return Opened(CertificateManagementInfoStatus.from_asn1(content), request_hash(data), signer)
+    return parse_signed(data, CertificateManagementInfoStatus, issuer=issuer, resolve_signer=resolve_signer)

@@ -67,7 +67,7 @@ def build_secured_crl(contents: CrlContents, signer: Signer, *, signer_form: Sig
 def parse_secured_crl(
     data: bytes, *, issuer: Certificate | None = None, resolve_signer: Resolver | None = None
 ) -> Opened[CrlContents]:
-    """Open a ``SecuredCrl``: shape (psid 256 only), strict CrlContents, nextCrl > issueDate, signature (§1.3).
+    """Open a ``SecuredCrl``: psid 256 only, strict CrlContents, nextCrl > issueDate, signature (protocol.md §1.3).
 
     A ``digest`` signer (the ISS sample) needs ``resolve_signer``; whether the signer may sign
     this series (``CrlSsp``) is the caller's check.

@@ -10,10 +10,9 @@ from ..cert.certificate import Certificate
 from ..crypto.hashing import digest
 from ..errors import ChainError, SpduShapeError
 from ..secured.signer import Signer
-from ._wrap import build_signed, build_unsecured, open_signed, open_unsecured
+from ._wrap import build_signed, build_unsecured, open_signed, parse_unsecured
 from .cert_management import FullIeeeTbsCtl, MultiSignedCtl, ToBeSignedCtlSignature
 from .opened import Opened
-from .scms_pdu import request_hash
 from .shape import outer_content
 
 __all__ = [
@@ -74,7 +73,7 @@ def build_multi_signed_ctl_spdu(ctl: MultiSignedCtl) -> bytes:
 
 def parse_multi_signed_ctl_spdu(data: bytes) -> Opened[MultiSignedCtl]:
     """Open a ``MultiSignedCtlSpdu`` (structure only: ``verify_ctl_signatures`` checks the electors)."""
-    return Opened(MultiSignedCtl.from_asn1(open_unsecured(data, MultiSignedCtl.PATH)), request_hash(data))
+    return parse_unsecured(data, MultiSignedCtl)
 
 
 def verify_ctl_signatures(ctl: MultiSignedCtl) -> tuple[Certificate, ...]:

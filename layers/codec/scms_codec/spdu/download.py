@@ -11,7 +11,13 @@ from ..secured.keyring import Keyring
 from ..secured.recipients import Recipient
 from ..secured.signed_data import Resolver
 from ..secured.signer import Signer
-from ._wrap import build_signed, build_unsecured, decrypt_spdu, open_signed, open_unsecured
+from ._wrap import (
+    build_signed,
+    build_unsecured,
+    decrypt_spdu,
+    open_signed,
+    parse_unsecured,
+)
 from .opened import Opened
 from .scms_pdu import ContentPath, request_hash
 
@@ -75,6 +81,6 @@ def build_ee_ra_download_request_plain(content: EeRaDownloadRequest) -> bytes:
 
 def parse_ee_ra_download_request_plain(data: bytes) -> Opened[EeRaDownloadRequest]:
     """Open an ``EeRaDownloadRequestPlainSpdu`` (protocol.md §1.2 row 11)."""
-    return Opened(EeRaDownloadRequest.from_asn1(open_unsecured(data, EeRaDownloadRequest.PATH)), request_hash(data))
+    return parse_unsecured(data, EeRaDownloadRequest)
 
 

@@ -13,7 +13,7 @@ from ..errors import SpduShapeError
 from ..secured.cert_request import SelfKey, requested_verification_key, sign_cert_request
 from ..secured.signed_data import Resolver
 from ..secured.signer import Signer
-from ._wrap import build_signed, open_request, open_signed, scms_pdu_bytes
+from ._wrap import build_signed, open_request, parse_signed, scms_pdu_bytes
 from .opened import Opened
 from .scms_pdu import SCMS_PDU_VERSION, ContentPath, request_hash
 
@@ -186,10 +186,9 @@ def parse_eca_ee_cert_response(
 
     The caller checks that ``requestHash`` is its request's and walks the ECA chain.
     """
-    content, signer = open_signed(
-        data, EcaEeCertResponse.PATH, issuer=issuer, resolve_signer=resolve_signer, check=_check_eca_ee_response
+    return parse_signed(
+        data, EcaEeCertResponse, issuer=issuer, resolve_signer=resolve_signer, check=_check_eca_ee_response
     )
-    return Opened(EcaEeCertResponse.from_asn1(content), request_hash(data), signer)
 
 
 def _check_eca_ee_response(value: dict[str, Any]) -> None:

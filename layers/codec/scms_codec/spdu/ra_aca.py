@@ -13,7 +13,7 @@ from ..secured.cert_request import sign_cert_request
 from ..secured.signed_data import Resolver
 from ..secured.signer import Signer
 from ._values import data_bytes, data_value
-from ._wrap import build_signed, open_request, open_signed, scms_pdu_bytes
+from ._wrap import build_signed, open_request, parse_signed, scms_pdu_bytes
 from .eca_ee import CertificateType, tbs_cert_violations
 from .opened import Opened
 from .scms_pdu import SCMS_PDU_VERSION, ContentPath, request_hash
@@ -210,5 +210,4 @@ def parse_aca_ra_cert_response(
     data: bytes, *, issuer: Certificate | None = None, resolve_signer: Resolver | None = None
 ) -> Opened[AcaRaCertResponse]:
     """Open an ``AcaRaCertResponseSpdu`` at the RA: shape, path, ACA signature (protocol.md §3.3)."""
-    content, signer = open_signed(data, AcaRaCertResponse.PATH, issuer=issuer, resolve_signer=resolve_signer)
-    return Opened(AcaRaCertResponse.from_asn1(content), request_hash(data), signer)
+    return parse_signed(data, AcaRaCertResponse, issuer=issuer, resolve_signer=resolve_signer)

@@ -9,7 +9,7 @@ from ..cert.certificate import Certificate
 from ..errors import SpduShapeError
 from ..secured.signed_data import Resolver
 from ..secured.signer import Signer
-from ._wrap import build_signed, build_unsecured, open_signed, open_unsecured
+from ._wrap import build_signed, build_unsecured, open_signed, open_unsecured, parse_signed
 from .opened import Opened
 from .scms_pdu import SCMS_PDU_VERSION, ContentPath, request_hash
 
@@ -104,8 +104,7 @@ def parse_ra_ee_cert_ack(
     data: bytes, *, issuer: Certificate | None = None, resolve_signer: Resolver | None = None
 ) -> Opened[RaEeCertAck]:
     """Open a ``RaEeCertAckSpdu`` at the EE: shape, path, RA signature (protocol.md §3.3 step 3)."""
-    content, signer = open_signed(data, RaEeCertAck.PATH, issuer=issuer, resolve_signer=resolve_signer)
-    return Opened(RaEeCertAck.from_asn1(content), request_hash(data), signer)
+    return parse_signed(data, RaEeCertAck, issuer=issuer, resolve_signer=resolve_signer)
 
 
 def build_ra_ee_cert_info(content: RaEeCertInfo) -> bytes:
