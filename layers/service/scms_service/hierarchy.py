@@ -1,16 +1,15 @@
 """The CA hierarchy: create it once (``scms init``), load it, rotate one role (issue #4 §3; protocol.md §1.1).
 
-Root (self-signed) → ICA → {ECA, ACA, RA, LA1, LA2, MA, CRLG}; two self-signed electors approve
-the root in a first CTL. Every certificate is explicit, P-256, PSID 35 with its role's
-``SecurityMgmtSsp`` (protocol.md §1.1 table); the CRL generator also holds PSID 256 with a
-``CrlSsp``. Private keys are PKCS#8 PEM in one secret per role and HashedId8; certificates go to
-the ``CaTable`` and the artifacts bucket. The layout is in docs/architecture.md "Hierarchy".
+Root (self-signed) → ICA → {ECA, ACA, RA, LA1, LA2, MA, CRLG}; two self-signed electors (P-384,
+as CTL signatures need SHA-384) approve the root in a first CTL. Every certificate is explicit
+(the CAs' keys P-256) with PSID 35 and its role's ``SecurityMgmtSsp`` (protocol.md §1.1 table); the
+CRL generator also holds PSID 256 with a ``CrlSsp``. Private keys are PKCS#8 PEM in one secret per
+role and HashedId8; certificates go to the ``CaTable`` and the artifacts bucket. The layout is in
+docs/architecture.md "Hierarchy".
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -32,6 +31,7 @@ from scms_codec.spdu.cert_management import FullIeeeTbsCtl
 from scms_codec.spdu.ctl import build_multi_signed_ctl_spdu, elector_entry, sign_ctl
 from scms_codec.time32 import DURATION_UNITS
 
+from .auth import key_digest
 from .errors import Conflict, ScmsError
 from .stores.artifacts import Artifacts
 from .stores.ca import CaRecord, CaStore, CtlRecord, KeyVault
@@ -50,12 +50,10 @@ __all__ = [
     "RotationRefused",
     "cert_key",
     "chain_key",
-    "check_management_api_key",
     "ctl_key",
     "ensure_management_api_key",
     "init_hierarchy",
     "key_secret_name",
-    "management_api_key_digest",
     "rotate",
 ]
 
@@ -411,6 +409,12 @@ def _tbs(role: str, settings: Settings, now: int, issuer: Certificate | None) ->
     return tbs
 
 
+def _signing_curve(role: str) -> ec.EllipticCurve:
+    # Electors sign CTLs with SHA-384, so they hold P-384 keys (protocol.md §3.5). Every CA is P-256:
+    # the ECA and ACA issue ECQV implicit certificates, which need a P-256 issuer.
+    return ec.SECP384R1() if role in ELECTORS else ec.SECP256R1()
+
+
 def _issue(
     role: str, hierarchy: Hierarchy, settings: Settings, vault: KeyVault, now: int
 ) -> tuple[CaRecord, Certificate]:
@@ -419,7 +423,7 @@ def _issue(
     issuer = None if issuer_role is None else hierarchy.signer(issuer_role)
     issuer_cert = None if issuer is None else issuer.certificate
     keys = _RoleKeys(
-        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(_signing_curve(role)),
         ec.generate_private_key(ec.SECP256R1()) if role in ENCRYPTING_ROLES else None,
     )
     tbs = _tbs(role, settings, now, issuer_cert)
@@ -555,24 +559,15 @@ def rotate(
 # The management API key
 
 
-def management_api_key_digest(key: str) -> str:
-    """What the secret holds: lowercase hex SHA-256 of the key's UTF-8 octets (the key itself is never stored)."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def check_management_api_key(presented: str, stored_digest: str) -> bool:
-    """True when ``presented`` is the key whose digest is ``stored_digest`` (constant-time comparison)."""
-    return hmac.compare_digest(management_api_key_digest(presented).encode(), stored_digest.strip().lower().encode())
-
-
 def ensure_management_api_key(settings: Settings, vault: KeyVault) -> str | None:
     """Create the management API key (32 random octets, URL-safe base64); the key on creation, else None.
 
-    Only its digest is stored, so the caller must show the returned key once and forget it.
+    Only its digest (``auth.key_digest``, what ``auth.ApiKeyCheck`` compares) is stored, so the caller must
+    show the returned key once and forget it.
     """
     key = secrets.token_urlsafe(32)
     try:
-        vault.create(settings.management_api_key_secret, management_api_key_digest(key))
+        vault.create(settings.management_api_key_secret, key_digest(key))
     except Conflict:
         return None
     return key

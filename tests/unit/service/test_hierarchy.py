@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from scms_service.auth import ApiKeyCheck, key_digest
 from scms_service.config import Settings, load_settings
+from scms_service.errors import Forbidden
 from scms_service.hierarchy import (
     ELECTORS,
     ROLES,
@@ -20,12 +22,10 @@ from scms_service.hierarchy import (
     RotationRefused,
     cert_key,
     chain_key,
-    check_management_api_key,
     ctl_key,
     ensure_management_api_key,
     init_hierarchy,
     key_secret_name,
-    management_api_key_digest,
     rotate,
 )
 from scms_service.stores.artifacts import InMemoryArtifacts
@@ -123,6 +123,12 @@ def test_roots_and_electors_are_self_signed_anchors(world: World, role: str) -> 
     assert cert.is_self_signed and world.hierarchy.chain(role) == [cert]
     assert verify_chain(cert, [], [cert], at=NOW) == [cert]
     assert (cert in world.hierarchy.anchors()) == (role == "root")
+    assert cert.hash_algorithm == ("sha384" if role in ELECTORS else "sha256")  # P-384 electors sign CTLs
+
+
+@pytest.mark.parametrize("role", CAS)
+def test_every_ca_key_is_p256_so_ecqv_issuance_works(world: World, role: str) -> None:
+    assert isinstance(world.hierarchy.signer(role).key.curve, ec.SECP256R1)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -476,16 +482,18 @@ def test_management_api_key_is_printed_once_and_only_its_digest_stored() -> None
     key = first.getvalue().split("digest is stored in scms/management-api-key):\n  ", 1)[1].split()[0]
     assert len(key) == 43 and key not in second.getvalue() and "Management API key" not in second.getvalue()
     stored = vault.get(settings.management_api_key_secret) or ""
-    assert key not in stored and stored == management_api_key_digest(key)
-    assert check_management_api_key(key, stored)
-    assert not check_management_api_key(key[:-1] + ("A" if key[-1] != "A" else "B"), stored)
+    assert key not in stored and stored == key_digest(key)
+    check = ApiKeyCheck(lambda: stored)
+    check(key)
+    with pytest.raises(Forbidden):
+        check(key[:-1] + ("A" if key[-1] != "A" else "B"))
 
 
 def test_ensure_management_api_key_keeps_an_existing_key() -> None:
     settings, vault = load_settings({}), InMemoryKeyVault()
     key = ensure_management_api_key(settings, vault)
     assert key is not None and ensure_management_api_key(settings, vault) is None
-    assert check_management_api_key(key, vault.get(settings.management_api_key_secret) or "")
+    assert vault.get(settings.management_api_key_secret) == key_digest(key)
 
 
 def test_cli_summary_lists_every_role_with_utc_validity_and_secret_name() -> None:

@@ -97,7 +97,7 @@ class CaStore(Protocol):
         ...
 
     def records(self, role: str) -> list[CaRecord]:
-        """Every certificate of ``role``, active or rotated, oldest first."""
+        """Every certificate of ``role``, active or rotated, oldest first (the active one last on a tie)."""
         ...
 
     def by_hashed_id8(self, hashed_id8: bytes) -> CaRecord | None:
@@ -166,7 +166,7 @@ class InMemoryCaStore:
         return None if h is None else self._certs[(role, h)]
 
     def records(self, role: str) -> list[CaRecord]:
-        return sorted((r for (rl, _), r in self._certs.items() if rl == role), key=lambda r: r.created_at)
+        return sorted((r for (rl, _), r in self._certs.items() if rl == role), key=lambda r: (r.created_at, r.active))
 
     def by_hashed_id8(self, hashed_id8: bytes) -> CaRecord | None:
         return next((r for (_, h), r in self._certs.items() if h == hashed_id8), None)
@@ -272,7 +272,7 @@ class DynamoDbCaStore:
             ExpressionAttributeValues={":pk": {"S": _role_pk(role)}, ":cert": {"S": "CERT#"}},
             ConsistentRead=True,
         )
-        return sorted((self._record(i) for i in items), key=lambda r: r.created_at)
+        return sorted((self._record(i) for i in items), key=lambda r: (r.created_at, r.active))
 
     def by_hashed_id8(self, hashed_id8: bytes) -> CaRecord | None:
         items = self._query(
