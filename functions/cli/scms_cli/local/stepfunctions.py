@@ -28,13 +28,14 @@ _HANDLERS: dict[str, Handler] = {}
 _original: Callable[..., Any] | None = None
 
 
-def _invoke(self: Any, event: str | None = None) -> tuple[str, bool, str]:
+def _invoke(self: Any, event: str | bytes | dict[str, Any] | None = None) -> tuple[str, bool, str]:
     """moto's ``_invoke_lambda`` signature: returns (payload JSON, errored, logs)."""
     handler = _HANDLERS.get(self.function_name)
     if handler is None:
         return json.dumps({"errorType": "ResourceNotFound", "errorMessage": self.function_name}), True, ""
     try:
-        payload = json.loads(event) if event else {}
+        # moto passes the task input as JSON text or, from the ASL engine, already parsed.
+        payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
         result = handler(payload, LambdaContext(function_name=self.function_name))
         return json.dumps(result), False, ""
     except Exception as exc:
