@@ -13,14 +13,16 @@ from aws_lambda_powertools import Logger
 from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
 from scms_eca.enroll import enroll
 from scms_service.config import Settings, load_settings
+from scms_service.errors import ScmsError, from_codec
 from scms_service.hierarchy import Hierarchy
-from scms_service.http import OCTET_STREAM, binary, install_error_handler, request_body
+from scms_service.http import OCTET_STREAM, binary, error_response, request_body
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
+from scms_codec.errors import CodecError
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import request_hash
 
@@ -51,7 +53,27 @@ class _LazyHierarchy:
 
 _ca = _LazyHierarchy()
 
-install_error_handler(app, error_mode=lambda: settings().error_mode)
+
+def _refusals(view: Callable[[], Response]) -> Callable[[], Response]:
+    """The app's one error handler: ``ScmsError`` and ``CodecError`` become status + Table 8 header.
+
+    A route decorator, not ``install_error_handler``'s middleware: Chalice turns a view's
+    exception into a bare 500 before any http middleware sees it.
+    """
+
+    @functools.wraps(view)
+    def wrapper() -> Response:
+        try:
+            return view()
+        except CodecError as exc:
+            logger.warning("refused", extra={"error": type(exc).__name__, "code": exc.error_code.value})
+            return error_response(from_codec(exc), error_mode=settings().error_mode)
+        except ScmsError as exc:
+            code = exc.code.value if exc.code is not None else None
+            logger.warning("refused", extra={"error": type(exc).__name__, "status": exc.status, "code": code})
+            return error_response(exc, error_mode=settings().error_mode)
+
+    return wrapper
 
 
 @app.middleware("http")
@@ -64,6 +86,7 @@ def _binary_without_accept(event: Request, get_response: Callable[[Request], Res
 
 
 @app.route("/v3/enrollment-certificate", methods=["POST"], content_types=[OCTET_STREAM])
+@_refusals
 def enrollment_certificate() -> Response:
     """Enrollment, 1609.2.1 §6.3.4.2 (protocol.md §3.2)."""
     assert app.current_request is not None
