@@ -77,6 +77,7 @@ log = logging.getLogger(__name__)
 
 ECA_ACTOR = "eca"
 _RETENTION_MARGIN = 24 * 3600
+_REENROLL_REFUSED = ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED
 
 
 class CaKeys(Protocol):
@@ -124,9 +125,14 @@ def enroll(
     request = opened.content
     device = device_seen[-1]
     if device.state is not DeviceState.REGISTERED:
+        # Devices understand Table 8 codes, so this policy refusal is one: 400-32 ("not allowed").
+        refusal = BadRequest("device is enrolled already; re-enrollment is not allowed", code=_REENROLL_REFUSED)
         if not settings.allow_reenrollment:
-            raise IllegalTransition("device is enrolled already; re-enrollment is not allowed")
-        check_transition(device.state, DeviceState.ENROLLED)
+            raise refusal
+        try:
+            check_transition(device.state, DeviceState.ENROLLED)
+        except IllegalTransition as exc:
+            raise refusal from exc
     check_times(request, now=now, settings=settings)
     since = request.generation_time - RATE_WINDOW + 1
     check_rates(request, rh, requests.rate_entries(device.canonical_id, since=since), settings=settings)

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from scms_eca.enroll import RequestInProgress, enroll
 from scms_service.config import Settings
-from scms_service.errors import BadRequest, Conflict, IllegalTransition, ScmsError
+from scms_service.errors import BadRequest, Conflict, ScmsError
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.devices import InMemoryDeviceStore, Permission
 from scms_service.stores.eca_requests import FakeEcaRequestStore, RequestStatus
@@ -150,10 +150,7 @@ def test_replay_returns_the_same_bytes_and_writes_nothing(world: World) -> None:
 
 def test_other_bytes_from_an_enrolled_device_are_refused_not_replayed(world: World) -> None:
     world.enroll(world.ee.request())
-    before = world.snapshot()
-    with pytest.raises(IllegalTransition):
-        world.enroll(world.ee.request(generation_time=NOW + 1), now=NOW + 1)
-    assert world.snapshot() == before
+    refused(world, world.ee.request(generation_time=NOW + 1), ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, now=NOW + 1)
 
 
 def test_pending_claim_is_refused_while_its_lease_runs(world: World) -> None:
@@ -211,19 +208,20 @@ def test_issued_request_whose_device_was_recorded_is_only_marked_done(world: Wor
 
 
 def test_concurrent_enrollment_with_other_bytes_loses_and_leaves_no_trace(world: World) -> None:
-    # Given request A stored its certificate (ISSUED) but B enrolled the device before A recorded it.
+    # Given request A stored its certificate (ISSUED), then request B enrolled the device first.
     a = world.ee.request()
     crash_after_issue(world, a)
+    a_items = dict(world.requests.requests), dict(world.requests.rates)
+    world.requests = FakeEcaRequestStore()  # B's attempt does not see A's claim (another device key path)
     b = world.ee.request(generation_time=NOW + 1)
-    del world.requests.requests[request_hash(a)]  # let B pass the re-enrollment check as a fresh device would
-    saved_a = world.requests
-    world.requests = FakeEcaRequestStore()
     world.enroll(b, now=NOW + 1)
-    world.requests.requests.update(saved_a.requests)
-    # When A resumes, then it is refused and its stored certificate is gone.
+    world.requests.requests.update(a_items[0])
+    world.requests.rates.update(a_items[1])
+    # When A resumes, then it is refused, and its stored certificate and rate entry are gone.
     with pytest.raises(Conflict):
         world.enroll(a, now=NOW + 2)
     assert request_hash(a) not in world.requests.requests
+    assert [k[2] for k in world.requests.rates] == [request_hash(b)]
     device = world.devices.get(world.ee.device_id)
     assert device is not None and len(device.enrollments) == 1
 
@@ -564,10 +562,13 @@ def test_time_check_comes_before_policy_checks(world: World) -> None:
 
 def test_enrolled_device_is_refused_reenrollment_by_default(world: World) -> None:
     world.enroll(world.ee.request())
-    before = world.snapshot()
-    with pytest.raises(IllegalTransition):
-        world.enroll(world.ee.request(generation_time=NOW + 2), now=NOW + 2)
-    assert world.snapshot() == before
+    refused(world, world.ee.request(generation_time=NOW + 2), ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, now=NOW + 2)
+
+
+def test_enrolled_device_is_still_refused_when_reenrollment_is_allowed_but_lifecycle_forbids_it() -> None:
+    world = World(settings=settings(allow_reenrollment=True)).register()
+    world.enroll(world.ee.request())
+    refused(world, world.ee.request(generation_time=NOW + 2), ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, now=NOW + 2)
 
 
 def test_bad_request_codes_are_table_8_members() -> None:
