@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -144,6 +145,9 @@ class Gateway:
         binary_media_types: Sequence[str] = DEFAULT_BINARY_MEDIA_TYPES,
     ) -> None:
         self._routes = list(routes)
+        # One request at a time per function, as in one Lambda container: a Chalice app keeps the
+        # request in a module-level attribute (app.current_request), so two threads would mix them.
+        self._locks = {route.function: threading.Lock() for route in self._routes}
         self._stage = stage
         self._binary = [t.lower() for t in binary_media_types]
 
@@ -198,7 +202,8 @@ class Gateway:
         event = self.build_event(request, route, params)
         context = LambdaContext(function_name=route.function)
         try:
-            result = route.handler(event, context)
+            with self._locks[route.function]:
+                result = route.handler(event, context)
         except Exception:
             # Lambda reports an unhandled error as 502 from API Gateway; the trace goes to the log.
             log.exception("%s raised on %s %s", route.function, request.method, request.path)
