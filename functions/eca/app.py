@@ -7,22 +7,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from aws_lambda_powertools import Logger
-from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
+from chalice.app import Chalice, Response
 from scms_eca.enroll import enroll
 from scms_service.config import Settings, load_settings
-from scms_service.errors import ScmsError, from_codec
 from scms_service.hierarchy import Hierarchy
-from scms_service.http import OCTET_STREAM, binary, error_response, request_body
+from scms_service.http import OCTET_STREAM, accept_any_when_absent, binary, refusals, request_body
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
-from scms_codec.errors import CodecError
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import request_hash
 
@@ -54,35 +52,8 @@ class _LazyHierarchy:
 _ca = _LazyHierarchy()
 
 
-def _refusals(view: Callable[[], Response]) -> Callable[[], Response]:
-    """The app's one error handler: ``ScmsError`` and ``CodecError`` become status + Table 8 header.
-
-    A route decorator, not ``install_error_handler``'s middleware: Chalice turns a view's
-    exception into a bare 500 before any http middleware sees it.
-    """
-
-    @functools.wraps(view)
-    def wrapper() -> Response:
-        try:
-            return view()
-        except CodecError as exc:
-            logger.warning("refused", extra={"error": type(exc).__name__, "code": exc.error_code.value})
-            return error_response(from_codec(exc), error_mode=settings().error_mode)
-        except ScmsError as exc:
-            code = exc.code.value if exc.code is not None else None
-            logger.warning("refused", extra={"error": type(exc).__name__, "status": exc.status, "code": code})
-            return error_response(exc, error_mode=settings().error_mode)
-
-    return wrapper
-
-
-@app.middleware("http")
-def _binary_without_accept(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    # Real devices often send no Accept header; Chalice would then refuse a binary response with
-    # 400, so a request without one is treated as accepting application/octet-stream.
-    if event is not None and "accept" not in event.headers:
-        event.headers = CaseInsensitiveMapping({**event.headers, "accept": OCTET_STREAM})
-    return get_response(event)
+_refusals = refusals(logger, lambda: settings().error_mode)
+accept_any_when_absent(app)
 
 
 @app.route("/v3/enrollment-certificate", methods=["POST"], content_types=[OCTET_STREAM])

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import ParamSpec
 
 from aws_lambda_powertools import Logger
-from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
+from chalice.app import Chalice, Request, Response
 from scms_ra import ca_certificate, lifecycle_ops, read, register
 from scms_ra.present import device_json
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
 from scms_service.auth import API_KEY_HEADER
 from scms_service.config import load_settings
-from scms_service.errors import ScmsError, from_codec
-from scms_service.http import OCTET_STREAM, binary, error_response, json_response, request_body
-
-from scms_codec.errors import CodecError
+from scms_service.errors import ScmsError
+from scms_service.http import (
+    OCTET_STREAM,
+    accept_any_when_absent,
+    binary,
+    error_response,
+    json_response,
+    refusals,
+    request_body,
+)
 
 app = Chalice(app_name="scms-ra")
 logger = Logger(service="ra")
 
 _services: Services | None = None
 _MANAGE = "/manage/"
-_P = ParamSpec("_P")
 
 
 def services() -> Services:
@@ -48,14 +51,13 @@ def _error(request: Request, exc: ScmsError) -> Response:
     return error_response(exc, error_mode=services().settings.error_mode)
 
 
+accept_any_when_absent(app)
+
+
 @app.middleware("http")
 def _edge(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Correlation id and one log line per request (no headers, no bodies)."""
     logger.set_correlation_id(request.context.get("requestId"))
-    if request.headers.get("accept") is None:
-        # Devices send no Accept; Chalice would then refuse a binary answer with 400 (platform.md).
-        # Without Accept, any type is acceptable (RFC 9110 §12.5.1), so say so explicitly.
-        request.headers = CaseInsensitiveMapping({**dict(request.headers), "accept": "*/*"})
     response = get_response(request)
     logger.info(
         "request",
@@ -64,25 +66,11 @@ def _edge(request: Request, get_response: Callable[[Request], Response]) -> Resp
     return response
 
 
-def _handled(view: Callable[_P, Response]) -> Callable[_P, Response]:
-    """The app's one error handler: ``ScmsError`` and ``CodecError`` become responses.
+def _render(exc: ScmsError) -> Response:
+    return _error(_request(), exc)
 
-    A route decorator, not middleware: Chalice turns view exceptions into a bare 500 before any
-    ``http`` middleware sees them (only ``ChaliceUnhandledError`` passes through).
-    """
 
-    @functools.wraps(view)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except CodecError as exc:
-            logger.warning("refused", extra={"error": type(exc).__name__, "code": exc.error_code.value})
-            return _error(_request(), from_codec(exc))
-        except ScmsError as exc:
-            logger.warning("refused", extra={"error": type(exc).__name__, "status": exc.status})
-            return _error(_request(), exc)
-
-    return wrapper
+_handled = refusals(logger, lambda: services().settings.error_mode, render=_render)
 
 
 def _authorized(request: Request) -> Services:

@@ -28,7 +28,7 @@ def stack(request: pytest.FixtureRequest) -> Stack:
 def registered_device(stack: Stack, state: Path, device_id: str) -> str:
     init = scms_ee(stack, state, "init")
     assert init.code == 0, init.err
-    reg = scms_ee(stack, state, "register", "--api-key", stack.api_key, "--device-id", device_id, "--psid", "32")
+    reg = scms_ee(stack, state, "register", f"--api-key={stack.api_key}", "--device-id", device_id, "--psid", "32")
     assert reg.code == 0, reg.err
     return canonical_id(init)
 

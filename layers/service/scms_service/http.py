@@ -1,18 +1,19 @@
 """HTTP edges shared by every Chalice app: binary bodies, the Table 8 error header, JSON for management.
 
-One error handler per app (style.md 11): a route raises ``ScmsError`` (or lets a codec error
-through) and this module turns it into status, ``Ieee-1609.2.1-Error`` header and a short body;
-internal exception text goes to the log only (style.md 12).
+One error handler per app (style.md 11): a route decorated with ``refusals`` raises ``ScmsError``
+(or lets a codec error through) and this module turns it into status, ``Ieee-1609.2.1-Error``
+header and a short body; internal exception text goes to the log only (style.md 12).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
 
 from scms_codec.errors import CodecError
 
@@ -21,15 +22,18 @@ from .errors import ScmsError, from_codec
 __all__ = [
     "ERROR_HEADER",
     "OCTET_STREAM",
+    "accept_any_when_absent",
     "binary",
-    "install_error_handler",
+    "error_response",
     "json_response",
+    "refusals",
     "request_body",
 ]
 
 OCTET_STREAM = "application/octet-stream"
 ERROR_HEADER = "Ieee-1609.2.1-Error"
 log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
 
 
 def binary(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -63,16 +67,46 @@ def error_response(exc: ScmsError, *, error_mode: str = "fine") -> Response:
     return Response(body=exc.message + "\n", status_code=exc.status, headers=headers)
 
 
-def install_error_handler(app: Chalice, *, error_mode: Callable[[], str] = lambda: "fine") -> None:
-    """Make every route of ``app`` answer ``ScmsError`` and ``CodecError`` with ``error_response``."""
+def refusals(
+    logger: logging.Logger | Any,
+    error_mode: Callable[[], str],
+    *,
+    render: Callable[[ScmsError], Response] | None = None,
+) -> Callable[[Callable[_P, Response]], Callable[_P, Response]]:
+    """A route decorator, the app's one error handler: ``ScmsError``/``CodecError`` → ``error_response``.
+
+    A decorator rather than middleware: Chalice turns a view's exception into a bare 500 before
+    any ``http`` middleware sees it. ``render`` replaces ``error_response`` (the RA's management
+    routes answer JSON). Only the exception's class and code are logged, never its inputs.
+    """
+
+    def decorate(view: Callable[_P, Response]) -> Callable[_P, Response]:
+        @functools.wraps(view)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except CodecError as exc:
+                refusal: ScmsError = from_codec(exc)
+            except ScmsError as exc:
+                refusal = exc
+            code = refusal.code.value if refusal.code is not None else None
+            logger.warning("refused", extra={"error": refusal.message, "status": refusal.status, "code": code})
+            return render(refusal) if render is not None else error_response(refusal, error_mode=error_mode())
+
+        return wrapper
+
+    return decorate
+
+
+def accept_any_when_absent(app: Chalice) -> None:
+    """Treat a request without ``Accept`` as accepting anything (RFC 9110 §12.5.1).
+
+    Real devices send no Accept header; Chalice would then refuse a binary response with 400
+    (platform.md), after the route had already done its work.
+    """
 
     @app.middleware("http")
-    def _errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
-        try:
-            return get_response(event)
-        except CodecError as exc:
-            log.warning("refused: %s (%s)", type(exc).__name__, exc.error_code.value, exc_info=False)
-            return error_response(from_codec(exc), error_mode=error_mode())
-        except ScmsError as exc:
-            log.warning("refused: %s %s (%s)", exc.status, type(exc).__name__, exc.code.value if exc.code else "-")
-            return error_response(exc, error_mode=error_mode())
+    def _accept(event: Request, get_response: Callable[[Request], Response]) -> Response:
+        if event is not None and event.headers.get("accept") is None:
+            event.headers = CaseInsensitiveMapping({**dict(event.headers), "accept": "*/*"})
+        return get_response(event)

@@ -12,11 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from ..crypto import aesccm, ecies
-from ..crypto.hashing import EMPTY_SHA256, hashed_id8
-from ..crypto.keys import encryption_key_to_asn1
+from ..crypto.hashing import EMPTY_SHA256
 from ..errors import CodecError, DecryptionError, SpduShapeError
 from . import template
 from ._content import PROTOCOL_VERSION, content_as, data_value, decode_data, require_bytes
@@ -30,6 +27,7 @@ from .recipients import (
     SignedDataRecipient,
     SymmRecipient,
     certificate_recipient_id,
+    rek_recipient_id,
     signed_data_recipient_id,
     symmetric_recipient_id,
 )
@@ -124,17 +122,11 @@ def _recipient_info(recipient: Recipient, data_key: bytes) -> tuple[str, Any]:
         recipient_id, p1 = signed_data_recipient_id(recipient.spdu)
     elif isinstance(recipient, RekRecipient):
         kind, key = "rekRecipInfo", recipient.key
-        recipient_id, p1 = _rek_recipient_id(key), EMPTY_SHA256
+        recipient_id, p1 = rek_recipient_id(key), EMPTY_SHA256
     else:
         raise TypeError(f"recipient: expected a recipient kind, got {type(recipient).__name__}")
     enc_key = ecies.to_asn1(ecies.wrap(key, data_key, p1))
     return kind, {"recipientId": recipient_id, "encKey": enc_key}
-
-
-def _rek_recipient_id(key: ec.EllipticCurvePublicKey) -> bytes:
-    # recipients.rek_recipient_id through the COER template: the rek id is on the ACA's
-    # per-certificate path; tests/unit/test_templates.py pins the two equal.
-    return hashed_id8(template.encode("PublicEncryptionKey", encryption_key_to_asn1(key)))
 
 
 def _data_key(kind: str, info: Any, recipient_id: bytes, keys: Keyring) -> bytes | None:

@@ -12,6 +12,7 @@ from ..cert.certificate import Certificate
 from ..crypto.hashing import digest, hashed_id8
 from ..crypto.keys import encryption_key_from_asn1, encryption_key_to_asn1
 from ..errors import SpduShapeError
+from . import template
 from ._content import content_as, decode_data, require_bytes
 from .canonical import canonical_data
 
@@ -49,7 +50,8 @@ def signed_data_recipient_id(spdu: bytes) -> tuple[bytes, bytes]:
 
 def rek_recipient_id(key: ec.EllipticCurvePublicKey) -> bytes:
     """recipientId for rekRecipInfo: HashedId8 of COER ``PublicEncryptionKey`` (P1 is SHA-256(""))."""
-    return hashed_id8(asn1.encode("PublicEncryptionKey", encryption_key_to_asn1(key)))
+    # Through the COER template: the rek id is on the ACA's per-certificate path (performance.md §4).
+    return hashed_id8(template.encode("PublicEncryptionKey", encryption_key_to_asn1(key)))
 
 
 def symmetric_recipient_id(key: bytes) -> bytes:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from .. import asn1
-from ._content import content_as, data_value, decode_data, require_bytes
+from . import template
+from ._content import content_as, decode_data, require_bytes
 
 __all__ = ["unwrap_unsecured", "wrap_unsecured"]
 
 
 def wrap_unsecured(payload: bytes) -> bytes:
     """COER ``Ieee1609Dot2Data{3, unsecuredData payload}``, 1609.2 §6.3.3 (protocol.md §1.3)."""
-    return asn1.encode("Ieee1609Dot2Data", data_value("unsecuredData", require_bytes("payload", payload)))
+    return template.unsecured_data(require_bytes("payload", payload))
 
 
 def unwrap_unsecured(data: bytes) -> bytes:
