@@ -6,18 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from . import device_cmd, init_cmd, inspect_cmd, serve_cmd
+
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import inspect_cmd
-
     parser = argparse.ArgumentParser(prog="scms", description="OpenSCMS operator tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    inspect_cmd.add_parser(sub)
-    __import__("scms_cli.device_cmd", fromlist=["add_parser"]).add_parser(sub)
-    __import__("scms_cli.init_cmd", fromlist=["add_parser"]).add_parser(sub)
-    from . import serve_cmd
-
-    serve_cmd.add_parser(sub)
+    for command in (serve_cmd, init_cmd, device_cmd, inspect_cmd):
+        command.add_parser(sub)
     return parser
 
 

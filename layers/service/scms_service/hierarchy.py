@@ -560,12 +560,14 @@ def rotate(
 
 
 def ensure_management_api_key(settings: Settings, vault: KeyVault) -> str | None:
-    """Create the management API key (32 random octets, URL-safe base64); the key on creation, else None.
+    """Create the management API key (32 random octets as 64 hex digits); the key on creation, else None.
+
+    Hex rather than URL-safe base64: a key starting with "-" reads as an option to command lines.
 
     Only its digest (``auth.key_digest``, what ``auth.ApiKeyCheck`` compares) is stored, so the caller must
     show the returned key once and forget it.
     """
-    key = secrets.token_urlsafe(32)
+    key = secrets.token_hex(32)
     try:
         vault.create(settings.management_api_key_secret, key_digest(key))
     except Conflict:

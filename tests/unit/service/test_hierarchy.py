@@ -480,7 +480,7 @@ def test_management_api_key_is_printed_once_and_only_its_digest_stored() -> None
     assert execute(None, settings, store, vault, artifacts, now=NOW, out=first, err=io.StringIO()) == 0
     assert execute(None, settings, store, vault, artifacts, now=NOW, out=second, err=io.StringIO()) == 0
     key = first.getvalue().split("digest is stored in scms/management-api-key):\n  ", 1)[1].split()[0]
-    assert len(key) == 43 and key not in second.getvalue() and "Management API key" not in second.getvalue()
+    assert len(key) == 64 and key not in second.getvalue() and "Management API key" not in second.getvalue()
     stored = vault.get(settings.management_api_key_secret) or ""
     assert key not in stored and stored == key_digest(key)
     check = ApiKeyCheck(lambda: stored)
