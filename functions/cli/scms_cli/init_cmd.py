@@ -42,7 +42,8 @@ def _utc(t: int) -> str:
     return time32.to_datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _summary(hierarchy: Hierarchy, out: TextIO) -> None:
+def summary(hierarchy: Hierarchy, out: TextIO) -> None:
+    """Print one row per CA role: HashedId8, validity in UTC and the secret holding its key (never the key)."""
     rows = [("ROLE", "HASHEDID8", "VALID FROM (UTC)", "VALID TO (UTC)", "KEY SECRET")]
     for role in hierarchy.roles:
         cert, record = hierarchy.certificate(role), hierarchy.record(role)
@@ -90,7 +91,7 @@ def execute(
         # No credentials, no endpoint, ...: botocore's own text names the cause and holds no secret.
         print(f"scms init: AWS is not reachable: {exc}", file=err)
         return 1
-    _summary(hierarchy, out)
+    summary(hierarchy, out)
     return 0
 
 

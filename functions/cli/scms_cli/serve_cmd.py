@@ -9,6 +9,7 @@ SIGINT/SIGTERM: stop the gateway, write the state, stop moto. docs/local.md expl
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import signal
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+from . import init_cmd
 
 __all__ = ["API_KEY_FILE", "LocalStack", "add_parser", "run"]
 
@@ -143,11 +146,15 @@ class LocalStack:
         from scms_codec import time32
 
         vault = SecretsManagerKeyVault.from_settings(settings)
-        _, created = hierarchy.init_hierarchy(
+        ca, created = hierarchy.init_hierarchy(
             settings, DynamoDbCaStore.from_settings(settings), vault, S3Artifacts.from_settings(settings),
             now=time32.now(),
         )
         self.out("hierarchy: created" if created else "hierarchy: present")
+        table = io.StringIO()
+        init_cmd.summary(ca, table)
+        for line in table.getvalue().splitlines():
+            self.out("  " + line)
         key = hierarchy.ensure_management_api_key(settings, vault)
         if key is not None:
             assert self.state_dir is not None
@@ -224,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
     """The ``serve`` sub-command: start, wait for Ctrl-C or SIGTERM, stop cleanly."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # moto's and the gateway's werkzeug servers log every request; the gateway logs its own routing.
-    for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
+    # The hierarchy's per-role log lines are summarised by the table printed after init.
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "scms_service.hierarchy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stack = LocalStack(
         host=args.host,
