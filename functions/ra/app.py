@@ -1,4 +1,4 @@
-"""The RA (Chalice): device management API and the public CA certificate download. Routes only."""
+"""The RA (Chalice): device management API and the public downloads (CA certificate, CCF). Routes only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
-from scms_ra import ca_certificate, lifecycle_ops, read, register
+from scms_ra import ca_certificate, ccf, lifecycle_ops, read, register
 from scms_ra.present import device_json
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
 from scms_service.auth import API_KEY_HEADER
@@ -15,12 +15,15 @@ from scms_service.errors import ScmsError
 from scms_service.http import (
     OCTET_STREAM,
     accept_any_when_absent,
-    binary,
+    download_response,
     error_response,
     json_response,
     refusals,
     request_body,
 )
+from scms_service.stores.ca import DynamoDbCaStore
+
+from scms_codec import time32
 
 app = Chalice(app_name="scms-ra")
 logger = Logger(service="ra")
@@ -41,6 +44,20 @@ def configure(value: Services | None) -> None:
     """Use ``value`` instead of the environment's wiring (tests); None goes back to the default."""
     global _services
     _services = value
+
+
+_ccf_source: ccf.CcfSource | None = None
+
+
+def configure_ccf_source(value: ccf.CcfSource | None) -> None:
+    """Read CTLs and CA certificates for the CCF from ``value`` (tests); None goes back to CaTable."""
+    global _ccf_source
+    _ccf_source = value
+
+
+def ccf_source() -> ccf.CcfSource:
+    """CaTable (the adapter is cheap: ``scms_service.aws`` keeps one boto3 client per process)."""
+    return _ccf_source if _ccf_source is not None else DynamoDbCaStore.from_settings(services().settings)
 
 
 def _error(request: Request, exc: ScmsError) -> Response:
@@ -91,7 +108,17 @@ def get_ca_certificate() -> Response:
     request = _request()
     params: dict[str, str] = dict(request.query_params or {})
     body, filename = ca_certificate.ca_certificate(services().ca_certificates, params.get("certId"))
-    return binary(body, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    # A CA certificate never changes under its HashedId8 name, so the ETag alone validates it.
+    return download_response(request, body, filename)
+
+
+@app.route("/v3/ccf-ctl", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_ccf() -> Response:
+    request = _request()
+    params: dict[str, str] = dict(request.query_params or {})
+    found = ccf.certificate_chain_file(ccf_source(), params.get("ctlSeriesId"), now=time32.now())
+    return download_response(request, found.body, found.filename, found.last_modified)
 
 
 @app.route("/manage/v1/devices", methods=["POST"])

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
+from email.utils import formatdate, parsedate_to_datetime
 from typing import Any, ParamSpec
 
 from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
@@ -24,6 +26,7 @@ __all__ = [
     "OCTET_STREAM",
     "accept_any_when_absent",
     "binary",
+    "download_response",
     "error_response",
     "json_response",
     "refusals",
@@ -110,3 +113,113 @@ def accept_any_when_absent(app: Chalice) -> None:
         if event is not None and event.headers.get("accept") is None:
             event.headers = CaseInsensitiveMapping({**dict(event.headers), "accept": "*/*"})
         return get_response(event)
+
+
+# ----------------------------------------------------------------------------------------------
+# Downloads: validators, conditional GET and byte ranges (protocol.md §2.1; RFC 9110 §13, §14)
+
+_RANGE = re.compile(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*", re.IGNORECASE)
+
+
+def _entity_tags(header: str) -> list[str]:
+    """The entity tags of an ``If-None-Match``/``If-Range`` list, as written (``W/`` kept)."""
+    return [t.strip() for t in header.split(",") if t.strip()]
+
+
+def _http_date(header: str) -> int | None:
+    """Unix seconds of an HTTP-date, or None when it is not one (an invalid date is ignored, RFC 9110 §13.1.3)."""
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return int(when.timestamp())
+
+
+def _not_modified(headers: Any, etag: str, last_modified: int | None) -> bool:
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        # Weak comparison (RFC 9110 §13.1.2); when If-None-Match is present If-Modified-Since is ignored.
+        tags = _entity_tags(if_none_match)
+        return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
+    if_modified_since = headers.get("if-modified-since")
+    if if_modified_since is None or last_modified is None:
+        return False
+    since = _http_date(if_modified_since)
+    return since is not None and last_modified <= since
+
+
+def _range_applies(headers: Any, etag: str, last_modified: int | None) -> bool:
+    """``If-Range``: serve the range only if the validator still matches (strong comparison), else the whole file."""
+    if_range: str | None = headers.get("if-range")
+    if if_range is None:
+        return True
+    validator = if_range.strip()
+    if validator.startswith(('"', "W/")):
+        return validator == etag
+    since = _http_date(if_range)
+    return since is not None and last_modified is not None and since == last_modified
+
+
+class _Unsatisfiable(Exception):
+    """The range starts past the end of the file (416)."""
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) of a single ``bytes=`` range; None to ignore the header; ``_Unsatisfiable``.
+
+    Syntactically invalid or multi-range headers are ignored (RFC 9110 §14.2 lets a server
+    answer 200 with the whole file); ``bytes=a-`` and the suffix ``bytes=-n`` are supported.
+    """
+    match = _RANGE.fullmatch(header)
+    if match is None:
+        return None
+    first_text, last_text = match.groups()
+    if not first_text:
+        if not last_text:
+            return None
+        suffix = int(last_text)
+        if suffix == 0 or size == 0:
+            raise _Unsatisfiable
+        return max(0, size - suffix), size - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if last < first:
+        return None
+    if first >= size:
+        raise _Unsatisfiable
+    return first, min(last, size - 1)
+
+
+def download_response(request: Request, body: bytes, filename: str, last_modified: int | None = None) -> Response:
+    """A public file download: 200, 304 (``If-None-Match``/``If-Modified-Since``), 206 (``Range``) or 416.
+
+    The ETag is the quoted file name (the name embeds the file's version, protocol.md §2.1, as
+    CAMP's chain file did); ``last_modified`` is Unix seconds (None: no ``Last-Modified``).
+    Every answer carries the validators so that a client can revalidate.
+    """
+    etag = f'"{filename}"'
+    headers: dict[str, str] = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+    }
+    if last_modified is not None:
+        headers["Last-Modified"] = formatdate(last_modified, usegmt=True)
+    request_headers = request.headers
+    if _not_modified(request_headers, etag, last_modified):
+        return binary(b"", status=304, headers=headers)
+    range_header = request_headers.get("range")
+    if range_header is None or not _range_applies(request_headers, etag, last_modified):
+        return binary(body, headers=headers)
+    try:
+        span = _byte_range(range_header, len(body))
+    except _Unsatisfiable:
+        headers["Content-Range"] = f"bytes */{len(body)}"
+        return binary(b"", status=416, headers=headers)
+    if span is None:
+        return binary(body, headers=headers)
+    first, last = span
+    headers["Content-Range"] = f"bytes {first}-{last}/{len(body)}"
+    return binary(body[first : last + 1], status=206, headers=headers)
