@@ -184,12 +184,11 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
             raise _Unsatisfiable
         return max(0, size - suffix), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last < first:
+    if last_text and int(last_text) < first:
         return None
     if first >= size:
         raise _Unsatisfiable
-    return first, min(last, size - 1)
+    return first, min(int(last_text), size - 1) if last_text else size - 1
 
 
 def download_response(request: Request, body: bytes, filename: str, last_modified: int | None = None) -> Response:
