@@ -67,6 +67,8 @@ class LocalStack:
     _cloud: Any = None
     _server: Any = None
     _settings: Any = None
+    # True once moto holds everything the state file held: only then may a snapshot replace that file.
+    _restored: bool = False
 
     def start(self) -> str:
         """Bring everything up; returns the gateway URL."""
@@ -104,6 +106,7 @@ class LocalStack:
             self.out(f"state: restored from {self.state_dir}")
         else:
             self.out(f"state: new, kept in {self.state_dir}")
+        self._restored = True
 
         if self.init:
             self._bootstrap(settings)
@@ -185,8 +188,12 @@ class LocalStack:
                 log.exception("periodic state snapshot failed; the previous state file is intact")
 
     def save(self) -> Path:
-        """Write the state now (atomically)."""
+        """Write the state now (atomically); refused before the saved state is fully restored."""
         assert self.state_dir is not None
+        if not self._restored:
+            # A half-restored cloud (say, items back but not the secrets holding the CA keys) must
+            # never overwrite the only copy of the state.
+            raise RuntimeError("the state is not restored yet; the state file is left as it is")
         path: Path = self._cloud.save(self._settings, self.state_dir)
         return path
 
@@ -202,7 +209,7 @@ class LocalStack:
             thread.join(timeout=30)
         if self._cloud is not None:
             try:
-                if self._settings is not None:
+                if self._restored:
                     path = self.save()
                     self.out(f"state: saved to {path}")
             finally:
