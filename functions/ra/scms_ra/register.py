@@ -25,11 +25,17 @@ _PSID_MAX = 2**32 - 1
 _SSP_MAX_OCTETS = 31  # ServiceSpecificPermissions opaque, as the certificates we issue use it
 CERT_TYPES = frozenset({"explicit", "implicit", "any"})
 # Known policy keys and what they hold; other keys are kept as given (the policy is free-form).
+# The ECA reads each of them (scms_eca.policy), so each is checked here, at registration.
 POLICY_KEYS = {
-    "cert_type": "one of explicit, implicit, any: the enrollment certificate types the ECA may issue",
+    "cert_type": (
+        "one of explicit, implicit, any, or a non-empty list of explicit/implicit: "
+        "the enrollment certificate types the ECA may issue"
+    ),
     "max_validity_years": "integer 1..40: the longest enrollment certificate validity",
+    "max_validity_seconds": "integer >= 1: the longest enrollment certificate validity, in seconds",
     "max_requests": "integer >= 1: enrollment requests per 7 days (overrides eca_max_reqs)",
 }
+_ISSUED_TYPES = ("explicit", "implicit")
 
 
 def _fail(field: str, why: str) -> BadRequest:
@@ -83,15 +89,28 @@ def _region(value: Any) -> Mapping[str, Any] | None:
     return {"countries": [_int(c, f"region.countries[{n}]", 0, 0xFFFF) for n, c in enumerate(countries)]}
 
 
+def _cert_type(value: Any) -> None:
+    # A list must be checked before any membership test: a list or dict is not hashable.
+    if isinstance(value, str) and value in CERT_TYPES:
+        return
+    if isinstance(value, list) and value and all(isinstance(t, str) and t in _ISSUED_TYPES for t in value):
+        return
+    raise _fail(
+        "policy.cert_type", f"expected one of {', '.join(sorted(CERT_TYPES))} or a non-empty list of explicit/implicit"
+    )
+
+
 def _policy(value: Any) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise _fail("policy", "expected an object")
-    if "cert_type" in value and value["cert_type"] not in CERT_TYPES:
-        raise _fail("policy.cert_type", f"expected one of {', '.join(sorted(CERT_TYPES))}")
+    if "cert_type" in value:
+        _cert_type(value["cert_type"])
     if "max_validity_years" in value:
         _int(value["max_validity_years"], "policy.max_validity_years", 1, 40)
+    if "max_validity_seconds" in value:
+        _int(value["max_validity_seconds"], "policy.max_validity_seconds", 1, 2**32 - 1)
     if "max_requests" in value:
         _int(value["max_requests"], "policy.max_requests", 1, 1_000_000)
     try:

@@ -41,6 +41,12 @@ def test_register_keeps_given_canonical_id() -> None:
         ({"region": {"circle": {}}}, "region"),
         ({"policy": {"max_validity_years": 0}}, "policy.max_validity_years"),
         ({"policy": []}, "policy"),
+        # Unhashable values once reached a set membership test: a 500, not a 400.
+        ({"policy": {"cert_type": ["implicit", "both"]}}, "policy.cert_type"),
+        ({"policy": {"cert_type": []}}, "policy.cert_type"),
+        ({"policy": {"cert_type": {"explicit": True}}}, "policy.cert_type"),
+        # The ECA reads it as an integer: a string would fail there, at enrollment time.
+        ({"policy": {"max_validity_seconds": "a year"}}, "policy.max_validity_seconds"),
     ],
 )
 def test_register_rejects_bad_field(fields: dict[str, object], name: str) -> None:
@@ -49,6 +55,21 @@ def test_register_rejects_bad_field(fields: dict[str, object], name: str) -> Non
         register.register(store, _body(**fields), actor="t", now_unix=5)
     assert info.value.message.startswith(name + ":")
     assert store.get("obu-1") is None
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"cert_type": "any"},
+        {"cert_type": ["implicit"]},
+        {"cert_type": ["explicit", "implicit"]},
+        {"max_validity_seconds": 86_400},
+        {"max_validity_years": 3, "max_requests": 5},
+    ],
+)
+def test_register_accepts_every_policy_shape_the_eca_reads(policy: dict[str, object]) -> None:
+    device = register.parse_registration(_body(policy=policy))
+    assert device.policy == policy
 
 
 def test_register_twice_is_device_exists() -> None:
