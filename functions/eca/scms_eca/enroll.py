@@ -68,6 +68,7 @@ from .policy import (
     check_policy,
     check_rates,
     check_times,
+    max_requests,
     validity_period,
 )
 
@@ -135,7 +136,8 @@ def enroll(
             raise refusal from exc
     check_times(request, now=now, settings=settings)
     since = request.generation_time - RATE_WINDOW + 1
-    check_rates(request, rh, requests.rate_entries(device.canonical_id, since=since), settings=settings)
+    entries = requests.rate_entries(device.canonical_id, since=since)
+    check_rates(request, rh, entries, settings=settings, max_reqs=max_requests(device, settings))
     signer = ca.signer("eca")
     chain = tuple(ca.chain("eca"))
     terms = check_policy(request, device, chain[0], settings)

@@ -4,10 +4,14 @@ Each check raises ``BadRequest`` with its Table 8 code; nothing here writes anyt
 registration (``Device``) is the policy: its permissions, region and ``policy`` mapping, whose keys
 this module reads are
 
-- ``cert_type``: ``"explicit"``, ``"implicit"`` or a list of them (default: both allowed);
-- ``max_validity_seconds``: the longest validity the device may ask for (default: no device limit;
-  the ECA still cuts every certificate to ``Settings.enrollment_validity_years`` and to its own
-  certificate's end).
+- ``cert_type``: ``"explicit"``, ``"implicit"``, ``"any"`` or a list of explicit/implicit
+  (default: both allowed);
+- ``max_validity_years`` and ``max_validity_seconds``: the longest validity the device may ask for
+  (default: no device limit; the ECA still cuts every certificate to
+  ``Settings.enrollment_validity_years`` and to its own certificate's end);
+- ``max_requests``: eca-maxReqs for this device, replacing ``Settings.eca_max_reqs``.
+
+These are the keys the RA documents and checks at registration (``scms_ra.register.POLICY_KEYS``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "check_policy",
     "check_rates",
     "check_times",
+    "max_requests",
     "registered_permissions",
     "registered_region",
     "validity_period",
@@ -85,17 +90,29 @@ def check_times(request: EeEcaCertRequest, *, now: int, settings: Settings) -> N
         raise _refuse(ErrorCode.ECA_MAX_WAIT, "validity start is beyond eca-maxWait after generationTime")
 
 
+def max_requests(device: Device, settings: Settings) -> int:
+    """eca-maxReqs for ``device``: its policy's ``max_requests``, else ``Settings.eca_max_reqs``."""
+    value = device.policy.get("max_requests")
+    return settings.eca_max_reqs if value is None else int(value)
+
+
 def check_rates(
-    request: EeEcaCertRequest, request_hash: bytes, entries: Iterable[RateEntry], *, settings: Settings
+    request: EeEcaCertRequest,
+    request_hash: bytes,
+    entries: Iterable[RateEntry],
+    *,
+    settings: Settings,
+    max_reqs: int | None = None,
 ) -> None:
     """400-71 eca-maxReqs per device per 7x24 h by generationTime, 400-73 eca-minWait (protocol.md §5.3).
 
     ``entries`` are the device's accepted requests with generationTime after
     ``generationTime - RATE_WINDOW``; later ones count too, so back-dating a request does not
-    escape the limit. This request's own entry (a retried claim) is not counted.
+    escape the limit. This request's own entry (a retried claim) is not counted. ``max_reqs``
+    replaces ``settings.eca_max_reqs`` (a device policy's ``max_requests``).
     """
     others = [e for e in entries if e.request_hash != request_hash]
-    if len(others) >= settings.eca_max_reqs:
+    if len(others) >= (settings.eca_max_reqs if max_reqs is None else max_reqs):
         raise _refuse(ErrorCode.ECA_MAX_REQS, "more than eca-maxReqs enrollment requests in 7x24 h")
     if settings.eca_min_wait > 0 and others:
         latest = max(e.generation_time for e in others)
@@ -105,7 +122,7 @@ def check_rates(
 
 def _allowed_types(policy: Mapping[str, Any]) -> tuple[str, ...]:
     value = policy.get("cert_type")
-    if value is None:
+    if value is None or value == "any":
         return _CERT_TYPES
     return (value,) if isinstance(value, str) else tuple(value)
 
@@ -164,8 +181,10 @@ def _validity(request: EeEcaCertRequest, device: Device, eca: Certificate, setti
         requested = duration_seconds(period["duration"])
     except (ValueError, KeyError, TypeError) as exc:
         raise _refuse(ErrorCode.VALIDITY_PERIOD_NOT_ALLOWED, "validity duration is not usable") from exc
-    limit = device.policy.get("max_validity_seconds")
-    if limit is not None and requested > int(limit):
+    limits = [int(device.policy["max_validity_seconds"])] if "max_validity_seconds" in device.policy else []
+    if "max_validity_years" in device.policy:
+        limits.append(int(device.policy["max_validity_years"]) * _YEAR)
+    if limits and requested > min(limits):
         raise _refuse(ErrorCode.VALIDITY_PERIOD_NOT_ALLOWED, "validity is longer than the device's policy allows")
     eca_start, eca_end = eca.validity
     if start < eca_start or start >= eca_end:

@@ -573,3 +573,38 @@ def test_enrolled_device_is_still_refused_when_reenrollment_is_allowed_but_lifec
 
 def test_bad_request_codes_are_table_8_members() -> None:
     assert BadRequest("x", code=ErrorCode.ECA_MAX_AGE).status == 400
+
+
+# ---------------------------------------------------------------- the RA's documented policy keys
+
+
+@pytest.mark.parametrize("cert_type", ["explicit", "implicit"])
+def test_policy_cert_type_any_allows_both_types(cert_type: str) -> None:
+    # "any" is what the RA documents and accepts at registration; it once refused every request (400-34).
+    world = World().register(policy={"cert_type": "any"})
+    request = world.ee.request(cert_type=cert_type)
+    world.ee.accept(world.enroll(request), request, hierarchy())
+
+
+def test_validity_longer_than_the_policy_max_validity_years_is_refused() -> None:
+    world = World().register(policy={"max_validity_years": 1})
+    refused(world, world.ee.request(duration=("years", 2)), ErrorCode.VALIDITY_PERIOD_NOT_ALLOWED)
+
+
+def test_validity_within_the_policy_max_validity_years_is_accepted() -> None:
+    world = World().register(policy={"max_validity_years": 2})
+    request = world.ee.request(duration=("years", 2))
+    world.ee.accept(world.enroll(request), request, hierarchy())
+
+
+def test_policy_max_requests_overrides_eca_max_reqs_downwards() -> None:
+    world = World().register(policy={"max_requests": 1})
+    seed_rate(world, NOW - 10)
+    refused(world, world.ee.request(), ErrorCode.ECA_MAX_REQS)
+
+
+def test_policy_max_requests_overrides_eca_max_reqs_upwards() -> None:
+    world = World(settings=settings(eca_max_reqs=1)).register(policy={"max_requests": 2})
+    seed_rate(world, NOW - 10)
+    request = world.ee.request()
+    world.ee.accept(world.enroll(request), request, hierarchy())
