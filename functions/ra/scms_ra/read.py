@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from scms_service.errors import BadRequest, NotFound
 from scms_service.lifecycle import AuditEntry
 from scms_service.stores.devices import Device, DeviceStore
@@ -10,6 +12,7 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "list_devices", "show"]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+_LIMIT = re.compile(r"[0-9]{1,6}")
 
 
 def show(store: DeviceStore, device_id: str) -> tuple[Device, list[AuditEntry]]:
@@ -24,7 +27,8 @@ def list_devices(store: DeviceStore, limit: str | None, next_token: str | None) 
     """A page of devices; ``limit`` as the query string gives it (default 100, at most 1000)."""
     if limit is None:
         count = DEFAULT_LIMIT
-    elif limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT:
+    elif _LIMIT.fullmatch(limit) and 1 <= int(limit) <= MAX_LIMIT:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
         count = int(limit)
     else:
         raise BadRequest(f"limit: expected an integer 1..{MAX_LIMIT}")

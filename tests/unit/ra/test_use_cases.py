@@ -144,3 +144,20 @@ def test_ca_certificate_malformed_id_is_400_42(cert_id: str | None) -> None:
     with pytest.raises(BadRequest) as info:
         ca_certificate.ca_certificate(_Lookup(), cert_id)
     assert info.value.code is ErrorCode.FAILED_PARSING
+
+
+@pytest.mark.parametrize("limit", ["²", "١٠", "0", "1001", "-1", "+5", " 5", "5.0", "", "1" * 30])
+def test_list_refuses_a_limit_that_is_not_ascii_digits_1_to_1000(limit: str) -> None:
+    # "²" passes str.isdigit() but not int(): it was a 500.
+    with pytest.raises(BadRequest) as info:
+        read.list_devices(InMemoryDeviceStore(), limit, None)
+    assert info.value.message.startswith("limit:")
+
+
+@pytest.mark.parametrize(("limit", "count"), [(None, 0), ("1", 1), ("1000", 1), ("0007", 1)])
+def test_list_accepts_a_limit_of_1_to_1000(limit: str | None, count: int) -> None:
+    store = InMemoryDeviceStore()
+    if count:
+        register.register(store, _body(), actor="t", now_unix=1)
+    devices, _ = read.list_devices(store, limit, None)
+    assert len(devices) == count
