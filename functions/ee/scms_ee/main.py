@@ -1,12 +1,13 @@
 """``scms-ee``: a command-line end entity that talks to the SCMS only through its public HTTP API and the codec.
 
-``scms-ee --url URL --state DIR [--trace DIR] init|register|enroll|show`` (issue #4 §6).
+``scms-ee --url URL --state DIR [--trace DIR] init|register|enroll|fetch-chain|show`` (issue #4 §6).
 Exit codes: 0 ok; 1 refused by the SCMS or verification failed; 2 usage or local error.
 """
 
 from __future__ import annotations
 
 import argparse
+import string
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +17,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from scms_codec import time32
+from scms_codec.cert.certificate import Certificate
 
 from . import enroll as enroll_use_case
+from . import fetch_chain as fetch_chain_use_case
 from . import register as register_use_case
 from .client import Client, HttpError, Transport, TransportError, urllib_transport
 from .enroll import VerificationFailed
@@ -51,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--type", choices=["explicit", "implicit"], default="explicit", dest="cert_type")
     enroll.add_argument("--root", type=Path, help="pin this COER root certificate instead of trusting on first use")
     enroll.add_argument("--validity-years", type=int, default=6, help="requested validity (the ECA may shorten it)")
+    fetch = sub.add_parser("fetch-chain", help="download and verify the certificate chain file (CCF) and its CTL")
+    fetch.add_argument("--root", type=Path, help="pin this COER root certificate (default: the stored root)")
+    fetch.add_argument("--series", type=_series_id, help="ctlSeriesId, 16 hex (default: the root's HashedId8)")
     sub.add_parser("show", help="summarise the state directory")
     return parser
 
@@ -81,6 +87,8 @@ def main(
             say(f"registered device {answer.get('device_id', '?')} (state {answer.get('state', '?')})")
             return EXIT_OK
         pinned = None if args.root is None else load_certificate(args.root)
+        if args.command == "fetch-chain":
+            return _fetch_chain(state, client, Trace(args.trace), pinned, args.series, say)
         result = enroll_use_case.enroll(
             state,
             client,
@@ -102,6 +110,34 @@ def main(
     except (_Usage, StateError, TransportError, OSError) as exc:
         print(f"scms-ee {args.command}: {exc}", file=sys.stderr)
         return EXIT_LOCAL
+
+
+def _series_id(text: str) -> bytes:
+    if len(text) != 16 or any(c not in string.hexdigits for c in text):
+        raise argparse.ArgumentTypeError("expected 16 hex digits")
+    return bytes.fromhex(text)
+
+
+def _fetch_chain(
+    state: DeviceState,
+    client: Client,
+    trace: Trace,
+    pinned: Certificate | None,
+    series: bytes | None,
+    say: Callable[[str], None],
+) -> int:
+    if pinned is None and series is None and state.trusted_root() is None:
+        raise _Usage("fetch-chain needs --root FILE or --series HEX until a root is stored")
+    result = fetch_chain_use_case.fetch_chain(
+        state, client, trace, pinned_root=pinned, series=series, now=time32.now(), say=say
+    )
+    if not result.unchanged:
+        tbs = result.ctl.tbs_ctl
+        signed = len(result.electors)
+        say(f"CTL {tbs.ctl_series_id.hex()} #{tbs.sequence_number}: {signed} elector signature(s) verified")
+        say(f"root {result.root.hashed_id8.hex()}: approved by the CTL ({result.root_source})")
+        say(f"{result.filename or 'ccf'}: {len(result.certificates)} CA certificate(s) verified and stored")
+    return EXIT_OK
 
 
 def _init(state: DeviceState, say: Callable[[str], None]) -> int:
