@@ -24,6 +24,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from . import docs_page
 from .template import ApiRoute, FunctionSpec
 
 __all__ = ["DEFAULT_BINARY_MEDIA_TYPES", "Gateway", "LambdaContext", "Route", "handler_for", "load_handler"]
@@ -192,6 +193,9 @@ class Gateway:
         return 405
 
     def dispatch(self, request: Request) -> Response:
+        documentation = docs_page.serve(request.method, request.path)  # /openapi.yaml and /docs
+        if documentation is not None:
+            return documentation
         found = self.resolve(request.method, request.path)
         if found == 404:
             return _json_error(404, "Not Found")
