@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from scms_service.errors import BadRequest, IllegalTransition, NotFound
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.devices import Device, DeviceStore
+
+from .json_body import json_object
 
 __all__ = ["Change", "block", "delete", "parse_change", "unblock"]
 
@@ -24,14 +25,7 @@ class Change:
 
 def parse_change(body: bytes, *, default_cause: str | None = None) -> Change:
     """``{"cause": str, "version"?: int}``; the cause is required unless ``default_cause`` is given."""
-    doc: object = {}
-    if body.strip():
-        try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            raise BadRequest("body: expected a JSON object") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("body: expected a JSON object")
+    doc = json_object(body) if body.strip() else {}
     unknown = set(doc) - {"cause", "version"}
     if unknown:
         raise BadRequest(f"{sorted(unknown)[0]}: unknown field")

@@ -15,6 +15,8 @@ from scms_service.stores.devices import DEVICE_ID_PATTERN, Device, DeviceStore, 
 from scms_codec.crypto.keys import public_key_from_sec1
 from scms_codec.errors import CodecError
 
+from .json_body import json_object
+
 __all__ = ["CERT_TYPES", "POLICY_KEYS", "parse_registration", "register"]
 
 _FIELDS = frozenset({"device_id", "canonical_public_key", "canonical_id", "permissions", "region", "policy"})
@@ -122,12 +124,7 @@ def _policy(value: Any) -> Mapping[str, Any]:
 
 def parse_registration(body: bytes) -> Device:
     """The device described by a ``POST /manage/v1/devices`` body; ``BadRequest`` naming the bad field."""
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("body: expected a JSON object") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("body: expected a JSON object")
+    doc = json_object(body)
     unknown = set(doc) - _FIELDS
     if unknown:
         raise _fail(sorted(unknown)[0], "unknown field")

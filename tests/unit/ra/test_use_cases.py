@@ -146,7 +146,7 @@ def test_ca_certificate_malformed_id_is_400_42(cert_id: str | None) -> None:
     assert info.value.code is ErrorCode.FAILED_PARSING
 
 
-@pytest.mark.parametrize("limit", ["²", "١٠", "0", "1001", "-1", "+5", " 5", "5.0", "", "1" * 30])
+@pytest.mark.parametrize("limit", ["²", "\u0661\u0660", "0", "1001", "-1", "+5", " 5", "5.0", "", "1" * 30])
 def test_list_refuses_a_limit_that_is_not_ascii_digits_1_to_1000(limit: str) -> None:
     # "²" passes str.isdigit() but not int(): it was a 500.
     with pytest.raises(BadRequest) as info:
@@ -161,3 +161,33 @@ def test_list_accepts_a_limit_of_1_to_1000(limit: str | None, count: int) -> Non
         register.register(store, _body(), actor="t", now_unix=1)
     devices, _ = read.list_devices(store, limit, None)
     assert len(devices) == count
+
+
+HOSTILE_BODIES = {
+    "nested": b"[" * 100_000 + b"]" * 100_000,
+    "lone surrogate": b'{"cause": "\\ud800"}',
+    "huge": json.dumps({"cause": "c", "padding": "x" * 70_000}).encode(),
+    "not utf-8": b'{"cause": "\xff"}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_lifecycle_change_refuses_a_hostile_body_as_400(name: str) -> None:
+    # Each was a 500: RecursionError, DynamoDB refusing the string, an item over 400 KB.
+    with pytest.raises(BadRequest) as info:
+        lifecycle_ops.parse_change(HOSTILE_BODIES[name])
+    assert info.value.message.startswith("body:")
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_registration_refuses_a_hostile_body_as_400(name: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        register.parse_registration(HOSTILE_BODIES[name])
+    assert info.value.message.startswith("body:")
+
+
+def test_a_body_with_non_ascii_text_under_the_size_limit_is_accepted() -> None:
+    # Twin: a valid surrogate pair (U+1F600) and other non-ASCII text are fine.
+    change = lifecycle_ops.parse_change(json.dumps({"cause": "blocked \U0001f600 é €" + "x" * 200}).encode())
+    assert change.cause.startswith("blocked \U0001f600")
+    assert register.parse_registration(_body(policy={"note": "y" * 60_000})).policy == {"note": "y" * 60_000}
