@@ -17,9 +17,9 @@ from typing import Any, ParamSpec
 
 from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
 
-from scms_codec.errors import CodecError
+from scms_codec.errors import CodecError, ErrorCode
 
-from .errors import ScmsError, from_codec
+from .errors import BadRequest, ScmsError, from_codec
 
 __all__ = [
     "ERROR_HEADER",
@@ -52,8 +52,15 @@ def json_response(value: Any, status: int = 200) -> Response:
 
 
 def request_body(request: Request) -> bytes:
-    """The raw request body (empty bytes when there is none)."""
-    raw = request.raw_body
+    """The raw request body (empty bytes when there is none); 400-42 if it cannot be decoded.
+
+    API Gateway sends valid base64 for binary media types and UTF-8 text otherwise; anything else
+    (bad padding, non-ASCII base64, a lone surrogate) made Chalice's decoder raise a bare 500.
+    """
+    try:
+        raw = request.raw_body
+    except (ValueError, UnicodeError):  # binascii.Error is a ValueError
+        raise BadRequest("body: not valid base64 or UTF-8", code=ErrorCode.FAILED_PARSING) from None
     if not raw:
         return b""
     return raw.encode("latin-1") if isinstance(raw, str) else bytes(raw)
