@@ -7,14 +7,19 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 from chalice.app import Chalice, Response
 from scms_eca.enroll import enroll
+from scms_service import aws
 from scms_service.config import Settings, load_settings
+from scms_service.health import ca_check, run_checks, table_check
 from scms_service.hierarchy import Hierarchy
-from scms_service.http import OCTET_STREAM, accept_any_when_absent, binary, refusals, request_body
+from scms_service.http import OCTET_STREAM, accept_any_when_absent, binary, json_response, refusals, request_body
+from scms_service.observability import VERSION, add_metric, observe
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
@@ -22,7 +27,6 @@ from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
 from scms_codec.secured.signer import Signer
-from scms_codec.spdu import request_hash
 
 app = Chalice(app_name="scms-eca")
 logger = Logger(service="eca")
@@ -54,6 +58,27 @@ _ca = _LazyHierarchy()
 
 _refusals = refusals(logger, lambda: settings().error_mode)
 accept_any_when_absent(app)
+# Correlation id (the request hash of a POST), one log line and EMF metrics per request (scms_service.observability).
+observe(app, logger, "eca")
+
+
+def _certificate_issued(cert_type: str) -> None:
+    add_metric("CertificatesIssued", CertType=cert_type)
+
+
+@app.route("/eca/health", methods=["GET"])
+def health() -> Response:
+    """200 when EcaTable answers and the ECA certificate loads, else 503 (no auth, no secrets)."""
+    s = settings()
+    result = run_checks(
+        "eca",
+        VERSION,
+        {
+            "table": table_check(aws.client("dynamodb"), s.eca_table),
+            "ca": ca_check(DynamoDbCaStore.from_settings(s), "eca"),
+        },
+    )
+    return json_response(result.as_json(), status=result.status)
 
 
 @app.route("/v3/enrollment-certificate", methods=["POST"], content_types=[OCTET_STREAM])
@@ -61,8 +86,8 @@ accept_any_when_absent(app)
 def enrollment_certificate() -> Response:
     """Enrollment, 1609.2.1 §6.3.4.2 (protocol.md §3.2)."""
     assert app.current_request is not None
+    started = time.perf_counter()
     data = request_body(app.current_request)
-    logger.set_correlation_id(request_hash(data).hex())
     s = settings()
     response = enroll(
         data,
@@ -71,6 +96,8 @@ def enrollment_certificate() -> Response:
         devices=DynamoDeviceStore(s.ra_table),
         requests=DynamoDbEcaRequestStore.from_settings(s),
         ca=_ca,
+        on_issued=_certificate_issued,
     )
     logger.info("enrollment answered", extra={"response_octets": len(response)})
+    add_metric("EnrollmentLatencyMs", (time.perf_counter() - started) * 1000, MetricUnit.Milliseconds)
     return binary(response)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
 from scms_ra import ca_certificate, ccf, lifecycle_ops, read, register
 from scms_ra.present import device_json
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
+from scms_service import aws
 from scms_service.auth import API_KEY_HEADER
 from scms_service.config import load_settings
 from scms_service.errors import ScmsError
+from scms_service.health import ca_check, run_checks, table_check
 from scms_service.http import (
     OCTET_STREAM,
     accept_any_when_absent,
@@ -21,6 +21,7 @@ from scms_service.http import (
     refusals,
     request_body,
 )
+from scms_service.observability import VERSION, observe
 from scms_service.stores.ca import DynamoDbCaStore
 
 from scms_codec import time32
@@ -71,16 +72,8 @@ def _error(request: Request, exc: ScmsError) -> Response:
 accept_any_when_absent(app)
 
 
-@app.middleware("http")
-def _edge(request: Request, get_response: Callable[[Request], Response]) -> Response:
-    """Correlation id and one log line per request (no headers, no bodies)."""
-    logger.set_correlation_id(request.context.get("requestId"))
-    response = get_response(request)
-    logger.info(
-        "request",
-        extra={"method": request.method, "path": request.context.get("resourcePath"), "status": response.status_code},
-    )
-    return response
+# Correlation id, one log line and EMF metrics per request, flushed per invocation (scms_service.observability).
+observe(app, logger, "ra")
 
 
 def _render(exc: ScmsError) -> Response:
@@ -100,6 +93,21 @@ def _request() -> Request:
     request = app.current_request
     assert request is not None  # Chalice sets it before calling a route
     return request
+
+
+@app.route("/ra/health", methods=["GET"])
+def health() -> Response:
+    """200 when RaTable answers and the RA certificate loads, else 503 (no auth, no secrets)."""
+    settings = services().settings
+    result = run_checks(
+        "ra",
+        VERSION,
+        {
+            "table": table_check(aws.client("dynamodb"), settings.ra_table),
+            "ca": ca_check(DynamoDbCaStore.from_settings(settings), "ra"),
+        },
+    )
+    return json_response(result.as_json(), status=result.status)
 
 
 @app.route("/v3/ca-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])

@@ -106,8 +106,13 @@ def enroll(
     requests: EcaRequestStore,
     ca: CaKeys,
     new_token: Callable[[], str] = _new_token,
+    on_issued: Callable[[str], None] | None = None,
 ) -> bytes:
-    """The ``EcaEeCertResponseSpdu`` for the request ``data`` received at Time32 ``now`` (protocol.md §3.2)."""
+    """The ``EcaEeCertResponseSpdu`` for the request ``data`` received at Time32 ``now`` (protocol.md §3.2).
+
+    ``on_issued(cert_type)`` ("explicit" or "implicit") is called once a new certificate is stored,
+    never for a replay or a resumed request (the handler counts issued certificates with it).
+    """
     rh = request_hash(data)
     existing = requests.get(rh)
     if existing is not None:
@@ -173,6 +178,8 @@ def enroll(
         _release_quietly(requests, claim)
         raise
     log.info("enrollment certificate issued", extra={"certificate_id": issued.certificate_id})
+    if on_issued is not None:
+        on_issued(terms.cert_type)
     stored = replace(claim, status=RequestStatus.ISSUED, response=response, issued=issued)
     return _finish(stored, devices, requests, device, now=now)
 

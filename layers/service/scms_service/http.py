@@ -20,6 +20,7 @@ from chalice.app import CaseInsensitiveMapping, Chalice, Request, Response
 from scms_codec.errors import CodecError, ErrorCode
 
 from .errors import BadRequest, ScmsError, from_codec
+from .observability import note_refusal
 
 __all__ = [
     "ERROR_HEADER",
@@ -101,6 +102,7 @@ def refusals(
                 refusal = exc
             code = refusal.code.value if refusal.code is not None else None
             logger.warning("refused", extra={"error": refusal.message, "status": refusal.status, "code": code})
+            note_refusal(code)  # the request line and the Refusals metric name the code, even in coarse mode
             return render(refusal) if render is not None else error_response(refusal, error_mode=error_mode())
 
         return wrapper

@@ -1,0 +1,202 @@
+"""Observability of the authority apps: correlation ids, one structured line per request, EMF metrics, traces.
+
+``observe(app, logger, authority)`` registers one Chalice ``http`` middleware, so the SAM handler
+stays ``app.app``. Per request it:
+
+- sets the Powertools logger's ``correlation_id``: the request hash (HashedId8 of the SPDU as
+  received, protocol.md §4.1) for a 1609.2.1 POST (``application/octet-stream`` body), the API
+  Gateway request id otherwise; every line also carries ``authority``;
+- hands the log records of the library loggers (``scms_service``, ``scms_codec``,
+  ``scms_<authority>``) written while the request runs to that logger, so they carry the same keys;
+- writes one line ``"request"`` with ``method``, ``path`` (the route template, never an id from
+  the URL), ``status``, ``duration_ms`` and ``error_code`` (Table 8 code, else the HTTP status of
+  a refusal, else null);
+- publishes CloudWatch embedded metrics (namespace ``POWERTOOLS_METRICS_NAMESPACE``, dimension
+  ``service`` = the authority) when the request ends: ``Requests``; ``Refusals`` by ``ErrorCode``
+  for every answer ≥ 400; whatever the route added with ``add_metric`` (``CertificatesIssued`` by
+  ``CertType``, ``EnrollmentLatencyMs``). One EMF document per dimension set;
+- opens a Powertools Tracer subsegment (a no-op without X-Ray: ``POWERTOOLS_TRACE_DISABLED=1`` locally).
+
+Nothing here logs a header or a body. Metrics never break a response: a failure to publish them is
+logged and the answer goes out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from chalice.app import Chalice, Request, Response
+
+from scms_codec.spdu import request_hash
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "ERROR_CODE_DIMENSION",
+    "VERSION",
+    "add_metric",
+    "correlation_id",
+    "note_refusal",
+    "observe",
+]
+
+# The service version reported by /health; equal to pyproject.toml's (tests/unit/service/test_observability.py).
+VERSION = "0.1.0"
+DEFAULT_NAMESPACE = "OpenSCMS"
+ERROR_CODE_DIMENSION = "ErrorCode"
+_OCTET_STREAM = "application/octet-stream"
+_ERROR_HEADER = "Ieee-1609.2.1-Error"
+_LIBRARIES = ("scms_service", "scms_codec")
+
+Dimensions = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class _Request:
+    """What one request collected: its metrics and, if refused, the refusal's code."""
+
+    metrics: list[tuple[str, MetricUnit, float, Dimensions]] = field(default_factory=list)
+    refused: bool = False
+    refusal_code: str | None = None
+
+
+_current: ContextVar[_Request | None] = ContextVar("scms_request", default=None)
+_active_logger: ContextVar[Logger | None] = ContextVar("scms_request_logger", default=None)
+
+
+def add_metric(name: str, value: float = 1.0, unit: MetricUnit = MetricUnit.Count, **dimensions: str) -> None:
+    """Publish ``name`` when the current request ends (ignored outside an observed request)."""
+    state = _current.get()
+    if state is not None:
+        state.metrics.append((name, unit, float(value), tuple(sorted(dimensions.items()))))
+
+
+def note_refusal(code: str | None) -> None:
+    """The current request is being refused with this Table 8 ``code`` (None: a refusal without one)."""
+    state = _current.get()
+    if state is not None:
+        state.refused, state.refusal_code = True, code
+
+
+def correlation_id(request: Request) -> str | None:
+    """The request hash (hex) of a 1609.2.1 POST, else the API Gateway request id."""
+    content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if request.method == "POST" and content_type == _OCTET_STREAM:
+        raw = request.raw_body
+        body = raw.encode("latin-1") if isinstance(raw, str) else bytes(raw or b"")
+        if body:
+            return request_hash(body).hex()
+    value = request.context.get("requestId")
+    return None if value is None else str(value)
+
+
+class _ToRequestLogger(logging.Handler):
+    """Library records written during a request go to that request's Powertools logger (its keys, JSON).
+
+    Outside a request (start-up, scripts, tests) they go to the root logger's handlers as usual.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        target = _active_logger.get()
+        if target is not None:
+            target.registered_handler.handle(record)
+        else:
+            logging.getLogger().handle(record)
+
+
+_ROUTER = _ToRequestLogger()
+
+
+def _route_library_logs(names: tuple[str, ...], level: int) -> None:
+    for name in names:
+        library = logging.getLogger(name)
+        if _ROUTER not in library.handlers:
+            library.addHandler(_ROUTER)
+        # The router forwards to the root itself; propagating as well would write each line twice.
+        library.propagate = False
+        if library.level == logging.NOTSET:
+            library.setLevel(level)
+
+
+def _namespace() -> str:
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+
+
+def _publish(state: _Request, authority: str, namespace: str) -> None:
+    groups: dict[Dimensions, list[tuple[str, MetricUnit, float]]] = defaultdict(list)
+    for name, unit, value, dimensions in state.metrics:
+        groups[dimensions].append((name, unit, value))
+    for dimensions, metrics in groups.items():
+        # EphemeralMetrics: no state shared with other instances (the local gateway runs every app
+        # in one process, so Metrics' class-wide set would mix the RA's and the ECA's).
+        emf = EphemeralMetrics(namespace=namespace, service=authority)
+        for key, value in dimensions:
+            emf.add_dimension(name=key, value=value)
+        for name, unit, number in metrics:
+            emf.add_metric(name=name, unit=unit, value=number)
+        emf.flush_metrics()
+
+
+def observe(app: Chalice, logger: Logger, authority: str) -> None:
+    """Register the observing middleware on ``app`` (see the module docstring)."""
+    logger.append_keys(authority=authority)
+    _route_library_logs((*_LIBRARIES, f"scms_{authority}"), logger.log_level)
+    tracer = Tracer(service=authority)
+
+    @app.middleware("http")
+    def _observe(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        started = time.perf_counter()
+        state = _Request()
+        state_token, logger_token = _current.set(state), _active_logger.set(logger)
+        logger.set_correlation_id(correlation_id(request))
+        path = request.context.get("resourcePath")
+        status = 500  # if get_response raises, Lambda (and the local gateway) answer an error
+        response: Response | None = None
+        try:
+            with tracer.provider.in_subsegment(f"## {request.method} {path}") as subsegment:
+                subsegment.put_annotation("authority", authority)
+                response = get_response(request)
+            status = response.status_code
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            code = _error_code(state, response, status)
+            logger.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(duration_ms, 3),
+                    "error_code": code,
+                },
+            )
+            add_metric("Requests")
+            if code is not None:
+                add_metric("Refusals", **{ERROR_CODE_DIMENSION: code})
+            try:
+                _publish(state, authority, _namespace())
+            except Exception:
+                logger.exception("metrics not published")
+            _current.reset(state_token)
+            _active_logger.reset(logger_token)
+        assert response is not None  # get_response returned (else its exception propagates)
+        return response
+
+
+def _error_code(state: _Request, response: Response | None, status: int) -> str | None:
+    """The Table 8 code of a refusal (even in coarse mode, where the client sees none), else its status."""
+    if state.refusal_code is not None:
+        return state.refusal_code
+    headers: dict[str, Any] = dict(response.headers or {}) if response is not None else {}
+    header = headers.get(_ERROR_HEADER)
+    if isinstance(header, str):
+        return header
+    return str(status) if status >= 400 or state.refused else None
