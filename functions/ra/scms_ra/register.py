@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from scms_service.errors import BadRequest
-from scms_service.stores.devices import DEVICE_ID_PATTERN, Device, DeviceStore, Permission
+from scms_service.stores.devices import CANONICAL_ID_PATTERN, DEVICE_ID_PATTERN, Device, DeviceStore, Permission
 
 from scms_codec.crypto.keys import public_key_from_sec1
 from scms_codec.errors import CodecError
@@ -20,8 +20,6 @@ from .json_body import json_object
 __all__ = ["CERT_TYPES", "POLICY_KEYS", "parse_registration", "register"]
 
 _FIELDS = frozenset({"device_id", "canonical_public_key", "canonical_id", "permissions", "region", "policy"})
-# canonicalId is an IA5String (protocol.md §3.1); we take printable ASCII without spaces.
-_CANONICAL_ID = re.compile(r"[\x21-\x7e]{1,128}")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 _PSID_MAX = 2**32 - 1
 _SSP_MAX_OCTETS = 31  # ServiceSpecificPermissions opaque, as the certificates we issue use it
@@ -145,7 +143,7 @@ def parse_registration(body: bytes) -> Device:
     if canonical_id is None:
         # protocol.md §3.1: the 64-hex SHA-256 of the uncompressed x‖y, as OpenSCMS and its samples use.
         canonical_id = hashlib.sha256(uncompressed[1:]).hexdigest()
-    elif not isinstance(canonical_id, str) or not _CANONICAL_ID.fullmatch(canonical_id):
+    elif not isinstance(canonical_id, str) or not CANONICAL_ID_PATTERN.fullmatch(canonical_id):
         raise _fail("canonical_id", "expected 1..128 printable ASCII characters")
     return Device(
         device_id=device_id,

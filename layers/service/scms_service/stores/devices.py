@@ -33,6 +33,7 @@ from ..errors import BadRequest, Conflict, NotFound, ScmsError, TransientStoreEr
 from ..lifecycle import AuditEntry, DeviceState, check_transition
 
 __all__ = [
+    "CANONICAL_ID_PATTERN",
     "DEVICE_ID_PATTERN",
     "Device",
     "DeviceExists",
@@ -48,6 +49,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEVICE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# canonicalId is an IA5String (protocol.md §3.1); the RA registers printable ASCII without spaces.
+CANONICAL_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 _HASHED_ID8_HEX = re.compile(r"[0-9a-f]{16}")
 _REGISTERED_CAUSE = "registered"
 
@@ -376,6 +379,10 @@ class DynamoDeviceStore:
         return None if item is None else _device_from_item(item)
 
     def get_by_canonical_id(self, canonical_id: str) -> Device | None:
+        if not CANONICAL_ID_PATTERN.fullmatch(canonical_id):
+            # No device has it, and a request's unbounded canonicalId could exceed DynamoDB's
+            # 2 KB key limit (ValidationException, a 500 instead of "not registered").
+            return None
         try:
             out = self._client.get_item(
                 TableName=self._table,
