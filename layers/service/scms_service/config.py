@@ -22,6 +22,7 @@ class Settings:
     ra_table: str = "scms-ra"
     eca_table: str = "scms-eca"
     ca_table: str = "scms-ca"
+    aca_table: str = "scms-aca"
     artifacts_bucket: str = "scms-artifacts"
     secret_prefix: str = "scms/"  # noqa: S105 (a name, not a secret)
     management_api_key_secret: str = "scms/management-api-key"  # noqa: S105 (a name, not a secret)
@@ -41,6 +42,8 @@ class Settings:
     allow_self_keyed_enrollment: bool = False
     # ECA: seconds a PENDING request claim is held before a retry of the same bytes may take it over.
     eca_claim_lease: int = 60
+    # ACA: seconds an answered RaAcaCertRequestSpdu stays in AcaTable, so that a retry gets the same response.
+    aca_response_ttl: int = 30 * 24 * 3600
     # CA hierarchy (`scms init`), docs/architecture.md "Hierarchy": validity in years, nested
     # root ⊃ ICA ⊃ the other CAs (a child is cut to end with its issuer). Region: comma-separated
     # UN country ids for the CA certificates, empty for none (no restriction).
