@@ -1,0 +1,206 @@
+"""Idempotency of enrollment (issue #7 §3): the same request twice, concurrently, or after a crash or a
+timeout yields one certificate, the same answer bytes, one Enrolled transition and one audit entry.
+
+Concurrency is simulated as Lambda scales: each thread calls its own copy of ``functions/eca/app.py``
+(its own Chalice app, as a separate container), all on one moto cloud whose calls are each atomic
+(``tests.support.stack``), as DynamoDB's are.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from scms_service.errors import TransientStoreError
+from scms_service.lifecycle import DeviceState
+from scms_service.stores.devices import DynamoDeviceStore
+from scms_service.stores.eca_requests import DynamoDbEcaRequestStore, RequestStatus
+
+from scms_codec import time32
+from scms_codec.errors import ErrorCode
+from scms_codec.spdu import request_hash
+from tests.support.stack import Cloud, open_cloud
+from tests.unit.eca.ee import Ee
+
+ENROLL = "/v3/enrollment-certificate"
+OCTETS = {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"}
+_ids = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[Cloud]:
+    with open_cloud() as built:
+        yield built
+
+
+@pytest.fixture
+def ee(cloud: Cloud) -> Ee:
+    return cloud.register(f"obu-idem-{next(_ids)}")
+
+
+def post(app_module: Any, body: bytes) -> Any:
+    with Client(app_module.app) as client:
+        return client.http.post(ENROLL, headers=OCTETS, body=body)
+
+
+def enrolled_once(cloud: Cloud, ee: Ee) -> str:
+    """The device holds exactly one enrollment and its audit one Enrolled entry; returns the cert id."""
+    store = DynamoDeviceStore(cloud.settings.ra_table)
+    device = store.get(ee.device_id)
+    assert device is not None and device.state is DeviceState.ENROLLED
+    assert len(device.enrollments) == 1
+    audit = store.audit(ee.device_id)
+    assert [a.state for a in audit] == [DeviceState.REGISTERED, DeviceState.ENROLLED]
+    return device.enrollments[0].cert_id
+
+
+def request_items(cloud: Cloud, ee: Ee) -> list[dict[str, Any]]:
+    """The device's REQ and RATE items in EcaTable."""
+    items = boto3.client("dynamodb").scan(TableName=cloud.settings.eca_table, ConsistentRead=True)["Items"]
+    return [i for i in items if i.get("canonicalId", {}).get("S") == ee.canonical_id or ee.canonical_id in i["pk"]["S"]]
+
+
+def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` on threads released at once; their results (or exceptions) in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        try:
+            results[n] = calls[n]()
+        except BaseException as exc:  # surfaced to the test below
+            results[n] = exc
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_same_request_twice_in_sequence_gets_identical_bytes_and_one_enrollment(cloud: Cloud, ee: Ee) -> None:
+    request = ee.request(generation_time=time32.now())
+    first, second = post(cloud.eca, request), post(cloud.eca, request)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.body == first.body
+    enrolled_once(cloud, ee)
+    record = DynamoDbEcaRequestStore.from_settings(cloud.settings).get(request_hash(request))
+    assert record is not None and record.status is RequestStatus.DONE and record.response == first.body
+
+
+def test_a_second_different_request_of_an_enrolled_device_is_refused_400_32(cloud: Cloud, ee: Ee) -> None:
+    # The twin: only the SAME bytes are answered again; other bytes are a re-enrollment.
+    now = time32.now()
+    assert post(cloud.eca, ee.request(generation_time=now)).status_code == 200
+    other = post(cloud.eca, ee.request(generation_time=now - 1))
+    assert (other.status_code, other.headers["Ieee-1609.2.1-Error"]) == (400, ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED)
+    enrolled_once(cloud, ee)
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_same_request_concurrently_gets_one_certificate_and_identical_bytes(cloud: Cloud, ee: Ee, round_: int) -> None:
+    request = ee.request(generation_time=time32.now())
+    containers = [cloud.eca_container(n) for n in range(4)]
+    answers = run_together([lambda c=c: post(c, request) for c in containers])
+    assert all(not isinstance(a, BaseException) for a in answers), answers
+    # A copy that finds another copy's claim in progress is told to retry (409); none is refused otherwise.
+    assert {a.status_code for a in answers} <= {200, 409}, [(a.status_code, a.body) for a in answers]
+    retried = [a if a.status_code == 200 else post(cloud.eca, request) for a in answers]
+    assert {a.status_code for a in retried} == {200}
+    assert len({a.body for a in retried}) == 1
+    enrolled_once(cloud, ee)
+
+
+class SimulatedCrash(BaseException):
+    """The Lambda died (timeout, OOM): nothing after this point of the attempt runs, no handler catches it."""
+
+
+def test_crash_after_the_certificate_is_stored_is_finished_by_the_retry(
+    cloud: Cloud, ee: Ee, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = ee.request(generation_time=time32.now())
+    real = DynamoDbEcaRequestStore.record_issued
+    stored: list[bytes] = []
+
+    def record_then_crash(self: DynamoDbEcaRequestStore, rh: bytes, **kwargs: Any) -> None:
+        real(self, rh, **kwargs)
+        stored.append(kwargs["response"])
+        raise SimulatedCrash
+
+    with monkeypatch.context() as m:
+        m.setattr(DynamoDbEcaRequestStore, "record_issued", record_then_crash)
+        with pytest.raises(SimulatedCrash):
+            post(cloud.eca, request)
+    retry, again = post(cloud.eca, request), post(cloud.eca, request)
+    assert (retry.status_code, again.status_code) == (200, 200)
+    assert retry.body == again.body == stored[0]  # the certificate issued before the crash, not a new one
+    enrolled_once(cloud, ee)
+
+
+def test_timeout_reported_after_the_certificate_was_stored_keeps_it_for_the_retry(
+    cloud: Cloud, ee: Ee, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DynamoDB applied the write but the answer was lost (the client gave up): the attempt fails with
+    # a transient error. Meanwhile the device, tired of waiting, retried and got its certificate from
+    # the stored item. The certificate (and its REQ and RATE items) must survive the failed attempt.
+    request = ee.request(generation_time=time32.now())
+    real = DynamoDbEcaRequestStore.record_issued
+    delivered: list[Any] = []
+
+    def record_then_time_out(self: DynamoDbEcaRequestStore, rh: bytes, **kwargs: Any) -> None:
+        real(self, rh, **kwargs)
+        delivered.append(post(cloud.eca_container(9), request))  # the device's retry, another container
+        raise TransientStoreError("ECA table busy during record_issued")
+
+    with monkeypatch.context() as m:
+        m.setattr(DynamoDbEcaRequestStore, "record_issued", record_then_time_out)
+        first = post(cloud.eca, request)
+    assert first.status_code == 503
+    assert delivered[0].status_code == 200
+    replay = post(cloud.eca, request)
+    assert (replay.status_code, replay.body) == (200, delivered[0].body)
+    enrolled_once(cloud, ee)
+    kinds = sorted(i["pk"]["S"].split("#")[0] for i in request_items(cloud, ee))
+    assert kinds == ["RATE", "REQ"]
+
+
+def test_failure_before_the_certificate_is_stored_releases_the_claim(
+    cloud: Cloud, ee: Ee, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The twin: when issuance itself fails nothing was stored, so the claim and rate entry go and a
+    # retry starts afresh at once (no 409 for the lease).
+    request = ee.request(generation_time=time32.now())
+    with monkeypatch.context() as m:
+        m.setattr("scms_eca.enroll._issue", lambda *a, **k: (_ for _ in ()).throw(TransientStoreError("busy")))
+        assert post(cloud.eca, request).status_code == 503
+    assert request_items(cloud, ee) == []
+    assert post(cloud.eca, request).status_code == 200
+    enrolled_once(cloud, ee)
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_different_requests_of_one_device_concurrently_enroll_it_once(cloud: Cloud, ee: Ee, round_: int) -> None:
+    now = time32.now()
+    requests = [ee.request(generation_time=now - n) for n in range(4)]
+    answers = run_together([lambda n=n: post(cloud.eca_container(n), requests[n]) for n in range(4)])
+    assert all(not isinstance(a, BaseException) for a in answers), answers
+    winners = [a for a in answers if a.status_code == 200]
+    assert len(winners) == 1, [(a.status_code, a.body) for a in answers]
+    for loser in (a for a in answers if a.status_code != 200):
+        # Lost the race on the device (409) or saw it Enrolled already (400-32); never a 500.
+        assert loser.status_code in (400, 409), (loser.status_code, loser.body)
+        if loser.status_code == 400:
+            assert loser.headers["Ieee-1609.2.1-Error"] == ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED
+    cert_id = enrolled_once(cloud, ee)
+    # Only the winner's answer is kept: the losers' certificates were deleted unseen.
+    store = DynamoDbEcaRequestStore.from_settings(cloud.settings)
+    kept = [store.get(request_hash(r)) for r in requests]
+    issued = [k for k in kept if k is not None and k.issued is not None]
+    assert [k.issued.certificate_id for k in issued if k.issued is not None] == [cert_id]
