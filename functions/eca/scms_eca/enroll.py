@@ -170,13 +170,17 @@ def enroll(
 
     try:
         response, issued = _issue(request, terms, rh, signer, chain, now=now, settings=settings)
+    except Exception:
+        _release_quietly(requests, claim)
+        raise
+    try:
         requests.record_issued(rh, token=token, response=response, issued=issued)
     except RequestClaimed as exc:
         # Another retry took the claim over: our certificate is dropped before anyone saw it.
         raise RequestInProgress("this request is being processed; retry later") from exc
-    except Exception:
-        _release_quietly(requests, claim)
-        raise
+    # Any other failure of record_issued is NOT released: the write may have been applied (a timeout
+    # after DynamoDB accepted it) and a retry may already have delivered that certificate. The claim
+    # stays: a retry finishes it if ISSUED, or takes it over after the lease if still PENDING.
     log.info("enrollment certificate issued", extra={"certificate_id": issued.certificate_id})
     if on_issued is not None:
         on_issued(terms.cert_type)
