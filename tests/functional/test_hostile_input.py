@@ -9,8 +9,10 @@ DynamoDB item, secret and S3 object version with the one taken when the module s
 
 from __future__ import annotations
 
+import base64
 import json
 import random
+import stat
 import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,9 +20,12 @@ from typing import Any
 import pytest
 from chalice.test import Client
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scms_service import aws
 
+from scms_cli.local import state as local_state
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.secured.encrypted_data import encrypt
@@ -444,3 +449,57 @@ def test_garbage_list_parameters_are_400_not_500(unchanged: World, limit: str, t
     if answer.status_code == 200:
         return  # a well-formed limit and an empty or valid token
     _json_error(answer, 400)
+
+
+# ------------------------------------------------------------------ where the CA private keys are
+
+
+def _private_keys(world: World) -> dict[str, ec.EllipticCurvePrivateKey]:
+    hierarchy = world.cloud.hierarchy
+    found = {f"{role}/signing": hierarchy.signer(role).key for role in hierarchy.roles}
+    found |= {f"{role}/encryption": hierarchy.encryption_private_key(role) for role in ("ra", "ma")}
+    return found
+
+
+def _forms(key: ec.EllipticCurvePrivateKey) -> list[bytes]:
+    """The private key as raw scalar, hex (both cases), PKCS#8 DER, its base64 and PEM."""
+    size = (key.curve.key_size + 7) // 8
+    scalar = key.private_numbers().private_value.to_bytes(size, "big")
+    der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    return [scalar, scalar.hex().encode(), scalar.hex().upper().encode(), der, base64.b64encode(der), pem]
+
+
+def _holders(texts: list[tuple[str, bytes]], key: ec.EllipticCurvePrivateKey) -> set[str]:
+    forms = _forms(key)
+    return {where for where, octets in texts if any(f in octets for f in forms) or b"PRIVATE KEY" in octets}
+
+
+def test_ca_private_keys_are_in_secrets_manager_and_in_no_table_item_or_s3_object(world: World) -> None:
+    state = capture(world.cloud.settings, contents=True)
+    texts = list(state.texts())
+    stored = [(w, t) for w, t in texts if not w.startswith("secret ")]
+    for name, key in _private_keys(world).items():
+        holders = _holders(texts, key)
+        # The twin: the scan does find the key, in its own secret (so "nowhere else" means something).
+        assert any(w.startswith(f"secret {world.cloud.settings.secret_prefix}ca/") for w in holders), name
+        assert _holders(stored, key) == set(), name
+
+
+def test_local_state_file_holding_the_keys_is_readable_by_its_owner_only(world: World, tmp_path: Any) -> None:
+    settings = world.cloud.settings
+    data = local_state.snapshot(
+        dynamodb=aws.client("dynamodb"),
+        s3=aws.client("s3"),
+        secretsmanager=aws.client("secretsmanager"),
+        tables=[settings.ra_table, settings.eca_table, settings.ca_table],
+        bucket=settings.artifacts_bucket,
+        kms_key=None,
+    )
+    path = local_state.write_state(tmp_path / "state", data)
+    content = path.read_bytes()
+    pem_lines = [_forms(k)[-1].decode().splitlines()[1] for k in _private_keys(world).values()]
+    assert all(line.encode() in content for line in pem_lines)  # the file does hold them ...
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # ... so only its owner may read it
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temporary copy left behind
