@@ -1,0 +1,432 @@
+"""ACA batch issuance: RaAcaCertRequestSpdus in, signed AcaRaCertResponseSpdus (or per-request refusals) out.
+
+1609.2.1 §6.3.5 and §9.3 (protocol.md §3.3 "ACA (per request)", §4.3-§4.6). Per request, in the
+fixed order of protocol.md §2.4: parse (400-42); the RA's signature (400-43) and its certificate
+under the hierarchy (400-40); the request's constraints and response form (400-32, cubk only if
+the ACA certificate has ``usesCubk``); the RA's ``certRequestPermissions`` cover the requested
+``appPermissions`` (400-30); generationTime (400-50); validity (400-35, the policy may cut it);
+both PLVs (400-41); the key (400-64). Then the certificate: linkage-value = plv1 ⊕ plv2 with
+iCert, the real cracaId/crlSeries, explicit (butterflyExplicit: U = B + c·G, privateKeyInfo = c)
+or implicit (ECQV with R = B, privateKeyInfo = r), wrapped plain / private (encrypted to
+certEncKey, then ACA-signed) / cubk (encrypted to B, unsigned), inside an ACA-signed
+``AcaRaCertResponseSpdu`` whose requestHash is the HashedId8 of the request as received.
+
+Speed (issue #5 §7, performance.md §5-§7): the point additions of the whole batch share one
+inversion; requests of the usual shape are read and answered through fixed-shape COER
+(``wire``, ``cert.template``, ``secured.template``), so no asn1tools call is made per
+certificate once the RA certificate is known; every secret-scalar operation is pyca's.
+
+Idempotency: responses are stored by request hash before they are returned; a request answered
+before gets its stored response again, never a second certificate. A refusal stores nothing.
+The ACA needs and keeps nothing but the requests: no device identity reaches it (issue #5 §4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from scms_service.stores.aca_responses import AcaResponseStore
+
+from scms_codec.cert import template as cert_template
+from scms_codec.cert.certificate import Certificate
+from scms_codec.cert.chain import verify_chain
+from scms_codec.cert.permissions import check_end_entity_permissions
+from scms_codec.crypto import butterfly, ecdsa, ecqv, keys
+from scms_codec.crypto.points import Point
+from scms_codec.errors import ChainError, CodecError, ErrorCode, InvalidKey, SpduShapeError
+from scms_codec.secured.encrypted_data import encrypt
+from scms_codec.secured.keyring import Keyring
+from scms_codec.secured.recipients import RekRecipient
+from scms_codec.secured.signed_data import sign_data
+from scms_codec.secured.signer import Signer
+from scms_codec.spdu.plv import linkage_value_of
+from scms_codec.spdu.ra_aca import AcaResponseKind, LinkageInfo, RaAcaCertRequest, parse_ra_aca_cert_request
+from scms_codec.spdu.scms_pdu import request_hash
+from scms_codec.time32 import DURATION_UNITS, duration_from_seconds, duration_seconds, to_unix
+
+from . import wire
+
+__all__ = [
+    "HierarchyRaCertificates",
+    "IssuePolicy",
+    "IssueResult",
+    "RaCertificate",
+    "RaCertificateResolver",
+    "issue_batch",
+]
+
+_log = logging.getLogger(__name__)
+
+SECURITY_MGMT_PSID = 35
+_RA_SSP_TAG = 0x8B  # SecurityMgmtSsp alternative ``ra`` (protocol.md §1.1 table: RaSsp 8b0002)
+_USES_CUBK = 0x80  # ToBeSignedCertificate.flags bit 0 (protocol.md §1.1)
+_UINT16_MAX = 0xFFFF
+# Duration units from the finest to the coarsest that a cut validity may be written in (whole seconds).
+_CUT_UNITS = ("seconds", "minutes", "hours", "sixtyHours", "years")
+
+
+class _Refused(Exception):
+    """One request is refused with its Table 8 code; the batch goes on."""
+
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs and outputs
+
+
+@dataclass(frozen=True)
+class IssuePolicy:
+    """What the ACA puts in every certificate regardless of the request, and how far it lets a request reach."""
+
+    craca_id: bytes  # HashedId3 of the CRACA certificate (the root, as for enrollment certificates)
+    crl_series: int
+    max_validity_seconds: int | None = None  # longer requested validity is cut to this (None: no cut)
+    clock_skew: int = 5  # seconds a generationTime may lie in the future (protocol.md §5.3)
+    response_ttl: int = 30 * 24 * 3600  # seconds a stored response serves retries
+
+    def __post_init__(self) -> None:
+        if len(self.craca_id) != 3:
+            raise ValueError("craca_id: a HashedId3 is 3 octets")
+        if not 0 <= self.crl_series <= _UINT16_MAX:
+            raise ValueError("crl_series: must be a Uint16")
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    """The outcome of one request: its hash (as received) and either the response SPDU or a refusal code."""
+
+    request_hash: bytes
+    response: bytes | None = field(default=None, repr=False)  # COER AcaRaCertResponseSpdu
+    refusal: ErrorCode | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None
+
+
+@dataclass(frozen=True)
+class RaCertificate:
+    """An RA certificate as the ACA judged it: its key, its signer-input hash and why it may not request, if so."""
+
+    certificate: Certificate
+    key: ec.EllipticCurvePublicKey = field(repr=False)
+    signer_hash: bytes = field(repr=False)  # SHA-256(COER certificate): H(signer input), protocol.md §4.2
+    refusal: ErrorCode | None = None
+    reason: str = ""
+
+
+class RaCertificateResolver(Protocol):
+    """The RA certificate that signed a request, by its COER octets (CodecError if they do not decode)."""
+
+    def __call__(self, encoded: bytes) -> RaCertificate: ...
+
+
+class HierarchyRaCertificates:
+    """Accepts RA certificates that chain to the hierarchy's roots at ``now`` and name the RA role; cached by octets."""
+
+    def __init__(self, certificates: Sequence[Certificate], anchors: Sequence[Certificate], *, now: int) -> None:
+        self._certificates = list(certificates)
+        self._anchors = list(anchors)
+        self._now = now
+        self._cache: dict[bytes, RaCertificate] = {}
+
+    def __call__(self, encoded: bytes) -> RaCertificate:
+        known = self._cache.get(encoded)
+        if known is None:
+            known = self._cache[encoded] = self._judge(Certificate.from_bytes(encoded))
+        return known
+
+    def _judge(self, cert: Certificate) -> RaCertificate:
+        if cert.is_implicit:
+            # An implicit signer's key needs its issuer; the RA's certificate is explicit (protocol.md §1.1).
+            raise SpduShapeError("RaAcaCertRequestSpdu: the RA certificate is implicit")
+        key = cert.public_key()
+        signer_hash = hashlib.sha256(cert.encoded).digest()
+        try:
+            verify_chain(cert, self._certificates, self._anchors, at=self._now)
+        except ChainError as exc:
+            return RaCertificate(cert, key, signer_hash, ErrorCode.CHAIN_VERIFICATION_FAILED, str(exc))
+        if not _is_ra(cert):
+            return RaCertificate(cert, key, signer_hash, ErrorCode.CHAIN_VERIFICATION_FAILED,
+                                 "the signer is not an RA certificate with certRequestPermissions")  # fmt: skip
+        return RaCertificate(cert, key, signer_hash)
+
+
+def _is_ra(cert: Certificate) -> bool:
+    if "certRequestPermissions" not in cert.tbs:
+        return False
+    for entry in cert.tbs.get("appPermissions", ()):
+        ssp = entry.get("ssp")
+        if entry["psid"] == SECURITY_MGMT_PSID and ssp and ssp[0] == "opaque" and ssp[1][:1] == bytes([_RA_SSP_TAG]):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# One batch
+
+
+@dataclass
+class _Request:
+    """A request that passed every check, waiting for its key randomisation and certificate."""
+
+    index: int
+    request_hash: bytes
+    type: str
+    randomise: bool
+    kind: AcaResponseKind
+    key: Point  # B (cocoon key), the EE's key or ECQV request point
+    key_object: ec.EllipticCurvePublicKey = field(repr=False)
+    encryption_key: ec.EllipticCurvePublicKey | None = field(repr=False)
+    tbs: dict[str, Any] = field(repr=False)
+
+
+class _Batch:
+    """The per-batch state: the ACA's keys and derived constants, and the caches the requests share."""
+
+    def __init__(
+        self, aca: Signer, resolve_ra: RaCertificateResolver, plv_keys: Keyring, now: int, policy: IssuePolicy
+    ) -> None:
+        if aca.certificate is None:
+            raise ValueError("aca: the ACA signs with its certificate")
+        cert = aca.certificate
+        if not isinstance(aca.key.curve, ec.SECP256R1) or cert.is_implicit:
+            raise ValueError("aca: an ACA issuing ECQV certificates needs an explicit P-256 certificate")
+        self.aca = aca
+        self.cert = cert
+        self.cert_hash = hashlib.sha256(cert.encoded).digest()
+        self.issuer = cert_template.octets(cert.hashed_id8, 8)
+        self.private = keys.private_key_to_int(aca.key)
+        flags = cert.tbs.get("flags")
+        self.uses_cubk = bool(flags and bytes(flags[0])[:1] and bytes(flags[0])[0] & _USES_CUBK)
+        self.start, self.end = cert.validity
+        self.issue_groups = cert.tbs.get("certIssuePermissions", [])
+        self.resolve_ra = resolve_ra
+        self.plv_keyring = plv_keys
+        self.plv_keys = wire.LinkageKeys(plv_keys)
+        self.now = now
+        self.policy = policy
+        self._covered: dict[tuple[bytes, Any], ErrorCode | None] = {}
+
+    # --- checks ------------------------------------------------------------------------------
+
+    def covered(self, ra: RaCertificate, permissions: list[dict[str, Any]]) -> ErrorCode | None:
+        """400-30 unless the RA may request ``permissions`` and the ACA may issue them (cached per shape)."""
+        shape = tuple((p["psid"], p.get("ssp")) for p in permissions)
+        cache_key = (ra.signer_hash, shape)
+        if cache_key not in self._covered:
+            verdict = None
+            try:
+                check_end_entity_permissions(ra.certificate.tbs["certRequestPermissions"], permissions, "app", 1, "RA")
+                check_end_entity_permissions(self.issue_groups, permissions, "app", 1, "ACA")
+            except ChainError:
+                verdict = ErrorCode.APP_PERMISSIONS_NOT_ALLOWED
+            self._covered[cache_key] = verdict
+        return self._covered[cache_key]
+
+    def validity(self, period: dict[str, Any]) -> dict[str, Any]:
+        """The requested validity, cut to the policy and the ACA certificate's end; 400-35 outside the ACA's."""
+        start = int(period["start"])
+        end = start + duration_seconds(period["duration"])
+        if not self.start <= start < self.end:
+            raise _Refused(ErrorCode.VALIDITY_PERIOD_NOT_ALLOWED, "validity starts outside the ACA certificate's")
+        limit = self.end
+        if self.policy.max_validity_seconds is not None:
+            limit = min(limit, start + self.policy.max_validity_seconds)
+        if end <= limit:
+            return period
+        return {"start": start, "duration": _duration_at_most(limit - start)}
+
+
+def _duration_at_most(seconds: int) -> tuple[str, int]:
+    """``seconds`` in the largest exact Duration unit, else the longest Duration below it (finest unit that fits)."""
+    try:
+        return duration_from_seconds(seconds)
+    except ValueError:
+        pass  # Not exactly expressible: round down, so the certificate never outlives the limit.
+    for unit in _CUT_UNITS:
+        count = seconds // int(DURATION_UNITS[unit])
+        if count <= _UINT16_MAX:
+            return unit, count
+    return "years", _UINT16_MAX  # pragma: no cover - a Time32 span never needs more
+
+
+def _compressed(p: Point) -> tuple[str, bytes]:
+    """``EccP256CurvePoint`` in canonical compressed form (protocol.md §4.1)."""
+    return ("compressed-y-1" if p[1] & 1 else "compressed-y-0"), p[0].to_bytes(32, "big")
+
+
+def _decompress(point: tuple[str, Any]) -> tuple[ec.EllipticCurvePublicKey, Point]:
+    """A compressed request point as a pyca key and (x, y); InvalidKey (400-64) if it is not on P-256."""
+    key = keys.point_from_asn1(point, "nistP256")
+    numbers = key.public_numbers()
+    return key, (numbers.x, numbers.y)
+
+
+def _sec1_key(sec1: bytes) -> ec.EllipticCurvePublicKey:
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), sec1)
+    except ValueError:
+        raise InvalidKey("certEncKey is not a point of P-256") from None
+
+
+def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
+    """Every check of one request in protocol.md §2.4 order; the certificate's tbs without its key."""
+    fast = wire.read_ra_aca_cert_request(data)
+    encryption_key: ec.EllipticCurvePublicKey | None = None
+    if fast is not None:
+        ra = batch.resolve_ra(fast.signer_certificate)
+        digest = hashlib.sha256(hashlib.sha256(fast.tbs_request).digest() + ra.signer_hash).digest()
+        signature = ("ecdsaNistP256Signature", {"rSig": ("x-only", fast.r.to_bytes(32, "big")),
+                                                "sSig": fast.s.to_bytes(32, "big")})  # fmt: skip
+        ecdsa.verify(ra.key, digest, signature)
+        if fast.cert_enc_key is not None:
+            encryption_key = _sec1_key(fast.cert_enc_key)
+        content = RaAcaCertRequest(
+            fast.generation_time, fast.type, fast.tbs_cert,  # type: ignore[arg-type]
+            butterfly_explicit=fast.butterfly_explicit, cubk=fast.cubk, linkage_info=fast.linkage_info,
+            cert_enc_key=encryption_key,
+        )  # fmt: skip
+    else:
+        opened = parse_ra_aca_cert_request(data)
+        assert opened.signer is not None  # SignerSingleCert: parse_ra_aca_cert_request refuses self
+        ra = batch.resolve_ra(opened.signer.encoded)
+        content = opened.content
+        encryption_key = content.cert_enc_key
+    if ra.refusal is not None:
+        raise _Refused(ra.refusal, ra.reason)
+    problems = content.violations()
+    if problems:
+        raise _Refused(ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, "; ".join(problems))
+    kind = content.response_kind
+    if kind == "cubk" and not batch.uses_cubk:
+        raise _Refused(ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, "cubk requested but the ACA certificate lacks usesCubk")
+    tbs = content.tbs_cert
+    refusal = batch.covered(ra, tbs["appPermissions"])
+    if refusal is not None:
+        raise _Refused(refusal, "appPermissions not covered by the RA's certRequestPermissions")
+    if content.generation_time > batch.now + batch.policy.clock_skew:
+        raise _Refused(ErrorCode.GENERATION_TIME_IN_FUTURE, "generationTime is in the future")
+    issued: dict[str, Any] = {
+        "id": _identifier(batch, tbs["id"], content.linkage_info),
+        "cracaId": batch.policy.craca_id,
+        "crlSeries": batch.policy.crl_series,
+        "validityPeriod": batch.validity(tbs["validityPeriod"]),
+        "appPermissions": tbs["appPermissions"],
+    }
+    for name in tbs.keys() - issued.keys() - {"verifyKeyIndicator"}:
+        issued[name] = tbs[name]  # region, encryptionKey, ...: as requested
+    key_object, point = _decompress(tbs["verifyKeyIndicator"][1][1] if content.type == "explicit"
+                                    else tbs["verifyKeyIndicator"][1])  # fmt: skip
+    if kind == "cubk":
+        encryption_key = key_object  # Q = B (protocol.md §4.5, Uncertain 6; crypto.butterfly)
+    randomise = content.type == "implicit" or content.butterfly_explicit
+    return _Request(index, h, content.type, randomise, kind, point, key_object, encryption_key, issued)
+
+
+def _identifier(batch: _Batch, requested: tuple[str, Any], info: LinkageInfo | None) -> tuple[str, Any]:
+    """The certificate's id: linkageData {iCert, plv1 ⊕ plv2} when PLVs came, else the requested id."""
+    if info is None:
+        return requested
+    plv1 = batch.plv_keys.plv(info.enc_plv1)
+    plv2 = batch.plv_keys.plv(info.enc_plv2)
+    if plv1 is None or plv2 is None or info.enc_plv1.la_id == info.enc_plv2.la_id:
+        # Another shape (or a bad pair): the codec's strict reading decides, with its own errors.
+        lv = linkage_value_of(info, batch.plv_keyring)
+    else:
+        lv = bytes(a ^ b for a, b in zip(plv1, plv2, strict=True))
+    return "linkageData", {"iCert": requested[1]["iCert"], "linkage-value": lv}
+
+
+def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -> bytes:
+    """The certificate for ``key`` (U or P_U), its response SPDU and the ACA-signed AcaRaCertResponseSpdu."""
+    tbs = request.tbs
+    private_key_info = None
+    if request.type == "explicit":
+        tbs["verifyKeyIndicator"] = ("verificationKey", ("ecdsaNistP256", _compressed(key)))
+        tbs_coer = cert_template.encode("ToBeSignedCertificate", tbs)
+        digest = hashlib.sha256(hashlib.sha256(tbs_coer).digest() + batch.cert_hash).digest()
+        signature = cert_template.signature(ecdsa.sign(batch.aca.key, digest))
+        certificate = wire.certificate_coer("explicit", batch.issuer, tbs_coer, signature)
+        if scalar is not None:
+            private_key_info = keys.scalar_to_bytes(scalar)
+    else:
+        assert scalar is not None
+        tbs["verifyKeyIndicator"] = ("reconstructionValue", _compressed(key))
+        tbs_coer = cert_template.encode("ToBeSignedCertificate", tbs)
+        e = ecqv.e_from_digests(hashlib.sha256(tbs_coer).digest(), batch.cert_hash)
+        private_key_info = keys.scalar_to_bytes(ecqv.private_reconstruction(e, scalar, batch.private))
+        certificate = wire.certificate_coer("implicit", batch.issuer, tbs_coer, None)
+    inner = wire.unsecured(wire.aca_ee_cert_response_pdu(batch.now, certificate, private_key_info))
+    if request.kind == "plain":
+        spdu = inner
+    else:
+        assert request.encryption_key is not None
+        spdu = encrypt(inner, RekRecipient(request.encryption_key))
+        if request.kind == "private":
+            # EncryptedSigned: signed by the very ACA certificate that issued the inner one (protocol.md §3.3).
+            spdu = sign_data(spdu, SECURITY_MGMT_PSID, batch.aca, signer_form="certificate")
+    pdu = wire.aca_ra_cert_response_pdu(batch.now, request.request_hash, request.kind, spdu)
+    return sign_data(pdu, SECURITY_MGMT_PSID, batch.aca, signer_form="certificate")
+
+
+def issue_batch(
+    requests: Sequence[bytes],
+    *,
+    aca: Signer,
+    ra_certificate_resolver: RaCertificateResolver,
+    plv_keys: Keyring,
+    now: int,
+    policy: IssuePolicy,
+    responses: AcaResponseStore,
+) -> list[IssueResult]:
+    """One IssueResult per request, in order: the stored or new AcaRaCertResponseSpdu, or a Table 8 refusal.
+
+    ``aca`` is the ACA's signer (key and certificate); ``plv_keys`` holds the LA-ACA keys; ``now``
+    is Time32; ``responses`` keeps every answer by request hash. See the module docstring.
+    """
+    batch = _Batch(aca, ra_certificate_resolver, plv_keys, now, policy)
+    hashes = [request_hash(data) for data in requests]
+    stored = responses.get_many(hashes)
+    refusals: dict[bytes, ErrorCode] = {}
+    prepared: list[_Request] = []
+    seen: set[bytes] = set(stored)
+    for index, (data, h) in enumerate(zip(requests, hashes, strict=True)):
+        if h in seen:
+            continue  # answered before, or the same request twice in this batch
+        seen.add(h)
+        try:
+            prepared.append(_prepare(batch, index, data, h))
+        except _Refused as exc:
+            refusals[h] = exc.code
+            _log.info("request refused", extra={"index": index, "code": exc.code.value, "reason": str(exc)})
+        except CodecError as exc:
+            refusals[h] = exc.error_code
+            _log.info("request refused", extra={"index": index, "code": exc.error_code.value,
+                                                "reason": type(exc).__name__})  # fmt: skip
+    fresh = _issue_all(batch, prepared)
+    if fresh:
+        stored.update(responses.put_many(fresh, expires_at=to_unix(now) + policy.response_ttl))
+    return [IssueResult(h, stored.get(h), None if h in stored else refusals.get(h)) for h in hashes]
+
+
+def _issue_all(batch: _Batch, prepared: list[_Request]) -> dict[bytes, bytes]:
+    """Randomise every key that needs it with one inversion for the batch, then certify and answer each."""
+    randomised = [r for r in prepared if r.randomise]
+    # Explicit U = B + c·G and implicit P_U = B + k·G are the same operation on a fresh scalar
+    # (protocol.md §4.5): the sums share one modular inversion (performance.md §7).
+    drawn = iter(butterfly.randomize_explicit_many([r.key for r in randomised]))
+    out: dict[bytes, bytes] = {}
+    for request in prepared:
+        scalar, key = next(drawn) if request.randomise else (None, request.key)
+        out[request.request_hash] = _respond(batch, request, scalar, key)
+    return out
+
