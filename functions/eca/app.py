@@ -63,7 +63,7 @@ observe(app, logger, "eca")
 
 
 def _certificate_issued(cert_type: str) -> None:
-    add_metric("CertificatesIssued", CertType=cert_type)
+    add_metric("CertificatesIssued", dimensions={"CertType": cert_type})
 
 
 @app.route("/eca/health", methods=["GET"])

@@ -310,7 +310,8 @@ def test_clean_shutdown_leaves_no_process_and_frees_the_port(tmp_path: Path) -> 
         probe.settimeout(2)
         probe.connect(("127.0.0.1", port))
     state = read_state(stack.state_dir)
-    assert state is not None and set(state["dynamodb"]) == {"scms-ra", "scms-eca", "scms-ca"}
+    assert state is not None
+    assert set(state["dynamodb"]) == {"scms-ra", "scms-eca", "scms-ca", "scms-la1", "scms-la2"}
 
 
 def test_a_failed_restore_leaves_the_state_file_untouched(tmp_path: Path) -> None:

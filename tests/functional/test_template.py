@@ -35,14 +35,35 @@ def route_differences(template: dict[str, Any], function: str, app: Any) -> tupl
     return routes - events, events - routes
 
 
-@pytest.mark.parametrize("spec", functions(), ids=lambda s: s.logical_id)
+def api_functions() -> list[FunctionSpec]:
+    """The functions with Api events (Chalice apps); the others are Lambda tasks (e.g. the LAs)."""
+    routed = {r.function for r in api_routes()}
+    return [s for s in functions() if s.logical_id in routed]
+
+
+def task_functions() -> list[FunctionSpec]:
+    """The functions without Api events: Lambda tasks of the state machines (``module.function``)."""
+    routed = {r.function for r in api_routes()}
+    return [s for s in functions() if s.logical_id not in routed]
+
+
+@pytest.mark.parametrize("spec", task_functions(), ids=lambda s: s.logical_id)
+def test_every_task_function_handler_is_a_function_in_its_code(spec: FunctionSpec) -> None:
+    # Given a function without Api events, Then its Handler names a callable in a file of its CodeUri.
+    module, _, attr = spec.handler.rpartition(".")
+    assert module and attr and spec.handler != "app.app", f"{spec.logical_id}: {spec.handler}"
+    assert (spec.code_dir / f"{module}.py").is_file(), f"{spec.logical_id}: {spec.code_dir}/{module}.py is missing"
+    assert callable(load_handler(spec, {k: str(v) for k, v in spec.environment.items()}))
+
+
+@pytest.mark.parametrize("spec", api_functions(), ids=lambda s: s.logical_id)
 def test_every_template_function_is_a_chalice_app_file(spec: FunctionSpec) -> None:
-    # Given a function of the template, Then its Handler names app.py's `app` in its CodeUri.
+    # Given a function of the template with Api events, Then its Handler names app.py's `app` in its CodeUri.
     assert spec.handler == "app.app"
     assert (spec.code_dir / "app.py").is_file(), f"{spec.logical_id}: {spec.code_dir}/app.py is missing"
 
 
-@pytest.mark.parametrize("spec", functions(), ids=lambda s: s.logical_id)
+@pytest.mark.parametrize("spec", api_functions(), ids=lambda s: s.logical_id)
 def test_template_api_events_equal_the_apps_routes(spec: FunctionSpec) -> None:
     # Given the function's Chalice app, When its routes are compared with the template's Api events,
     app = load_handler(spec)

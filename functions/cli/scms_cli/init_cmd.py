@@ -20,6 +20,7 @@ from scms_service.hierarchy import (
     init_hierarchy,
     rotate,
 )
+from scms_service.linkage_keys import ensure_la_aca_keys
 from scms_service.stores.artifacts import Artifacts, S3Artifacts
 from scms_service.stores.ca import CaStore, DynamoDbCaStore, KeyVault, SecretsManagerKeyVault
 
@@ -77,6 +78,7 @@ def execute(
         else:
             hierarchy, created = init_hierarchy(settings, ca_store, vault, artifacts, now=now)
             print("Created the missing CA roles." if created else "The hierarchy exists; nothing changed.", file=out)
+            ensure_la_aca_keys(settings, vault)
             key = ensure_management_api_key(settings, vault)
             if key is not None:
                 print(

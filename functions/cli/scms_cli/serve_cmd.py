@@ -143,6 +143,7 @@ class LocalStack:
     def _bootstrap(self, settings: Any) -> None:
         """``scms init``: create the hierarchy if missing; on first creation keep the API key in the state dir."""
         from scms_service import hierarchy
+        from scms_service.linkage_keys import ensure_la_aca_keys
         from scms_service.stores.artifacts import S3Artifacts
         from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 
@@ -158,6 +159,7 @@ class LocalStack:
         init_cmd.summary(ca, table)
         for line in table.getvalue().splitlines():
             self.out("  " + line)
+        ensure_la_aca_keys(settings, vault)
         key = hierarchy.ensure_management_api_key(settings, vault)
         if key is not None:
             assert self.state_dir is not None

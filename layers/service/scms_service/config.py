@@ -54,6 +54,13 @@ class Settings:
     ca_region_countries: str = ""
     ma_relevant_psids: str = "32"
     crl_series: int = 1
+    # Linkage authorities (docs/architecture.md "Linkage authorities"): this LA function's LaId (4 hex
+    # digits; 0001 = la1, 0002 = la2), each LA's seed table, and the most PLVs one request may ask for
+    # (156 weekly i-periods x 20 certificates = three years).
+    la_id: str = "0001"
+    la1_table: str = "scms-la1"
+    la2_table: str = "scms-la2"
+    la_max_plvs: int = 3120
     # Local-only: where `make serve` keeps state between runs (not used in Lambda).
     state_dir: str = ".scms"
     extra: Mapping[str, str] = field(default_factory=dict)

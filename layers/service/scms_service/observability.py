@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,11 +72,17 @@ _current: ContextVar[_Request | None] = ContextVar("scms_request", default=None)
 _active_logger: ContextVar[Logger | None] = ContextVar("scms_request_logger", default=None)
 
 
-def add_metric(name: str, value: float = 1.0, unit: MetricUnit = MetricUnit.Count, **dimensions: str) -> None:
-    """Publish ``name`` when the current request ends (ignored outside an observed request)."""
+def add_metric(
+    name: str,
+    value: float = 1.0,
+    unit: MetricUnit = MetricUnit.Count,
+    *,
+    dimensions: Mapping[str, str] | None = None,
+) -> None:
+    """Publish ``name`` (with these extra dimensions) when the current request ends; ignored outside one."""
     state = _current.get()
     if state is not None:
-        state.metrics.append((name, unit, float(value), tuple(sorted(dimensions.items()))))
+        state.metrics.append((name, unit, float(value), tuple(sorted((dimensions or {}).items()))))
 
 
 def note_refusal(code: str | None) -> None:
@@ -138,8 +144,8 @@ def _publish(state: _Request, authority: str, namespace: str) -> None:
         # EphemeralMetrics: no state shared with other instances (the local gateway runs every app
         # in one process, so Metrics' class-wide set would mix the RA's and the ECA's).
         emf = EphemeralMetrics(namespace=namespace, service=authority)
-        for key, value in dimensions:
-            emf.add_dimension(name=key, value=value)
+        for key, label in dimensions:
+            emf.add_dimension(name=key, value=label)
         for name, unit, number in metrics:
             emf.add_metric(name=name, unit=unit, value=number)
         emf.flush_metrics()
@@ -180,7 +186,7 @@ def observe(app: Chalice, logger: Logger, authority: str) -> None:
             )
             add_metric("Requests")
             if code is not None:
-                add_metric("Refusals", **{ERROR_CODE_DIMENSION: code})
+                add_metric("Refusals", dimensions={ERROR_CODE_DIMENSION: code})
             try:
                 _publish(state, authority, _namespace())
             except Exception:

@@ -32,6 +32,7 @@ TEMPLATE = Path(__file__).resolve().parents[4] / "infra" / "template.yaml"
 
 # Which Settings field names each table resource of the template.
 TABLE_SETTINGS = {"RaTable": "ra_table", "EcaTable": "eca_table", "CaTable": "ca_table"}
+TABLE_SETTINGS.update({"La1Table": "la1_table", "La2Table": "la2_table"})
 
 
 class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]

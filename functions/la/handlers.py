@@ -1,0 +1,114 @@
+"""The LA's Lambda task (``La1Function`` / ``La2Function``, handler ``handlers.plv_task``): one use-case call.
+
+Event (from the RA's state machine): ``{"chainId": hex (16 octets), "iFirst": int, "iLast": int,
+"jMax": int}``. Result: ``{"laId": hex, "plvs": [{"i": int, "j": int, "encPlv": base64 COER
+EncryptedIndividualPLV}, ...]}`` in (i, j) order. Refusals raise ``PlvRequestRefused`` subclasses
+(their class names are the ASL error names; never retry them); store throttling raises
+``TransientStoreError`` (retry). The use case is ``scms_la.plv``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from scms_la.plv import PlvRequest, PlvRequestInvalid, PlvResponse, pre_linkage_values
+from scms_service.config import Settings, load_settings
+from scms_service.linkage_keys import la_aca_key, la_id_of, la_role
+from scms_service.stores.ca import KeyVault, SecretsManagerKeyVault
+from scms_service.stores.linkage_seeds import DynamoDbSeedStore, SeedStore
+
+from scms_codec import time32
+
+__all__ = ["LaServices", "handle", "plv_task", "request_from_event", "response_to_result"]
+
+# Read at import, i.e. at cold start (style.md 14). Locally both LA functions run in one process
+# and each one's SCMS_LA_ID is in the environment only while its module is imported.
+_SETTINGS = load_settings()
+logger = Logger(service="la")
+
+
+@dataclass
+class LaServices:
+    """What one LA needs: its id, seed store, the key it shares with the ACA and the request limit."""
+
+    la_id: bytes
+    seeds: SeedStore
+    aca_key: bytes
+    max_plvs: int
+
+    def __repr__(self) -> str:
+        return f"LaServices(la_id={self.la_id.hex()}, seeds={self.seeds!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, vault: KeyVault | None = None) -> LaServices:
+        """Production wiring: the LA's own table and its LA-ACA secret (read once per process)."""
+        la_id = la_id_of(settings)
+        la = la_role(la_id)
+        vault = SecretsManagerKeyVault.from_settings(settings) if vault is None else vault
+        return cls(
+            la_id, DynamoDbSeedStore.from_settings(settings, la), la_aca_key(settings, vault, la), settings.la_max_plvs
+        )
+
+
+@functools.cache
+def _services() -> LaServices:
+    return LaServices.from_settings(_SETTINGS)
+
+
+def request_from_event(event: Mapping[str, Any]) -> PlvRequest:
+    """The ``PlvRequest`` of a task event (``PlvRequestInvalid`` if a field is missing or mistyped)."""
+    if not isinstance(event, Mapping):
+        raise PlvRequestInvalid("event must be a JSON object")
+    try:
+        chain_id = bytes.fromhex(str(event["chainId"]))
+        return PlvRequest(chain_id, event["iFirst"], event["iLast"], event["jMax"])
+    except KeyError as exc:
+        raise PlvRequestInvalid(f"missing field {exc.args[0]}") from None
+    except ValueError:
+        raise PlvRequestInvalid("chainId must be hex") from None
+
+
+def response_to_result(response: PlvResponse) -> dict[str, Any]:
+    """The task result: laId in hex, each encrypted PLV in base64, in (i, j) order."""
+    return {
+        "laId": response.la_id.hex(),
+        "plvs": [{"i": p.i, "j": p.j, "encPlv": base64.b64encode(p.enc_plv).decode("ascii")} for p in response.plvs],
+    }
+
+
+def handle(event: Mapping[str, Any], services: LaServices, *, now: int) -> dict[str, Any]:
+    """One task: parse, one use-case call, the JSON result."""
+    request = request_from_event(event)
+    response = pre_linkage_values(
+        request,
+        la_id=services.la_id,
+        seeds=services.seeds,
+        aca_key=services.aca_key,
+        now=now,
+        max_plvs=services.max_plvs,
+    )
+    return response_to_result(response)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def plv_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point of La1Function and La2Function."""
+    chain = str(event.get("chainId", ""))[:32] if isinstance(event, Mapping) else ""
+    logger.append_keys(laId=_SETTINGS.la_id, chainId=chain)
+    try:
+        result = handle(event, _services(), now=time32.now())
+    except Exception as exc:
+        # The exception's class is the ASL error name; its message holds no seed or PLV.
+        logger.warning("PLV request failed", extra={"error": type(exc).__name__, "reason": str(exc)})
+        raise
+    logger.info(
+        "PLVs answered",
+        extra={"iFirst": event.get("iFirst"), "iLast": event.get("iLast"), "jMax": event.get("jMax"),
+               "plvs": len(result["plvs"])},
+    )  # fmt: skip
+    return result
