@@ -13,11 +13,14 @@ partial figure instead of failing.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
@@ -68,15 +71,21 @@ VARIANTS = tuple(
 
 @dataclass(frozen=True)
 class EcOps:
-    """The EC operations one certificate needs at the C level (performance.md §6)."""
+    """The EC operations one certificate needs at the C level (performance.md §6); ``verify`` for the ACA's path."""
 
     fixed_base: int
     sign: int
     ecdh: int
+    verify: int = 0
 
-    def budget_us(self, *, fixed_base_us: float, sign_us: float, ecdh_us: float) -> float:
+    def budget_us(self, *, fixed_base_us: float, sign_us: float, ecdh_us: float, verify_us: float = 0.0) -> float:
         """The C-level EC cost of one certificate; symmetric work (< 2 µs) is left out, as in §6."""
-        return self.fixed_base * fixed_base_us + self.sign * sign_us + self.ecdh * ecdh_us
+        return self.fixed_base * fixed_base_us + self.sign * sign_us + self.ecdh * ecdh_us + self.verify * verify_us
+
+    def label(self) -> str:
+        """``3kG+1S+1DH`` (and ``+1V`` when verifies count)."""
+        text = f"{self.fixed_base}kG+{self.sign}S+{self.ecdh}DH"
+        return text + (f"+{self.verify}V" if self.verify else "")
 
 
 def ec_ops(variant: Variant) -> EcOps:
@@ -99,6 +108,26 @@ def ec_ops(variant: Variant) -> EcOps:
     if variant.response_form == "private":
         sign += 1
     return EcOps(fixed_base, sign, ecdh)
+
+
+def use_case_ops(variant: Variant) -> EcOps:
+    """The EC operations of one certificate on the ACA's real path, ``scms_aca.issue`` (protocol.md §3.3).
+
+    The RA expands the cocoon keys, so no expansion here. Verify the RA's request signature; c·G or
+    k·G unless an explicit non-butterfly key is certified as it is; one sign for an explicit
+    certificate; ECIES (v·G and one ECDH) unless Plain; the Private response's signature; and the
+    signature of every AcaRaCertResponseSpdu.
+    """
+    randomised = variant.butterfly != "none" or variant.cert_type == "implicit"
+    fixed_base = int(randomised)
+    sign = 1 + (1 if variant.cert_type == "explicit" else 0)
+    ecdh = 0
+    if variant.response_form in ("private", "cubk"):
+        fixed_base += 1
+        ecdh += 1
+    if variant.response_form == "private":
+        sign += 1
+    return EcOps(fixed_base, sign, ecdh, verify=1)
 
 
 class Unavailable(RuntimeError):
@@ -397,3 +426,70 @@ def asn1_share(core: AcaCore, *, certificates: int) -> Asn1Share:
             else:
                 setattr(spec, name, original)
     return Asn1Share(calls / certificates, spent / certificates * 1e6, total / certificates * 1e6)
+
+
+# --- the real ACA path: scms_aca.issue.issue_batch ----------------------------------------------
+
+_FUNCTIONS_ACA = str(Path(__file__).resolve().parents[1] / "functions" / "aca")
+USE_CASE_NOW = GENERATION_TIME + 1_000_000
+"""Time32 of the use-case runs: the hierarchy is made 10,000 s before it."""
+_KINDS: dict[Butterfly, str] = {"original": "original", "unified": "unified", "compact-unified": "compact-unified",
+                                "none": "plain"}  # fmt: skip
+
+
+@functools.cache
+def _bench_hierarchy() -> Any:
+    """One in-memory hierarchy (scms init) per process, as one ACA container has."""
+    from scms_service.config import load_settings
+    from scms_service.hierarchy import init_hierarchy
+    from scms_service.stores.artifacts import InMemoryArtifacts
+    from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault
+
+    ca, _ = init_hierarchy(load_settings({}), InMemoryCaStore(), InMemoryKeyVault(), InMemoryArtifacts(),
+                           now=USE_CASE_NOW - 10_000)  # fmt: skip
+    return ca
+
+
+class AcaUseCase:
+    """``scms_aca.issue.issue_batch`` for one variant: requests from a simulated RA, a fresh response store per batch.
+
+    Building the requests (the RA's work: expansion, PLVs, signing) is never timed; the resolver
+    has seen the RA certificate once, as a warm ACA container has.
+    """
+
+    def __init__(self, variant: Variant) -> None:
+        if _FUNCTIONS_ACA not in sys.path:
+            sys.path.insert(0, _FUNCTIONS_ACA)  # functions/aca is a Lambda CodeUri, not an installed package
+        from scms_aca.issue import IssuePolicy, issue_batch
+        from scms_aca.wiring import ra_certificates
+
+        from tests.unit.aca.simulator import Ra
+
+        self.variant = variant
+        self.kind = _KINDS[variant.butterfly]
+        ca = _bench_hierarchy()
+        self.aca_certificate = ca.certificate("aca")
+        self.ra = Ra(ca.signer("ra"), epoch=USE_CASE_NOW - 1000)
+        self._issue_batch = issue_batch
+        self._kwargs: dict[str, Any] = {
+            "aca": ca.signer("aca"),
+            "ra_certificate_resolver": ra_certificates(ca, now=USE_CASE_NOW),
+            "plv_keys": self.ra.lines.aca_keyring(),
+            "now": USE_CASE_NOW,
+            "policy": IssuePolicy(ca.certificate("root").hashed_id3, 1),
+        }
+        self.issue(self.requests(1))
+
+    def requests(self, count: int, *, i: int = 1) -> list[bytes]:
+        """``count`` RaAcaCertRequestSpdus of this variant for i-period ``i``, j = 0..count-1 (untimed)."""
+        return [self.ra.request(self.variant.cert_type, self.kind, i, j,  # type: ignore[arg-type]
+                                generation_time=USE_CASE_NOW).spdu for j in range(count)]  # fmt: skip
+
+    def issue(self, requests: list[bytes]) -> list[Any]:
+        """One batch through the use case with an empty store (so every request is really issued)."""
+        from scms_service.stores.aca_responses import FakeAcaResponseStore
+
+        results = self._issue_batch(requests, responses=FakeAcaResponseStore(), **self._kwargs)
+        if not all(r.ok for r in results):
+            raise AssertionError(f"{self.variant.name}: refused {[r.refusal for r in results if not r.ok]}")
+        return results

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import openssl_ref
 from bench.__main__ import Config, render, run
-from bench.aca_core import VARIANTS, AcaCore, EcOps, Variant, ec_ops
+from bench.aca_core import VARIANTS, AcaCore, EcOps, Variant, ec_ops, use_case_ops
 from bench.timing import measure
 from scms_codec import asn1
 from scms_codec.asn1._spec import specification
@@ -35,7 +35,8 @@ SPEED_STDERR = """Doing 256 bits sign ecdsa's for 1s: 46085 256 bits ECDSA signs
 Doing 256 bits verify ecdsa's for 1s: 11542 256 bits ECDSA verify in 0.83s
 Doing 256 bits  ecdh's for 1s: 21477 256-bits ECDH ops in 0.98s
 """
-TINY = Config(number=2, repeat=1, cold_repeat=1, scaling_certificates=4, openssl=False)
+TINY = Config(number=2, repeat=1, cold_repeat=1, scaling_certificates=4, use_case_batch=3, use_case_burst=5,
+              openssl=False)
 
 
 def test_parse_speed_reads_the_summary_table() -> None:
@@ -99,6 +100,33 @@ def test_measure_calls_warmup_plus_number_times_repeat_and_rejects_zero() -> Non
 )
 def test_ec_operation_counts_follow_the_performance_notes(variant: Variant, ops: EcOps) -> None:
     assert ec_ops(variant) == ops
+
+
+@pytest.mark.parametrize(
+    ("variant", "ops"),
+    [
+        # The ACA's own path (scms_aca.issue): verify the RA, c·G, sign the cert, ECIES, sign the AcaRaCertResponse.
+        (Variant("explicit", "compact-unified"), EcOps(2, 2, 1, verify=1)),
+        # Private adds the response's own signature; implicit has no certificate signature.
+        (Variant("explicit", "original"), EcOps(2, 3, 1, verify=1)),
+        (Variant("implicit", "unified"), EcOps(2, 2, 1, verify=1)),
+        (Variant("implicit", "compact-unified"), EcOps(1 + 1, 1, 1, verify=1)),
+        # Plain: no ECIES; an explicit non-butterfly key is certified as it is (no c·G).
+        (Variant("explicit", "none"), EcOps(0, 2, 0, verify=1)),
+        (Variant("implicit", "none"), EcOps(1, 1, 0, verify=1)),
+    ],
+    ids=lambda v: v.name if isinstance(v, Variant) else "",
+)
+def test_use_case_operation_counts_leave_expansion_to_the_ra(variant: Variant, ops: EcOps) -> None:
+    assert use_case_ops(variant) == ops
+    assert use_case_ops(variant) != ec_ops(variant)  # the core above also expands, and signs no outer response
+
+
+def test_use_case_budget_counts_the_ra_signature_verify() -> None:
+    ops = use_case_ops(Variant("explicit", "compact-unified"))
+    assert ops.budget_us(fixed_base_us=8, sign_us=13.0, ecdh_us=28.9, verify_us=38.2) == pytest.approx(
+        2 * 8 + 2 * 13.0 + 28.9 + 38.2)
+    assert ops.label() == "2kG+2S+1DH+1V"
 
 
 def test_c_level_budget_matches_performance_notes_example() -> None:
@@ -184,10 +212,14 @@ def test_a_tiny_run_produces_every_section_and_no_ratio_without_openssl(tiny_res
     results = tiny_results
     text = render(results)
     for heading in ("OpenSSL reference", "ASN.1 compile", "strict decode / encode", "ACA per-certificate core",
-                    "ACA core by step", "inside asn1tools", "Per-core scaling"):
+                    "ACA use case", "ACA core by step", "inside asn1tools", "Per-core scaling"):
         assert heading in text
     assert "No ratios are printed" in text
     assert all(r["ratio"] is None and r["complete"] for r in results["aca"])
+    # The real ACA path (scms_aca.issue.issue_batch) is measured for every variant, per certificate.
+    assert all(r["use_case"]["us_per_cert"] > 0 and r["use_case"]["burst_us_per_cert"] > 0 for r in results["aca"])
+    assert all((r["use_case"]["batch"], r["use_case"]["burst_batch"]) == (3, 5) for r in results["aca"])
+    assert all(r["use_case"]["ratio"] is None for r in results["aca"])
     assert {r["variant"] for r in results["aca"]} == {v.name for v in VARIANTS}
     assert all(r["timing"]["us"] > 0 and all(v >= 0 for v in r["steps_us"].values()) for r in results["aca"])
     # The ACA hot path encodes through the COER templates: no asn1tools call per certificate.
