@@ -1,0 +1,279 @@
+"""``scms status``: what the (local) SCMS holds and whether its authorities are healthy (issue #7 §2).
+
+Reads the tables named by ``Settings`` (``SCMS_*``) through boto3 — ``--endpoint`` or
+``AWS_ENDPOINT_URL`` points it at the moto server ``scms serve`` prints — and calls
+``GET /ra/health`` and ``GET /eca/health`` on ``--url``. Prints devices by lifecycle state,
+enrollment certificates issued, every CA role's active certificate (HashedId8, expiry) and the
+health of each authority. Exit 0 when everything answered and is healthy, 1 otherwise. It reads
+no secret and prints none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+from scms_service.config import Settings, load_settings
+from scms_service.errors import ScmsError
+from scms_service.hierarchy import ROLES
+from scms_service.lifecycle import DeviceState
+from scms_service.stores.ca import CaStore, DynamoDbCaStore
+
+from scms_codec import time32
+from scms_codec.cert.certificate import Certificate
+
+from .device_cmd import Transport, urllib_transport
+
+__all__ = ["AUTHORITIES", "CaRole", "Status", "add_parser", "collect", "execute", "render", "run"]
+
+AUTHORITIES = ("ra", "eca")
+LOCAL_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class CaRole:
+    """A CA role's active certificate as ``scms status`` shows it."""
+
+    role: str
+    hashed_id8: str
+    expires: int  # Time32
+    certificates: int  # every certificate of the role, rotated ones included
+
+
+@dataclass
+class Status:
+    """What ``collect`` found; ``problems`` lists what could not be read or is unhealthy."""
+
+    devices: Counter[str] = field(default_factory=Counter)
+    enrollment_certificates: int = 0
+    ca_roles: list[CaRole] = field(default_factory=list)
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("status", help="devices, enrollment certificates, CA roles and health of the SCMS")
+    p.add_argument(
+        "--url",
+        default=os.environ.get("SCMS_URL", "http://127.0.0.1:8080"),
+        help="base URL of the API, for the health checks (env SCMS_URL; default http://127.0.0.1:8080)",
+    )
+    p.add_argument(
+        "--endpoint",
+        default=os.environ.get("AWS_ENDPOINT_URL"),
+        help="AWS endpoint, e.g. the moto URL `scms serve` prints (default AWS_ENDPOINT_URL; none: AWS itself)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(func=run)
+
+
+def _scan(client: Any, table: str, **kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    start: dict[str, Any] | None = None
+    while True:
+        page = client.scan(TableName=table, **kwargs, **({"ExclusiveStartKey": start} if start else {}))
+        items.extend(page.get("Items", []))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+def _device_counts(client: Any, settings: Settings, status: Status) -> None:
+    items = _scan(
+        client,
+        settings.ra_table,
+        ProjectionExpression="sk, #state",
+        ExpressionAttributeNames={"#state": "state"},
+    )
+    for item in items:
+        sk = item["sk"]["S"]
+        if sk == "STATE":
+            status.devices[item.get("state", {}).get("S", "?")] += 1
+        elif sk.startswith("ENROLLMENT#"):
+            status.enrollment_certificates += 1
+
+
+def _ca_roles(ca_store: CaStore, status: Status) -> None:
+    for role in ROLES:
+        record = ca_store.active(role)
+        if record is None:
+            status.problems.append(f"CA role {role}: no active certificate")
+            continue
+        cert = Certificate.from_bytes(record.certificate)
+        status.ca_roles.append(CaRole(role, cert.hashed_id8.hex(), cert.validity[1], len(ca_store.records(role))))
+
+
+def _health(url: str, transport: Transport, status: Status) -> None:
+    for authority in AUTHORITIES:
+        target = f"{url.rstrip('/')}/{authority}/health"
+        try:
+            code, body = transport("GET", target, {"Accept": "application/json"}, None)
+        except (OSError, ValueError) as exc:
+            status.health[authority] = {"status": "unreachable", "reason": type(exc).__name__}
+            status.problems.append(f"{authority}: health endpoint unreachable ({type(exc).__name__})")
+            continue
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        answer.setdefault("status", f"HTTP {code}")
+        answer["http_status"] = code
+        status.health[authority] = answer
+        if code != 200:
+            status.problems.append(f"{authority}: health {code} {answer.get('checks', '')}".rstrip())
+
+
+def collect(
+    settings: Settings,
+    dynamodb: Any,
+    ca_store: CaStore,
+    *,
+    url: str | None,
+    transport: Transport = urllib_transport,
+) -> Status:
+    """Read the counts and CA roles from the tables and the health of each authority from ``url``."""
+    status = Status()
+    try:
+        _device_counts(dynamodb, settings, status)
+        _ca_roles(ca_store, status)
+    except (ClientError, BotoCoreError, ScmsError) as exc:
+        # botocore's text names the cause (no endpoint, no credentials, no table) and holds no secret.
+        status.problems.append(f"tables not readable: {exc}")
+    if url:
+        _health(url, transport, status)
+    return status
+
+
+def _utc(t: int) -> str:
+    return time32.to_datetime(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def render(status: Status, out: TextIO, *, now: int) -> None:
+    """The tables ``scms status`` prints."""
+    if status.health:
+        print("Health", file=out)
+        rows: list[tuple[str, ...]] = [("AUTHORITY", "STATUS", "TABLE", "CA", "VERSION")]
+        for authority, answer in status.health.items():
+            checks: Mapping[str, Any] = answer.get("checks") or {}
+            rows.append(
+                (
+                    authority,
+                    str(answer.get("status", "?")),
+                    str(checks.get("table", "-")),
+                    str(checks.get("ca", "-")),
+                    str(answer.get("version", "-")),
+                )
+            )
+        _table(rows, out)
+        print(file=out)
+    print("Devices by lifecycle state", file=out)
+    rows = [("STATE", "DEVICES")]
+    known = [state.value for state in DeviceState]
+    for state in [*known, *sorted(set(status.devices) - set(known))]:
+        rows.append((state, str(status.devices.get(state, 0))))
+    rows.append(("total", str(sum(status.devices.values()))))
+    _table(rows, out)
+    print(file=out)
+    print(f"Enrollment certificates issued: {status.enrollment_certificates}", file=out)
+    print(file=out)
+    print("CA roles (active certificates)", file=out)
+    rows = [("ROLE", "HASHEDID8", "EXPIRES (UTC)", "STATE", "CERTIFICATES")]
+    for ca in status.ca_roles:
+        rows.append(
+            (ca.role, ca.hashed_id8, _utc(ca.expires), "valid" if ca.expires > now else "EXPIRED", str(ca.certificates))
+        )
+    _table(rows, out)
+    if status.problems:
+        print(file=out)
+        print("Problems", file=out)
+        for problem in status.problems:
+            print(f"  - {problem}", file=out)
+
+
+def as_json(status: Status) -> dict[str, Any]:
+    return {
+        "health": status.health,
+        "devices": dict(status.devices),
+        "enrollment_certificates": status.enrollment_certificates,
+        "ca_roles": [
+            {
+                "role": c.role,
+                "hashed_id8": c.hashed_id8,
+                "expires": time32.to_unix(c.expires),
+                "certificates": c.certificates,
+            }
+            for c in status.ca_roles
+        ],
+        "problems": status.problems,
+    }
+
+
+def execute(
+    settings: Settings,
+    dynamodb: Any,
+    ca_store: CaStore,
+    *,
+    url: str | None,
+    now: int,
+    out: TextIO,
+    as_json_output: bool = False,
+    transport: Transport = urllib_transport,
+) -> int:
+    """Collect and print; 0 when every table answered and every authority is healthy, else 1."""
+    status = collect(settings, dynamodb, ca_store, url=url, transport=transport)
+    if as_json_output:
+        print(json.dumps(as_json(status), indent=2, sort_keys=True), file=out)
+    else:
+        render(status, out, now=now)
+    return 1 if status.problems else 0
+
+
+def _dynamodb_client(endpoint: str | None) -> Any:
+    """A DynamoDB client; with an explicit endpoint (the local moto server) fake credentials do when none are set."""
+    import boto3
+
+    session = boto3.session.Session()
+    kwargs: dict[str, Any] = {}
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+        if session.get_credentials() is None:
+            kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 (moto)
+        if session.region_name is None:
+            kwargs["region_name"] = LOCAL_REGION
+    return session.client("dynamodb", **kwargs)
+
+
+def run(
+    args: argparse.Namespace, transport: Transport = urllib_transport, clients: Callable[..., Any] | None = None
+) -> int:
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        print(f"scms status: {exc}", file=sys.stderr)
+        return 1
+    dynamodb = (clients or _dynamodb_client)(args.endpoint)
+    return execute(
+        settings,
+        dynamodb,
+        DynamoDbCaStore.from_settings(settings, client=dynamodb),
+        url=args.url,
+        now=time32.now(),
+        out=sys.stdout,
+        as_json_output=args.json,
+        transport=transport,
+    )
