@@ -1,0 +1,110 @@
+"""The ACA's Lambda task handlers (``AcaFunction``): no HTTP route reaches the ACA (docs/architecture.md).
+
+``issue_task`` is the task the RA's state machine calls with a batch of shuffled requests:
+event ``{"requests": [<base64 RaAcaCertRequestSpdu>, ...]}`` → ``{"responses": [<base64
+AcaRaCertResponseSpdu> or null, ...], "refused": [{"index": i, "code": "400-xx"}, ...]}``,
+``responses`` aligned with ``requests`` (null where refused). The use case is ``scms_aca.issue``.
+A malformed event raises ``InvalidTaskInput``; a busy table ``TransientStoreError`` (ASL Retry).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from scms_aca.issue import IssueResult, issue_batch
+from scms_aca.wiring import policy_for, ra_certificates
+from scms_service.config import Settings, load_settings
+from scms_service.hierarchy import Hierarchy
+from scms_service.linkage_keys import la_aca_keyring
+from scms_service.stores.aca_responses import DynamoDbAcaResponseStore
+from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+
+from scms_codec import time32
+from scms_codec.errors import ErrorCode
+from scms_codec.secured.keyring import Keyring
+from scms_codec.spdu import request_hash
+
+logger = Logger(service="aca")
+
+
+class InvalidTaskInput(ValueError):
+    """The event is not ``{"requests": [<base64 string>, ...]}`` (an ASL error name: a bug upstream, not retried)."""
+
+
+@functools.cache
+def settings() -> Settings:
+    """Read once per process (cold start), style.md 14."""
+    return load_settings()
+
+
+class _Aca:
+    """The hierarchy and the LA-ACA keys, loaded on first use and kept for the container's life."""
+
+    @functools.cached_property
+    def vault(self) -> SecretsManagerKeyVault:
+        return SecretsManagerKeyVault.from_settings(settings())
+
+    @functools.cached_property
+    def hierarchy(self) -> Hierarchy:
+        return Hierarchy.load(DynamoDbCaStore.from_settings(settings()), self.vault)
+
+    @functools.cached_property
+    def linkage_keys(self) -> Keyring:
+        return la_aca_keyring(settings(), self.vault)
+
+
+_aca = _Aca()
+
+
+def _requests(event: Any) -> list[bytes | None]:
+    """Each request's octets, or None for an entry that is not base64 (refused as unparsable)."""
+    if not isinstance(event, dict) or not isinstance(event.get("requests"), list):
+        raise InvalidTaskInput('event: expected {"requests": [<base64>, ...]}')
+    out: list[bytes | None] = []
+    for entry in event["requests"]:
+        if not isinstance(entry, str):
+            raise InvalidTaskInput("event.requests: every entry is a base64 string")
+        try:
+            out.append(base64.b64decode(entry, validate=True))
+        except (binascii.Error, ValueError):
+            out.append(None)
+    return out
+
+
+def issue_task(event: Any, context: Any) -> dict[str, Any]:
+    """Answer a batch of RaAcaCertRequestSpdus (1609.2.1 §6.3.5, protocol.md §3.3 "ACA (per request)")."""
+    requests = _requests(event)
+    valid = [r for r in requests if r is not None]
+    s = settings()
+    hierarchy = _aca.hierarchy
+    now = time32.now()
+    results = iter(
+        issue_batch(
+            valid,
+            aca=hierarchy.signer("aca"),
+            ra_certificate_resolver=ra_certificates(hierarchy, now=now),
+            plv_keys=_aca.linkage_keys,
+            now=now,
+            policy=policy_for(s, hierarchy),
+            responses=DynamoDbAcaResponseStore.from_settings(s),
+        )
+    )
+    answered: list[IssueResult] = [
+        next(results) if r is not None else IssueResult(b"", None, ErrorCode.FAILED_PARSING) for r in requests
+    ]
+    responses = [None if r.response is None else base64.b64encode(r.response).decode("ascii") for r in answered]
+    refused = [{"index": i, "code": r.refusal.value} for i, r in enumerate(answered) if r.refusal is not None]
+    logger.info(
+        "batch answered",
+        extra={"requests": len(requests), "refused": len(refused), "first_request": _first_hash(valid)},
+    )
+    return {"responses": responses, "refused": refused}
+
+
+def _first_hash(requests: list[bytes]) -> str | None:
+    # A correlation handle for the log: the request hash, which names no device.
+    return request_hash(requests[0]).hex() if requests else None

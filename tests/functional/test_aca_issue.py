@@ -1,0 +1,245 @@
+"""The ACA's Lambda task (functions/aca/handlers.issue_task) under moto: every variant, retries, refusals, IAM.
+
+The RA side is the simulator of tests/unit/aca; the LA-ACA keys, the hierarchy and the ACA's
+answers live in moto (Secrets Manager, CaTable, AcaTable), so DynamoDB's conditions really run.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from scms_service.config import Settings
+from scms_service.hierarchy import Hierarchy, init_hierarchy
+from scms_service.linkage_keys import ensure_la_aca_keys, la_aca_key
+from scms_service.stores.aca_responses import AcaResponseStore, DynamoDbAcaResponseStore
+from scms_service.stores.artifacts import S3Artifacts
+from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+
+from scms_cli.local.template import load_template, resolve, table_properties
+from scms_codec import time32
+from scms_codec.errors import ErrorCode
+from scms_codec.spdu import request_hash
+from tests.functional.test_iam import CallRecorder, allowed
+from tests.unit.aca.response_store_contract import CONTRACT
+from tests.unit.aca.simulator import BUTTERFLY, KINDS, Linkage, Ra, Sent, open_response
+
+_HANDLERS = Path(__file__).resolve().parents[2] / "functions" / "aca" / "handlers.py"
+STAGE = "dev"
+VARIANTS = [(t, k) for t in ("explicit", "implicit") for k in KINDS]
+
+
+def load_aca_handlers() -> ModuleType:
+    """``functions/aca/handlers.py`` imported once as ``scms_aca_handlers``, its folder on the path as in Lambda."""
+    if "scms_aca_handlers" in sys.modules:
+        return sys.modules["scms_aca_handlers"]
+    if str(_HANDLERS.parent) not in sys.path:
+        sys.path.insert(0, str(_HANDLERS.parent))
+    spec = importlib.util.spec_from_file_location("scms_aca_handlers", _HANDLERS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scms_aca_handlers"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def create_aca_table(settings: Settings) -> None:
+    """The template's AcaTable in moto (the shared fixture creates the tables it knows)."""
+    client = boto3.client("dynamodb")
+    if settings.aca_table in client.list_tables()["TableNames"]:
+        return
+    props = table_properties("AcaTable")
+    client.create_table(TableName=settings.aca_table, AttributeDefinitions=props["AttributeDefinitions"],
+                        KeySchema=props["KeySchema"], BillingMode="PAY_PER_REQUEST")  # fmt: skip
+    client.update_time_to_live(TableName=settings.aca_table,
+                               TimeToLiveSpecification={"AttributeName": "expiresAt", "Enabled": True})  # fmt: skip
+
+
+@pytest.fixture
+def deployed(aws_settings: Settings) -> Iterator[tuple[Settings, Hierarchy]]:
+    """Stage ``dev`` as deployed: hierarchy and LA-ACA keys made by `scms init`, and the AcaTable."""
+    settings = replace(aws_settings, secret_prefix=f"scms/{STAGE}/")
+    create_aca_table(settings)
+    vault = SecretsManagerKeyVault.from_settings(settings)
+    ca, _ = init_hierarchy(settings, DynamoDbCaStore.from_settings(settings), vault,
+                           S3Artifacts.from_settings(settings), now=time32.now() - 3600)  # fmt: skip
+    ensure_la_aca_keys(settings, vault)
+    yield settings, ca
+
+
+@pytest.fixture
+def handlers(deployed: tuple[Settings, Hierarchy], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    settings, _ = deployed
+    module = load_aca_handlers()
+    monkeypatch.setattr(module, "settings", lambda: settings)
+    monkeypatch.setattr(module, "_aca", module._Aca())
+    return module
+
+
+@pytest.fixture
+def ra(deployed: tuple[Settings, Hierarchy]) -> Ra:
+    """The RA, with the LAs' real keys (from the vault) encrypting the PLVs."""
+    settings, ca = deployed
+    vault = SecretsManagerKeyVault.from_settings(settings)
+    lines = Linkage(la1_key=la_aca_key(settings, vault, "la1"), la2_key=la_aca_key(settings, vault, "la2"))
+    return Ra(ca.signer("ra"), lines=lines, epoch=time32.now() - 600)
+
+
+def _event(sent: list[Sent] | list[bytes]) -> dict[str, Any]:
+    spdus = [s.spdu if isinstance(s, Sent) else s for s in sent]
+    return {"requests": [base64.b64encode(s).decode("ascii") for s in spdus]}
+
+
+def _stored_items(settings: Settings) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = boto3.client("dynamodb").scan(TableName=settings.aca_table)["Items"]
+    return items
+
+
+def test_the_task_issues_every_variant_and_the_ee_opens_each(
+    handlers: ModuleType, ra: Ra, deployed: tuple[Settings, Hierarchy]
+) -> None:
+    # Given two requests of every variant in one shuffled-looking batch,
+    settings, ca = deployed
+    now = time32.now()
+    sent = [ra.request(t, k, 2, j, generation_time=now) for t, k in VARIANTS for j in range(2)]
+    # When the state machine's task runs,
+    out = handlers.issue_task(_event(sent), None)
+    # Then nothing is refused, and each response opens at the EE with a key matching its certificate
+    assert out["refused"] == [] and len(out["responses"]) == len(sent)
+    for s, encoded in zip(sent, out["responses"], strict=True):
+        opened = open_response(ra, s, base64.b64decode(encoded), ca.certificate("aca"))
+        assert opened.outer.request_hash == request_hash(s.spdu)
+        if s.kind in BUTTERFLY:
+            lv = ra.lines.linkage_value(s.i, s.j)
+            assert opened.inner.certificate.tbs["id"] == ("linkageData", {"iCert": 2, "linkage-value": lv})
+    # And AcaTable holds one item per request: its hash, the response, a TTL; no device identity.
+    items = _stored_items(settings)
+    assert len(items) == len(sent)
+    assert all(set(item) == {"pk", "sk", "response", "expiresAt"} for item in items)
+    ttl = {int(item["expiresAt"]["N"]) for item in items}
+    assert len(ttl) == 1 and abs(ttl.pop() - (time32.to_unix(now) + settings.aca_response_ttl)) < 60
+
+
+def test_a_retried_batch_gets_identical_responses_from_the_table(handlers: ModuleType, ra: Ra,
+                                                                 deployed: tuple[Settings, Hierarchy]) -> None:
+    settings, _ = deployed
+    sent = ra.batch("explicit", "original", 3, 4, generation_time=time32.now())
+    first = handlers.issue_task(_event(sent), None)
+    # When the same batch is retried (a fresh container: nothing cached in memory),
+    handlers._aca = handlers._Aca()
+    again = handlers.issue_task(_event(sent), None)
+    # Then every response is byte-identical and the table did not grow.
+    assert again == first
+    assert len(_stored_items(settings)) == 4
+
+
+def test_refused_requests_are_listed_with_their_code_and_store_nothing(handlers: ModuleType, ra: Ra,
+                                                                       deployed: tuple[Settings, Hierarchy]) -> None:
+    settings, _ = deployed
+    now = time32.now()
+    good = ra.request("implicit", "compact-unified", 1, 0, generation_time=now).spdu
+    forged = good[:-1] + bytes([good[-1] ^ 1])
+    event = _event([forged, good])
+    event["requests"].append("not base64!")
+    out = handlers.issue_task(event, None)
+    assert out["refused"] == [
+        {"index": 0, "code": ErrorCode.SIGNATURE_VERIFICATION_FAILED.value},
+        {"index": 2, "code": ErrorCode.FAILED_PARSING.value},
+    ]
+    assert out["responses"][0] is None and out["responses"][2] is None and out["responses"][1] is not None
+    assert len(_stored_items(settings)) == 1
+
+
+@pytest.mark.parametrize(
+    "event", [None, {}, {"requests": "abc"}, {"requests": [1]}], ids=["none", "empty", "str", "int"]
+)
+def test_a_malformed_event_raises_the_task_error(handlers: ModuleType, event: Any) -> None:
+    with pytest.raises(handlers.InvalidTaskInput):
+        handlers.issue_task(event, None)
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
+def test_the_dynamodb_store_keeps_the_contract(deployed: tuple[Settings, Hierarchy], check: Any) -> None:
+    settings, _ = deployed
+    store: AcaResponseStore = DynamoDbAcaResponseStore.from_settings(settings)
+    check(store)
+
+
+def test_a_concurrent_first_answer_wins_over_ours(deployed: tuple[Settings, Hierarchy]) -> None:
+    # Given an answer another attempt stored after our read (so our transaction's condition fails),
+    settings, _ = deployed
+    store = DynamoDbAcaResponseStore.from_settings(settings)
+    theirs = {bytes(8): b"theirs"}
+    store.put_many(theirs, expires_at=1)
+    # Then put_many returns theirs for that hash and stores ours for the rest.
+    assert store.put_many({bytes(8): b"ours", b"\x01" * 8: b"new"}, expires_at=2) == {
+        bytes(8): b"theirs", b"\x01" * 8: b"new"}
+
+
+# --- least privilege -------------------------------------------------------------------------
+
+
+def _aca_grants(template: dict[str, Any] | None = None) -> set[tuple[str, str]]:
+    from scms_cli.local.cloud import LOCAL_ACCOUNT, LOCAL_REGION, _physical_names
+
+    names = _physical_names("test-key", STAGE)
+    names["AcaTable"] = Settings().aca_table
+    names["AcaTable.Arn"] = f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT}:table/{Settings().aca_table}"
+    statements = (template or load_template())["Resources"]["AcaFunction"]["Properties"]["Policies"][0]["Statement"]
+    out: set[tuple[str, str]] = set()
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        out |= {(a, str(resolve(r, names))) for a in actions for r in resources}
+    return out
+
+
+class _Recorder(CallRecorder):
+    """test_iam's recorder, which also names the table of a BatchGetItem (its RequestItems keys)."""
+
+    def _record(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        if model.name == "BatchGetItem":
+            from tests.functional.test_iam import _table_arn
+
+            self.calls |= {("dynamodb:BatchGetItem", _table_arn(table)) for table in params["RequestItems"]}
+            return
+        super()._record(params, model, **kwargs)
+
+
+def _aca_calls(handlers: ModuleType, ra: Ra) -> set[tuple[str, str]]:
+    recorder = _Recorder()
+    now = time32.now()
+    sent = [ra.request("explicit", "original", 4, 0, generation_time=now),
+            ra.request("implicit", "plain", 4, 1, generation_time=now)]  # fmt: skip
+    handlers.issue_task(_event(sent), None)
+    handlers.issue_task(_event(sent), None)  # a retry: read back, nothing written
+    return recorder.calls
+
+
+def test_the_aca_role_allows_every_call_the_aca_makes_and_nothing_more(handlers: ModuleType, ra: Ra) -> None:
+    calls = _aca_calls(handlers, ra)
+    grants = _aca_grants()
+    missing = sorted(c for c in calls if not allowed(c, grants))
+    unused = sorted(g for g in grants if not any(allowed(c, {g}) for c in calls) and not g[0].startswith("kms:"))
+    assert calls and not missing, f"AcaFunction's role lacks: {missing}"
+    assert not unused, f"AcaFunction's role grants what the ACA never calls: {unused}"
+
+
+def test_a_permission_missing_from_the_aca_role_is_detected(handlers: ModuleType, ra: Ra) -> None:
+    # Twin: without PutItem on AcaTable, the answers' conditional Puts are reported missing.
+    import copy
+
+    calls = _aca_calls(handlers, ra)
+    template = copy.deepcopy(load_template())
+    statements = template["Resources"]["AcaFunction"]["Properties"]["Policies"][0]["Statement"]
+    next(s for s in statements if s["Sid"] == "AcaTableResponses")["Action"].remove("dynamodb:PutItem")
+    grants = _aca_grants(template)
+    assert any(c[0] == "dynamodb:PutItem" for c in calls if not allowed(c, grants))
