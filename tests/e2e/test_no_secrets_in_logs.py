@@ -1,0 +1,230 @@
+"""No private key, ECQV value or API key reaches a log (issue #7 §2): a full local run, every log byte scanned.
+
+The stack is started as ``make serve`` starts it, its stdout and stderr going byte for byte to a
+file (Powertools JSON logs, EMF metrics, the gateway's and moto's lines, tracebacks). Devices are
+registered and enrolled (explicit and implicit) with the real ``scms-ee`` over HTTP; one is refused
+(re-enrollment) and the management API and ``scms status`` are used too, so that refusal and
+management paths log as well. After a clean stop the secrets are read back — the CA keys from the
+state file (the Secrets Manager snapshot), the device keys from the ``scms-ee`` state directories,
+r from the implicit response in the trace, the management API key from the state directory — and
+every captured byte (the stack's log and every command's output) is scanned for each in every
+encoding ``secret_scan.Needles`` knows. The scanner's failing twin injects a key into a real log line.
+
+Not reachable, so not scanned: the ECA's ECQV random k_CA and the device's request k (both live in
+memory only and are never written anywhere).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from scms_codec.spdu import parse_eca_ee_cert_response
+from tests.e2e.secret_scan import Needles
+
+REPO = Path(__file__).resolve().parents[2]
+READY = re.compile(rb"^SCMS ready: (http://\S+)", re.MULTILINE)
+MOTO = re.compile(rb"^moto \(.*\): (http://\S+)", re.MULTILINE)
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 30.0
+
+
+@dataclass
+class Run:
+    """Everything a local run printed, and where its state is."""
+
+    state_dir: Path
+    log: Path
+    url: str = ""
+    endpoint: str = ""
+    outputs: list[bytes] = field(default_factory=list)  # every command's stdout and stderr
+
+    @property
+    def api_key(self) -> str:
+        return (self.state_dir / "management-api-key").read_text(encoding="utf-8").strip()
+
+    def all_bytes(self) -> bytes:
+        return self.log.read_bytes() + b"\n".join(self.outputs)
+
+    def command(self, *argv: str) -> subprocess.CompletedProcess[bytes]:
+        done = subprocess.run(argv, capture_output=True, timeout=120, cwd=REPO, env=_env(), check=False)
+        self.outputs += [done.stdout, done.stderr]
+        return done
+
+    def ee(self, state: Path, *args: str, trace: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+        extra = ["--trace", str(trace)] if trace is not None else []
+        return self.command(
+            sys.executable, "-m", "scms_ee.main", "--url", self.url, "--state", str(state), *extra, *args
+        )
+
+
+def _env() -> dict[str, str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    return env
+
+
+def _wait_ready(process: subprocess.Popen[bytes], log: Path) -> tuple[str, str]:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        data = log.read_bytes()
+        ready, moto = READY.search(data), MOTO.search(data)
+        if ready and moto:
+            return ready.group(1).decode(), moto.group(1).decode()
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)  # polling for the ready line, not timing anything
+    raise AssertionError(f"scms serve did not become ready:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """A full local run: stack started with all output captured, devices enrolled, stack stopped (state saved)."""
+    root = tmp_path_factory.mktemp("secret-scan")
+    result = Run(state_dir=root / "state", log=root / "serve.log")
+    with result.log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scms_cli.main", "serve", "--port", "0", "--moto-port", "0",
+             "--state-dir", str(result.state_dir), "--snapshot-seconds", "0"],
+            cwd=REPO, env=_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        result.url, result.endpoint = _wait_ready(process, result.log)
+        _exercise(result, root)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    assert process.returncode == 0, result.log.read_text(errors="replace")
+    yield result
+
+
+def _exercise(run: Run, root: Path) -> None:
+    """Register and enroll an explicit and an implicit device, one refusal, management reads, status."""
+    key = f"--api-key={run.api_key}"
+    for name, cert_type in (("obu-explicit", "explicit"), ("obu-implicit", "implicit")):
+        state = root / name
+        assert run.ee(state, "init").returncode == 0
+        assert run.ee(state, "register", key, "--device-id", name, "--psid", "32").returncode == 0
+        enrolled = run.ee(state, "enroll", "--type", cert_type, trace=root / f"trace-{name}")
+        assert enrolled.returncode == 0, enrolled.stderr
+    again = run.ee(root / "obu-explicit", "enroll")
+    assert again.returncode != 0  # re-enrollment refused (400-32): the refusal path logs too
+    listed = run.command(sys.executable, "-m", "scms_cli.main", "device", "--url", run.url, key, "list")
+    assert listed.returncode == 0, listed.stderr
+    status = run.command(sys.executable, "-m", "scms_cli.main", "status", "--url", run.url, "--endpoint", run.endpoint)
+    assert status.returncode == 0, status.stdout + status.stderr
+
+
+def _needles(run: Run, root: Path) -> Needles:
+    needles = Needles()
+    state = json.loads((run.state_dir / "state.json").read_text(encoding="utf-8"))
+    for secret in state["secrets"]:
+        name = secret["name"]
+        if "string" not in secret:
+            needles.octets(name, base64.b64decode(secret["binary"]))
+            continue
+        value = secret["string"]
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        if isinstance(parsed, dict):
+            for field_name, item in parsed.items():
+                if isinstance(item, str) and "PRIVATE KEY" in item:
+                    needles.pem(f"{name}:{field_name}", item)
+                elif isinstance(item, str):
+                    needles.text(f"{name}:{field_name}", item)
+        else:
+            needles.text(name, str(parsed))
+            raw = _decoded(str(parsed))
+            if raw is not None:
+                needles.octets(name, raw)  # a symmetric key or seed stored as hex/base64 text
+    for device in ("obu-explicit", "obu-implicit"):
+        for pem in ("canonical.pem", "enrollment.pem"):
+            needles.pem(f"{device}/{pem}", (root / device / pem).read_text(encoding="ascii"))
+        trace = root / f"trace-{device}"
+        for response in trace.glob("*-EcaEeCertResponseSpdu.oer"):
+            r = parse_eca_ee_cert_response(response.read_bytes()).content.private_key_info
+            if r is not None:
+                needles.octets(f"{device}: ECQV r", r)
+    needles.text("management API key", run.api_key)
+    return needles
+
+
+def _decoded(text: str) -> bytes | None:
+    """The octets of a hex or base64 secret string (16 octets or more), else None."""
+    if re.fullmatch(r"(?:[0-9a-fA-F]{2}){16,}", text):
+        return bytes.fromhex(text)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return None
+    return raw if len(raw) >= 16 else None
+
+
+@pytest.fixture(scope="module")
+def needles(run: Run) -> Needles:
+    return _needles(run, run.state_dir.parent)
+
+
+def test_the_run_logged_what_it_should(run: Run) -> None:
+    # The scan below is only worth something if the logs hold the flows: request lines, library lines, EMF.
+    log = run.log.read_bytes()
+    assert b'"authority":"eca"' in log and b'"authority":"ra"' in log
+    assert b'"message":"enrollment certificate issued"' in log
+    assert b'"error_code":"400-32"' in log
+    assert b'"CertificatesIssued"' in log and b'"CertType":"implicit"' in log
+    assert b'"correlation_id"' in log
+
+
+def test_every_secret_is_known_to_the_scan(needles: Needles) -> None:
+    names = set(needles.by_name)
+    ca_keys = {n for n in names if "/ca/" in n and n.endswith(":signingKey")}
+    assert len(ca_keys) == 11, sorted(names)  # root, ica, eca, aca, ra, la1, la2, ma, crlg, elector1, elector2
+    assert {n for n in names if "/ca/" in n and n.endswith(":encryptionKey")}, "RA/MA encryption keys"
+    assert {"obu-explicit/canonical.pem", "obu-implicit/enrollment.pem", "obu-implicit: ECQV r"} <= names
+    assert "management API key" in names
+
+
+def test_no_secret_appears_in_any_log_byte(run: Run, needles: Needles) -> None:
+    found = needles.scan(run.all_bytes())
+    assert found == [], f"secrets found in the logs: {found}"
+
+
+def test_the_scan_finds_a_key_injected_into_a_real_log_line(run: Run, needles: Needles) -> None:
+    # Given a real request line of the captured log, and the ECA's signing key in each encoding
+    log = run.log.read_bytes()
+    line = next(ln for ln in log.splitlines() if b'"message":"request"' in ln)
+    eca_name = next(n for n in needles.by_name if "/ca/eca/" in n and n.endswith(":signingKey"))
+    for form in sorted(needles.by_name[eca_name]):
+        # When one form is spliced into the line
+        poisoned = log + b"\n" + line.replace(b'"message":"request"', b'"message":"request ' + form + b'"')
+        # Then the scan names the key
+        assert eca_name in needles.scan(poisoned), form
+
+
+def test_the_scan_finds_each_encoding_of_a_fresh_key() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    needles = Needles()
+    needles.private_key("k", key)
+    scalar = key.private_numbers().private_value.to_bytes(32, "big")
+    for leak in (scalar, scalar.hex().encode(), scalar.hex().upper().encode(), repr(scalar).encode()):
+        assert needles.scan(b"log line " + leak + b" end") == ["k"]
+    assert needles.scan(b"log line without secrets") == []
