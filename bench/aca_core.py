@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -450,6 +451,16 @@ def _bench_hierarchy() -> Any:
     return ca
 
 
+@functools.cache
+def cpu_fixed_base_us(count: int = 3000) -> float:
+    """CPU µs of one ``generate_private_key`` (a random k and k·G in OpenSSL), the k·G stand-in in CPU time."""
+    curve = ec.SECP256R1()
+    start = time.process_time()
+    for _ in range(count):
+        ec.generate_private_key(curve)
+    return (time.process_time() - start) / count * 1e6
+
+
 class AcaUseCase:
     """``scms_aca.issue.issue_batch`` for one variant: requests from a simulated RA, a fresh response store per batch.
 
@@ -484,6 +495,19 @@ class AcaUseCase:
         """``count`` RaAcaCertRequestSpdus of this variant for i-period ``i``, j = 0..count-1 (untimed)."""
         return [self.ra.request(self.variant.cert_type, self.kind, i, j,  # type: ignore[arg-type]
                                 generation_time=USE_CASE_NOW).spdu for j in range(count)]  # fmt: skip
+
+    def cpu_us_per_cert(self, requests: list[bytes], *, repeat: int) -> float:
+        """Median CPU µs per certificate of ``issue(requests)`` over ``repeat`` runs.
+
+        CPU time (``time.process_time``), not wall time: ``openssl speed`` reports CPU seconds too, so
+        the ratio holds on a machine whose other load takes the cores away (a shared bench machine).
+        """
+        runs = []
+        for _ in range(repeat):
+            start = time.process_time()
+            self.issue(requests)
+            runs.append((time.process_time() - start) / len(requests) * 1e6)
+        return statistics.median(runs)
 
     def issue(self, requests: list[bytes]) -> list[Any]:
         """One batch through the use case with an empty store (so every request is really issued)."""

@@ -25,24 +25,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidSignature as _PycaInvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from scms_service.stores.aca_responses import AcaResponseStore
 
 from scms_codec.cert import template as cert_template
 from scms_codec.cert.certificate import Certificate
 from scms_codec.cert.chain import verify_chain
 from scms_codec.cert.permissions import check_end_entity_permissions
-from scms_codec.crypto import butterfly, ecdsa, ecqv, keys
-from scms_codec.crypto.points import Point
-from scms_codec.errors import ChainError, CodecError, ErrorCode, InvalidKey, SpduShapeError
-from scms_codec.secured.encrypted_data import encrypt
+from scms_codec.crypto import aesccm, butterfly, ecies, ecqv, keys
+from scms_codec.crypto.hashing import EMPTY_SHA256
+from scms_codec.crypto.points import P256_N, Point
+from scms_codec.errors import ChainError, CodecError, ErrorCode, InvalidKey, InvalidSignature, SpduShapeError
 from scms_codec.secured.keyring import Keyring
-from scms_codec.secured.recipients import RekRecipient
-from scms_codec.secured.signed_data import sign_data
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu.plv import linkage_value_of
 from scms_codec.spdu.ra_aca import AcaResponseKind, LinkageInfo, RaAcaCertRequest, parse_ra_aca_cert_request
@@ -66,6 +69,7 @@ SECURITY_MGMT_PSID = 35
 _RA_SSP_TAG = 0x8B  # SecurityMgmtSsp alternative ``ra`` (protocol.md §1.1 table: RaSsp 8b0002)
 _USES_CUBK = 0x80  # ToBeSignedCertificate.flags bit 0 (protocol.md §1.1)
 _UINT16_MAX = 0xFFFF
+_ECDSA_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 # Duration units from the finest to the coarsest that a cut validity may be written in (whole seconds).
 _CUT_UNITS = ("seconds", "minutes", "hours", "sixtyHours", "years")
 
@@ -184,8 +188,8 @@ class _Request:
     randomise: bool
     kind: AcaResponseKind
     key: Point  # B (cocoon key), the EE's key or ECQV request point
-    key_object: ec.EllipticCurvePublicKey = field(repr=False)
     encryption_key: ec.EllipticCurvePublicKey | None = field(repr=False)
+    encryption_sec1: bytes | None = field(repr=False)  # the same key, SEC 1 compressed
     tbs: dict[str, Any] = field(repr=False)
 
 
@@ -264,16 +268,43 @@ def _compressed(p: Point) -> tuple[str, bytes]:
     return ("compressed-y-1" if p[1] & 1 else "compressed-y-0"), p[0].to_bytes(32, "big")
 
 
+_SEC1_PREFIX = {"compressed-y-0": b"\x02", "compressed-y-1": b"\x03"}
+_P256 = ec.SECP256R1()
+
+
 def _decompress(point: tuple[str, Any]) -> tuple[ec.EllipticCurvePublicKey, Point]:
     """A compressed request point as a pyca key and (x, y); InvalidKey (400-64) if it is not on P-256."""
-    key = keys.point_from_asn1(point, "nistP256")
+    prefix = _SEC1_PREFIX.get(point[0])
+    if prefix is None or type(point[1]) is not bytes or len(point[1]) != 32:
+        key = keys.point_from_asn1(point, "nistP256")  # other forms: the codec's checks and errors
+    else:
+        try:
+            key = ec.EllipticCurvePublicKey.from_encoded_point(_P256, prefix + point[1])
+        except ValueError:
+            raise InvalidKey("verifyKeyIndicator is not a point of P-256") from None
     numbers = key.public_numbers()
     return key, (numbers.x, numbers.y)
 
 
-def _sec1_key(sec1: bytes) -> ec.EllipticCurvePublicKey:
+def _indicator_point(tbs: dict[str, Any]) -> tuple[str, Any]:
+    """The EccP256CurvePoint of verifyKeyIndicator (verificationKey ecdsaNistP256 or reconstructionValue)."""
+    kind, body = tbs["verifyKeyIndicator"]
+    if kind == "verificationKey":
+        algorithm, point = body
+        if algorithm != "ecdsaNistP256":
+            raise InvalidKey(f"verificationKey: {algorithm} is not a P-256 key")
+        return tuple(point)
+    return tuple(body)
+
+
+def _encryption_key(
+    sec1: bytes, key_point: tuple[str, Any], key: ec.EllipticCurvePublicKey
+) -> ec.EllipticCurvePublicKey:
+    """certEncKey as a pyca key; the unified variant's certEncKey = B reuses B's key (one decompression)."""
+    if sec1[1:] == key_point[1] and sec1[0] == (3 if key_point[0] == "compressed-y-1" else 2):
+        return key
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), sec1)
+        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, sec1)
     except ValueError:
         raise InvalidKey("certEncKey is not a point of P-256") from None
 
@@ -282,14 +313,15 @@ def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
     """Every check of one request in protocol.md §2.4 order; the certificate's tbs without its key."""
     fast = wire.read_ra_aca_cert_request(data)
     encryption_key: ec.EllipticCurvePublicKey | None = None
+    encryption_sec1: bytes | None = None
     if fast is not None:
         ra = batch.resolve_ra(fast.signer_certificate)
-        digest = hashlib.sha256(hashlib.sha256(fast.tbs_request).digest() + ra.signer_hash).digest()
-        signature = ("ecdsaNistP256Signature", {"rSig": ("x-only", fast.r.to_bytes(32, "big")),
-                                                "sSig": fast.s.to_bytes(32, "big")})  # fmt: skip
-        ecdsa.verify(ra.key, digest, signature)
+        _verify(ra, fast)
+        key_point = _indicator_point(fast.tbs_cert)
+        key_object, point = _decompress(key_point)
         if fast.cert_enc_key is not None:
-            encryption_key = _sec1_key(fast.cert_enc_key)
+            encryption_key = _encryption_key(fast.cert_enc_key, key_point, key_object)
+            encryption_sec1 = fast.cert_enc_key
         content = RaAcaCertRequest(
             fast.generation_time, fast.type, fast.tbs_cert,  # type: ignore[arg-type]
             butterfly_explicit=fast.butterfly_explicit, cubk=fast.cubk, linkage_info=fast.linkage_info,
@@ -301,6 +333,10 @@ def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
         ra = batch.resolve_ra(opened.signer.encoded)
         content = opened.content
         encryption_key = content.cert_enc_key
+        if encryption_key is not None:
+            encryption_sec1 = encryption_key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+        key_point = _indicator_point(content.tbs_cert)
+        key_object, point = _decompress(key_point)
     if ra.refusal is not None:
         raise _Refused(ra.refusal, ra.reason)
     problems = content.violations()
@@ -324,12 +360,12 @@ def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
     }
     for name in tbs.keys() - issued.keys() - {"verifyKeyIndicator"}:
         issued[name] = tbs[name]  # region, encryptionKey, ...: as requested
-    key_object, point = _decompress(tbs["verifyKeyIndicator"][1][1] if content.type == "explicit"
-                                    else tbs["verifyKeyIndicator"][1])  # fmt: skip
     if kind == "cubk":
-        encryption_key = key_object  # Q = B (protocol.md §4.5, Uncertain 6; crypto.butterfly)
+        # Q = B (protocol.md §4.5, Uncertain 6; crypto.butterfly.response_encryption_public_key).
+        encryption_key = key_object
+        encryption_sec1 = bytes((3 if key_point[0] == "compressed-y-1" else 2,)) + key_point[1]
     randomise = content.type == "implicit" or content.butterfly_explicit
-    return _Request(index, h, content.type, randomise, kind, point, key_object, encryption_key, issued)
+    return _Request(index, h, content.type, randomise, kind, point, encryption_key, encryption_sec1, issued)
 
 
 def _identifier(batch: _Batch, requested: tuple[str, Any], info: LinkageInfo | None) -> tuple[str, Any]:
@@ -342,8 +378,45 @@ def _identifier(batch: _Batch, requested: tuple[str, Any], info: LinkageInfo | N
         # Another shape (or a bad pair): the codec's strict reading decides, with its own errors.
         lv = linkage_value_of(info, batch.plv_keyring)
     else:
-        lv = bytes(a ^ b for a, b in zip(plv1, plv2, strict=True))
+        lv = (int.from_bytes(plv1, "big") ^ int.from_bytes(plv2, "big")).to_bytes(9, "big")
     return "linkageData", {"iCert": requested[1]["iCert"], "linkage-value": lv}
+
+
+def _verify(ra: RaCertificate, fast: wire.FastRequest) -> None:
+    """The RA's signature over H(H(tbsRequest) ‖ H(RA certificate)), protocol.md §4.2 (InvalidSignature 400-43)."""
+    if not isinstance(ra.key.curve, ec.SECP256R1):
+        raise InvalidSignature("cert request SPDU: hashAlgorithmId sha256 does not match the signer's curve")
+    if not (0 < fast.r < P256_N and 0 < fast.s < P256_N):
+        raise InvalidSignature("signature: r or s is out of range")
+    digest = hashlib.sha256(hashlib.sha256(fast.tbs_request).digest() + ra.signer_hash).digest()
+    try:
+        ra.key.verify(encode_dss_signature(fast.r, fast.s), digest, _ECDSA_SHA256)
+    except _PycaInvalidSignature:
+        raise InvalidSignature("signature does not verify") from None
+
+
+def _sign(batch: _Batch, data_input: bytes) -> tuple[int, int]:
+    """ECDSA by the ACA over H(H(data_input) ‖ H(ACA certificate)) (protocol.md §4.2), as (r, s)."""
+    digest = hashlib.sha256(hashlib.sha256(data_input).digest() + batch.cert_hash).digest()
+    r, s = decode_dss_signature(batch.aca.key.sign(digest, _ECDSA_SHA256))
+    return r, s
+
+
+def _signed(batch: _Batch, payload: bytes) -> bytes:
+    """``Ieee1609Dot2Data-Signed{payload, 35}`` by the ACA certificate (protocol.md §1.3)."""
+    tbs_data = wire.signed_data_tbs(payload, SECURITY_MGMT_PSID)
+    r, s = _sign(batch, tbs_data)
+    return wire.signed_data(tbs_data, batch.cert.encoded, r, s)
+
+
+def _encrypted(plaintext: bytes, key: ec.EllipticCurvePublicKey, key_sec1: bytes) -> bytes:
+    """``Ieee1609Dot2Data-Encrypted`` to a key from the request: rekRecipInfo, P1 = SHA-256("") (protocol.md §4.4)."""
+    data_key = os.urandom(16)
+    nonce = os.urandom(12)
+    wrapped = ecies.wrap(key, data_key, EMPTY_SHA256)  # fresh v, ECDH, KDF2, XOR, HMAC (1609.2 §5.3.5)
+    v_sec1 = wrapped.v.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    ciphertext = aesccm.encrypt(data_key, nonce, plaintext)
+    return wire.encrypted_data_rek(wire.rek_recipient_id(key_sec1), v_sec1, wrapped.c, wrapped.t, nonce, ciphertext)
 
 
 def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -> bytes:
@@ -353,8 +426,8 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
     if request.type == "explicit":
         tbs["verifyKeyIndicator"] = ("verificationKey", ("ecdsaNistP256", _compressed(key)))
         tbs_coer = cert_template.encode("ToBeSignedCertificate", tbs)
-        digest = hashlib.sha256(hashlib.sha256(tbs_coer).digest() + batch.cert_hash).digest()
-        signature = cert_template.signature(ecdsa.sign(batch.aca.key, digest))
+        r, s = _sign(batch, tbs_coer)
+        signature = b"\x80\x80" + r.to_bytes(32, "big") + s.to_bytes(32, "big")  # ecdsaNistP256Signature, x-only
         certificate = wire.certificate_coer("explicit", batch.issuer, tbs_coer, signature)
         if scalar is not None:
             private_key_info = keys.scalar_to_bytes(scalar)
@@ -369,13 +442,12 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
     if request.kind == "plain":
         spdu = inner
     else:
-        assert request.encryption_key is not None
-        spdu = encrypt(inner, RekRecipient(request.encryption_key))
+        assert request.encryption_key is not None and request.encryption_sec1 is not None
+        spdu = _encrypted(inner, request.encryption_key, request.encryption_sec1)
         if request.kind == "private":
             # EncryptedSigned: signed by the very ACA certificate that issued the inner one (protocol.md §3.3).
-            spdu = sign_data(spdu, SECURITY_MGMT_PSID, batch.aca, signer_form="certificate")
-    pdu = wire.aca_ra_cert_response_pdu(batch.now, request.request_hash, request.kind, spdu)
-    return sign_data(pdu, SECURITY_MGMT_PSID, batch.aca, signer_form="certificate")
+            spdu = _signed(batch, spdu)
+    return _signed(batch, wire.aca_ra_cert_response_pdu(batch.now, request.request_hash, request.kind, spdu))
 
 
 def issue_batch(

@@ -12,6 +12,7 @@ decode to the same value (tests/unit/aca/test_wire.py holds both to asn1tools).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,11 @@ __all__ = [
     "aca_ee_cert_response_pdu",
     "aca_ra_cert_response_pdu",
     "certificate_coer",
+    "encrypted_data_rek",
     "read_ra_aca_cert_request",
+    "rek_recipient_id",
+    "signed_data",
+    "signed_data_tbs",
     "unsecured",
 ]
 
@@ -126,70 +131,72 @@ def read_ra_aca_cert_request(data: bytes) -> FastRequest | None:
 
 
 def _read_request(data: bytes) -> FastRequest:
-    outer = _Reader(data)
-    outer.expect(b"\x03\x83")  # Ieee1609Dot2Data {protocolVersion 3, signedCertificateRequest}
+    # Fixed offsets with local arithmetic: this runs once per certificate (performance.md §4).
+    if data[:2] != b"\x03\x83":  # Ieee1609Dot2Data {protocolVersion 3, signedCertificateRequest}
+        raise _Outside
+    outer = _Reader(data, 2)
     if outer.length() != len(data) - outer.pos:
         raise _Outside
-    # SignedCertificateRequest {hashAlgorithmId sha256, tbsRequest ScmsPdu aca-ra raAcaCertRequest, ...}.
-    outer.expect(b"\x00")
-    start = outer.pos
-    outer.expect(b"\x02\x83\x80")
-    preamble = outer.byte()
-    if preamble & ~0x60:
-        raise _Outside  # extension bit or spare bits set
-    outer.expect(b"\x02")
-    generation_time = int.from_bytes(outer.take(4), "big")
-    kind = outer.byte()
-    if kind > 1:
+    pos = outer.pos
+    # SignedCertificateRequest {hashAlgorithmId sha256, tbsRequest ScmsPdu {2, aca-ra raAcaCertRequest ...
+    if data[pos : pos + 4] != b"\x00\x02\x83\x80":
         raise _Outside
-    flags = outer.byte()
+    start = pos + 1
+    preamble, version, kind, flags = data[pos + 4], data[pos + 5], data[pos + 10], data[pos + 11]
+    if preamble & ~0x60 or version != 2 or kind > 1:
+        raise _Outside  # extension or spare bits, another version, an extension CertificateType
+    generation_time = int.from_bytes(data[pos + 6 : pos + 10], "big")
+    pos += 12
     linkage_info = None
     if preamble & 0x40:
-        outer.expect(b"\x00")  # LinkageInfo preamble: no extensions
-        linkage_info = LinkageInfo(_read_plv(outer), _read_plv(outer))
+        if data[pos] != 0:
+            raise _Outside  # LinkageInfo preamble: no extensions
+        linkage_info = LinkageInfo(_read_plv(data, pos + 1), _read_plv(data, pos + 1 + _PLV_SIZE))
+        pos += 1 + 2 * _PLV_SIZE
     cert_enc_key = None
     if preamble & 0x20:
-        outer.expect(b"\x00\x80")  # PublicEncryptionKey {aes128Ccm, eciesNistP256 ...}
-        form, x = outer.point()
-        cert_enc_key = (b"\x02" if form == "compressed-y-0" else b"\x03") + x
-    tbs_start = outer.pos
-    tbs = _read_tbs(outer)
-    if cert_template.to_be_signed_certificate(tbs) != data[tbs_start : outer.pos]:
+        # PublicEncryptionKey {aes128Ccm, eciesNistP256 compressed point}.
+        if data[pos : pos + 2] != b"\x00\x80" or data[pos + 2] not in _POINT_FORMS:
+            raise _Outside
+        cert_enc_key = bytes((data[pos + 2] & 0x7F,)) + data[pos + 3 : pos + 35]
+        pos += 35
+    reader = _Reader(data, pos)
+    tbs = _read_tbs(reader)
+    if cert_template.to_be_signed_certificate(tbs) != data[pos : reader.pos]:
         raise _Outside
-    tbs_request = data[start : outer.pos]
-    outer.expect(b"\x81\x01\x01")  # signer: certificate, SEQUENCE OF one
+    pos = reader.pos
+    tbs_request = data[start:pos]
     end = len(data) - _SIGNATURE_SIZE
-    if end <= outer.pos:
+    # signer: certificate, SEQUENCE OF one; signature ecdsaNistP256Signature with an x-only rSig.
+    if data[pos : pos + 3] != b"\x81\x01\x01" or end <= pos + 3 or data[end : end + 2] != b"\x80\x80":
         raise _Outside
-    certificate = data[outer.pos : end]
-    signature = _Reader(data, end)
-    signature.expect(b"\x80\x80")
-    r = int.from_bytes(signature.take(32), "big")
-    s = int.from_bytes(signature.take(32), "big")
     return FastRequest(
-        tbs_request, certificate, r, s, generation_time, "implicit" if kind else "explicit",
+        tbs_request, data[pos + 3 : end], int.from_bytes(data[end + 2 : end + 34], "big"),
+        int.from_bytes(data[end + 34 :], "big"), generation_time, "implicit" if kind else "explicit",
         bool(flags & 0x80), bool(flags & 0x40), linkage_info, cert_enc_key, tbs,
     )  # fmt: skip
 
 
-def _read_plv(reader: _Reader) -> EncryptedIndividualPLV:
-    reader.expect(b"\x02")
-    la_id = reader.take(2)
-    start = reader.pos
-    # Ieee1609Dot2Data {3, encryptedData {recipients [symmRecipInfo], ciphertext aes128ccm}}.
-    reader.expect(b"\x03\x82\x01\x01\x81")
-    reader.take(8)
-    reader.expect(b"\x80")
-    reader.take(12)
-    if reader.length() != 32:
+# EncryptedIndividualPLV {version 2, laId, encPlv Ieee1609Dot2Data {3, encryptedData {[symmRecipInfo
+# {recipientId, aes128ccm {nonce, 32 octets}}], aes128ccm {nonce, 28 octets}}}}: 3 + 101 octets.
+_ENC_PLV_SIZE = 101
+_PLV_SIZE = 3 + _ENC_PLV_SIZE
+
+
+def _read_plv(data: bytes, pos: int) -> EncryptedIndividualPLV:
+    enc = data[pos + 3 : pos + _PLV_SIZE]
+    if data[pos] != 2 or not _plv_shape(enc):
         raise _Outside
-    reader.take(32)
-    reader.expect(b"\x80")
-    reader.take(12)
-    if reader.length() != 28:  # COER Ieee1609Dot2Data unsecuredData of 9 octets + 16-octet tag
-        raise _Outside
-    reader.take(28)
-    return EncryptedIndividualPLV(la_id, reader.data[start : reader.pos])
+    return EncryptedIndividualPLV(data[pos + 1 : pos + 3], enc)
+
+
+def _plv_shape(enc: bytes) -> bool:
+    """True for an encPlv with one symmRecipInfo wrapping a 16-octet key and 9 octets of unsecured data."""
+    return (
+        len(enc) == _ENC_PLV_SIZE
+        and enc[:5] == b"\x03\x82\x01\x01\x81"
+        and (enc[13], enc[26], enc[59], enc[72]) == (0x80, 32, 0x80, 28)
+    )
 
 
 def _read_tbs(reader: _Reader) -> dict[str, Any]:
@@ -269,11 +276,7 @@ class LinkageKeys:
         DecryptionError (400-41) if no key of ours opens it or the tag fails, as ``spdu.plv.decrypt_plv``.
         """
         enc = encrypted.enc_plv
-        if (
-            len(enc) != 101
-            or enc[:5] != b"\x03\x82\x01\x01\x81"
-            or (enc[13], enc[26], enc[59], enc[72]) != (0x80, 32, 0x80, 28)
-        ):
+        if not _plv_shape(enc):
             return None
         cipher = self._cipher(enc[5:13])
         if cipher is None:
@@ -330,3 +333,41 @@ def aca_ee_cert_response_pdu(generation_time: int, certificate: bytes, private_k
 def unsecured(payload: bytes) -> bytes:
     """COER ``Ieee1609Dot2Data {3, unsecuredData payload}`` (1609.2 §6.3.3)."""
     return b"\x03\x80" + cert_template.length(len(payload)) + payload
+
+
+def signed_data_tbs(payload: bytes, psid: int) -> bytes:
+    """COER ``ToBeSignedData {payload {data unsecuredData payload}, headerInfo {psid}}`` (protocol.md §1.3).
+
+    Same octets as ``secured.template.to_be_signed_data`` of that value: the hash input of the signature.
+    """
+    return b"\x40" + unsecured(payload) + b"\x00" + cert_template.unbounded_uint(psid)
+
+
+def signed_data(tbs_data: bytes, certificate: bytes, r: int, s: int) -> bytes:
+    """COER ``Ieee1609Dot2Data {3, signedData {sha256, tbsData, signer certificate [one], P-256 x-only r, s}}``."""
+    return (
+        b"\x03\x81\x00" + tbs_data + b"\x81\x01\x01" + certificate + b"\x80\x80" + r.to_bytes(32, "big")
+        + s.to_bytes(32, "big")
+    )  # fmt: skip
+
+
+def rek_recipient_id(key_sec1: bytes) -> bytes:
+    """HashedId8 of COER ``PublicEncryptionKey {aes128Ccm, eciesNistP256 point}`` from the SEC 1 compressed point.
+
+    The rekRecipInfo recipientId (protocol.md §4.4), as ``secured.recipients.rek_recipient_id`` computes it.
+    """
+    if len(key_sec1) != 33 or key_sec1[0] not in (2, 3):
+        raise ValueError("key_sec1: a 33-octet SEC 1 compressed P-256 point")
+    return hashlib.sha256(b"\x00\x80" + bytes((0x80 | key_sec1[0],)) + key_sec1[1:]).digest()[-8:]
+
+
+def encrypted_data_rek(
+    recipient_id: bytes, v_sec1: bytes, c: bytes, t: bytes, nonce: bytes, ciphertext: bytes
+) -> bytes:
+    """COER ``Ieee1609Dot2Data {3, encryptedData {[rekRecipInfo {id, eciesNistP256 {v, c, t}}], aes128ccm}}``."""
+    if len(recipient_id) != 8 or len(v_sec1) != 33 or len(c) != 16 or len(t) != 16 or len(nonce) != 12:
+        raise ValueError("encrypted_data_rek: field sizes are 8, 33, 16, 16 and 12 octets")
+    return (
+        b"\x03\x82\x01\x01\x84" + recipient_id + b"\x80" + bytes((0x80 | v_sec1[0],)) + v_sec1[1:] + c + t
+        + b"\x80" + nonce + cert_template.length(len(ciphertext)) + ciphertext
+    )  # fmt: skip

@@ -6,19 +6,26 @@ import dataclasses
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from scms_aca.wire import (
     LinkageKeys,
     aca_ee_cert_response_pdu,
     aca_ra_cert_response_pdu,
     certificate_coer,
+    encrypted_data_rek,
     read_ra_aca_cert_request,
+    rek_recipient_id,
+    signed_data,
+    signed_data_tbs,
     unsecured,
 )
 
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate
+from scms_codec.crypto import keys
 from scms_codec.errors import DecryptionError
+from scms_codec.secured import recipients
 from scms_codec.secured import template as coer
 from scms_codec.secured.keyring import Keyring
 from scms_codec.spdu._wrap import scms_pdu_bytes
@@ -132,3 +139,34 @@ def test_certificate_parts_must_match_the_type() -> None:
         certificate_coer("implicit", bytes(8), b"", b"\x80" * 66)
     with pytest.raises(ValueError, match="signature"):
         certificate_coer("explicit", bytes(8), b"", None)
+
+
+def test_signed_data_octets_are_the_codec_templates(aca: Aca) -> None:
+    payload = unsecured(b"\x05" * 40)
+    value = {"payload": {"data": {"protocolVersion": 3, "content": ("unsecuredData", payload)}},
+             "headerInfo": {"psid": 35}}  # fmt: skip
+    tbs = signed_data_tbs(payload, 35)
+    assert tbs == coer.to_be_signed_data(value)
+    assert aca.signer.certificate is not None
+    cert = aca.signer.certificate.encoded
+    r, s = 0x1234, 0xABCDEF
+    signature = ("ecdsaNistP256Signature", {"rSig": ("x-only", r.to_bytes(32, "big")), "sSig": s.to_bytes(32, "big")})
+    expected = coer.signed_data_from_parts("sha256", tbs, coer.signer_identifier("certificate", cert), signature)
+    assert signed_data(tbs, cert, r, s) == expected
+    assert signed_data(tbs, cert, r, s + 1) != expected
+
+
+def test_encrypted_data_and_rek_id_octets_are_the_codecs() -> None:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    v = ec.generate_private_key(ec.SECP256R1()).public_key()
+    sec1 = key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    v_sec1 = v.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    assert rek_recipient_id(sec1) == recipients.rek_recipient_id(key)
+    assert rek_recipient_id(sec1) != rek_recipient_id(bytes([sec1[0] ^ 1]) + sec1[1:])
+    value = {"protocolVersion": 3, "content": ("encryptedData", {
+        "recipients": [("rekRecipInfo", {"recipientId": rek_recipient_id(sec1), "encKey": (
+            "eciesNistP256", {"v": keys.point_to_asn1(v), "c": b"c" * 16, "t": b"t" * 16})})],
+        "ciphertext": ("aes128ccm", {"nonce": b"n" * 12, "ccmCiphertext": b"x" * 200}),
+    })}  # fmt: skip
+    built = encrypted_data_rek(rek_recipient_id(sec1), v_sec1, b"c" * 16, b"t" * 16, b"n" * 12, b"x" * 200)
+    assert built == coer.encode("Ieee1609Dot2Data", value) == asn1.encode("Ieee1609Dot2Data", value)
