@@ -24,7 +24,9 @@ G = "036b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
 
 
 @pytest.fixture
-def transport() -> Iterator[Transport]:
+def transport(monkeypatch: pytest.MonkeyPatch) -> Iterator[Transport]:
+    # The app runs in this process: its EMF metrics (stdout, as in Lambda) would mix with the CLI's output.
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     app: ModuleType = load_ra_app()
     app.configure(
         Services(
