@@ -17,11 +17,9 @@ import functools
 import importlib
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
@@ -431,7 +429,6 @@ def asn1_share(core: AcaCore, *, certificates: int) -> Asn1Share:
 
 # --- the real ACA path: scms_aca.issue.issue_batch ----------------------------------------------
 
-_FUNCTIONS_ACA = str(Path(__file__).resolve().parents[1] / "functions" / "aca")
 USE_CASE_NOW = GENERATION_TIME + 1_000_000
 """Time32 of the use-case runs: the hierarchy is made 10,000 s before it."""
 _KINDS: dict[Butterfly, str] = {"original": "original", "unified": "unified", "compact-unified": "compact-unified",
@@ -469,8 +466,6 @@ class AcaUseCase:
     """
 
     def __init__(self, variant: Variant) -> None:
-        if _FUNCTIONS_ACA not in sys.path:
-            sys.path.insert(0, _FUNCTIONS_ACA)  # functions/aca is a Lambda CodeUri, not an installed package
         from scms_aca.issue import IssuePolicy, issue_batch
         from scms_aca.wiring import ra_certificates
 

@@ -24,7 +24,7 @@ from scms_service.stores.aca_responses import AcaResponseStore, DynamoDbAcaRespo
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 
-from scms_cli.local.template import load_template, resolve, table_properties
+from scms_cli.local.template import load_template, resolve
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu import request_hash
@@ -51,23 +51,10 @@ def load_aca_handlers() -> ModuleType:
     return module
 
 
-def create_aca_table(settings: Settings) -> None:
-    """The template's AcaTable in moto (the shared fixture creates the tables it knows)."""
-    client = boto3.client("dynamodb")
-    if settings.aca_table in client.list_tables()["TableNames"]:
-        return
-    props = table_properties("AcaTable")
-    client.create_table(TableName=settings.aca_table, AttributeDefinitions=props["AttributeDefinitions"],
-                        KeySchema=props["KeySchema"], BillingMode="PAY_PER_REQUEST")  # fmt: skip
-    client.update_time_to_live(TableName=settings.aca_table,
-                               TimeToLiveSpecification={"AttributeName": "expiresAt", "Enabled": True})  # fmt: skip
-
-
 @pytest.fixture
 def deployed(aws_settings: Settings) -> Iterator[tuple[Settings, Hierarchy]]:
-    """Stage ``dev`` as deployed: hierarchy and LA-ACA keys made by `scms init`, and the AcaTable."""
+    """Stage ``dev`` as deployed: hierarchy and LA-ACA keys made by `scms init` (the fixture made the tables)."""
     settings = replace(aws_settings, secret_prefix=f"scms/{STAGE}/")
-    create_aca_table(settings)
     vault = SecretsManagerKeyVault.from_settings(settings)
     ca, _ = init_hierarchy(settings, DynamoDbCaStore.from_settings(settings), vault,
                            S3Artifacts.from_settings(settings), now=time32.now() - 3600)  # fmt: skip

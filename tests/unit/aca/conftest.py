@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+from scms_aca.issue import HierarchyRaCertificates, IssuePolicy, IssueResult, issue_batch
+from scms_service.config import load_settings
+from scms_service.hierarchy import Hierarchy, init_hierarchy
+from scms_service.stores.aca_responses import FakeAcaResponseStore
+from scms_service.stores.artifacts import InMemoryArtifacts
+from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault
 
-# functions/aca is not an installed package (pyproject lists the other functions); Lambda puts the
-# CodeUri on the path, so the tests do the same.
-_ACA = str(Path(__file__).resolve().parents[3] / "functions" / "aca")
-if _ACA not in sys.path:
-    sys.path.insert(0, _ACA)
-
-from scms_aca.issue import HierarchyRaCertificates, IssuePolicy, IssueResult, issue_batch  # noqa: E402
-from scms_service.config import load_settings  # noqa: E402
-from scms_service.hierarchy import Hierarchy, init_hierarchy  # noqa: E402
-from scms_service.stores.aca_responses import FakeAcaResponseStore  # noqa: E402
-from scms_service.stores.artifacts import InMemoryArtifacts  # noqa: E402
-from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault  # noqa: E402
-
-from scms_codec.secured.keyring import Keyring  # noqa: E402
-from scms_codec.secured.signer import Signer  # noqa: E402
-from tests.unit.aca.simulator import Ra  # noqa: E402
+from scms_codec.secured.keyring import Keyring
+from scms_codec.secured.signer import Signer
+from tests.unit.aca.simulator import Ra
 
 NOW = 700_000_000  # Time32
 HIERARCHY_AT = NOW - 10_000

@@ -31,8 +31,14 @@ __all__ = [
 TEMPLATE = Path(__file__).resolve().parents[4] / "infra" / "template.yaml"
 
 # Which Settings field names each table resource of the template.
-TABLE_SETTINGS = {"RaTable": "ra_table", "EcaTable": "eca_table", "CaTable": "ca_table"}
-TABLE_SETTINGS.update({"La1Table": "la1_table", "La2Table": "la2_table"})
+TABLE_SETTINGS = {
+    "RaTable": "ra_table",
+    "EcaTable": "eca_table",
+    "CaTable": "ca_table",
+    "AcaTable": "aca_table",
+    "La1Table": "la1_table",
+    "La2Table": "la2_table",
+}
 
 
 class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
