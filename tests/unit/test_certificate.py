@@ -466,3 +466,24 @@ def _mutation_base(root_cert: Certificate, root_key: ec.EllipticCurvePrivateKey)
         tbs = pseudonym_tbs() | {"region": ("identifiedRegion", [("countryOnly", 840)])}
         _MUTATION_BASE[root_cert.hashed_id8] = issue_explicit(tbs, key.public_key(), root_cert, root_key)
     return _MUTATION_BASE[root_cert.hashed_id8]
+
+
+def test_hashed_id32_is_the_whole_certificate_hash_cut_to_32_octets() -> None:
+    # Given the real ISS root (P-256, so SHA-256 over its canonical COER)
+    import hashlib
+
+    root = Certificate.from_bytes((VECTORS / "encoded/iyourshaw-ieee1609/iss_v2x_root.oer").read_bytes())
+    assert root.hashed_id32 == hashlib.sha256(root.encoded).digest()
+    assert root.hashed_id32[-8:] == root.hashed_id8
+    # And a P-384 certificate: SHA-384, low-order 32 octets (protocol.md §3.5)
+    key = ec.generate_private_key(ec.SECP384R1())
+    tbs = {
+        "id": ("name", "elector"),
+        "cracaId": b"\x00\x00\x00",
+        "crlSeries": 0,
+        "validityPeriod": {"start": 600_000_000, "duration": ("years", 1)},
+        "appPermissions": [{"psid": 35, "ssp": ("opaque", b"\x80\x00\x02")}],
+    }
+    elector = issue_explicit(tbs, key.public_key(), None, key)
+    assert elector.hashed_id32 == hashlib.sha384(elector.encoded).digest()[-32:]
+    assert elector.hashed_id32 != hashlib.sha256(elector.encoded).digest()

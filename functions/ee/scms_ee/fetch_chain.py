@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, verify_signature
 from scms_codec.cert.chain import verify_chain
-from scms_codec.crypto.hashing import digest
 from scms_codec.errors import ChainError, CodecError, InvalidSignature
 from scms_codec.spdu.cert_management import (
     CertificateChain,
@@ -43,7 +42,7 @@ from .enroll import RootSource, VerificationFailed
 from .state import DeviceState, _write_atomic
 from .trace import Trace, certificate_file
 
-__all__ = ["CCF_PATH", "FetchedChain", "certificate_role", "fetch_chain", "root_hashed_id32", "verify_ccf"]
+__all__ = ["CCF_PATH", "FetchedChain", "certificate_role", "fetch_chain", "verify_ccf"]
 
 CCF_PATH = "/v3/ccf-ctl"
 _CCF_DIR = "ccf"
@@ -65,11 +64,6 @@ class FetchedChain:
     root_source: RootSource
     certificates: tuple[Certificate, ...]
     unchanged: bool = False
-
-
-def root_hashed_id32(root: Certificate) -> bytes:
-    """A root's ``rootCaApprove`` entry: its whole-certificate hash, low-order 32 octets (protocol.md §3.5)."""
-    return digest(root.encoded, root.hash_algorithm)[-32:]
 
 
 def certificate_role(cert: Certificate) -> str:
@@ -126,7 +120,7 @@ def _root(
 ) -> tuple[Certificate, RootSource]:
     approved = set(ctl.tbs_ctl.root_ca_approve)
     if trusted is not None:
-        if root_hashed_id32(trusted) not in approved:
+        if trusted.hashed_id32 not in approved:
             raise VerificationFailed(f"the {source} root {trusted.hashed_id8.hex()} is not approved by the CTL")
         return trusted, source
     candidates = []
@@ -135,7 +129,7 @@ def _root(
             cert = Certificate.from_bytes(octets)
         except CodecError:
             continue
-        if cert.is_self_signed and root_hashed_id32(cert) in approved:
+        if cert.is_self_signed and cert.hashed_id32 in approved:
             candidates.append(cert)
     candidates.sort(key=lambda c: c.hashed_id8 != series)  # the series' namesake first
     if not candidates:

@@ -25,12 +25,11 @@ from scms_service.stores.ca import CaRecord, CtlRecord
 
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
-from scms_codec.crypto.hashing import digest
 from scms_codec.errors import CodecError, ErrorCode
 from scms_codec.spdu.cert_management import CertificateChain, build_certificate_chain_spdu
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
 
-__all__ = ["CA_ROLES", "CcfFile", "CcfSource", "CorruptCaData", "certificate_chain_file", "root_hashed_id32"]
+__all__ = ["CA_ROLES", "CcfFile", "CcfSource", "CorruptCaData", "certificate_chain_file"]
 
 _SERIES_ID = re.compile(r"[0-9a-fA-F]{16}")
 # The roles whose certificates a CCF carries, issuers first (roots and electors travel in the CTL).
@@ -63,11 +62,6 @@ class CcfFile:
     """HashedId8 of each certificate in ``others``, in order."""
 
 
-def root_hashed_id32(root: Certificate) -> bytes:
-    """A root's ``rootCaApprove`` entry: its whole-certificate hash, low-order 32 octets (protocol.md §3.5)."""
-    return digest(root.encoded, root.hash_algorithm)[-32:]
-
-
 def _decode(record: CaRecord) -> Certificate:
     try:
         return Certificate.from_bytes(record.certificate)
@@ -85,7 +79,7 @@ def _under(cert: Certificate, certs: dict[bytes, Certificate], approved: frozens
             return False
         seen.add(issuer_id)
         current = issuer
-    return root_hashed_id32(current) in approved
+    return current.hashed_id32 in approved
 
 
 def _hex(n: int) -> str:

@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, issue_explicit, verify_signature
 from scms_codec.cert.chain import verify_chain
-from scms_codec.crypto.hashing import digest
 from scms_codec.crypto.keys import encryption_key_to_asn1
 from scms_codec.errors import CodecError
 from scms_codec.secured.signer import Signer
@@ -457,11 +456,6 @@ def _publish(hierarchy: Hierarchy, artifacts: Artifacts) -> None:
         _put_if_changed(artifacts, chain_key(role), chain)
 
 
-def _hashed_id32(cert: Certificate) -> bytes:
-    # HashedId32 of a root: its whole-certificate hash, a SHA-384 one cut to 32 octets (protocol.md §3.5).
-    return digest(cert.encoded, cert.hash_algorithm)[-32:]
-
-
 def _ensure_ctl(hierarchy: Hierarchy, ca_store: CaStore, artifacts: Artifacts, now: int) -> bool:
     """Publish CTL #1 of the series named by the root's HashedId8 unless it exists; True if created."""
     root = hierarchy.certificate("root")
@@ -474,7 +468,7 @@ def _ensure_ctl(hierarchy: Hierarchy, ca_store: CaStore, artifacts: Artifacts, n
             sequence_number=_CTL_FIRST_SEQUENCE,
             effective_date=now,
             elector_approve=tuple(elector_entry(c) for c in elector_certs),
-            root_ca_approve=(_hashed_id32(root),),
+            root_ca_approve=(root.hashed_id32,),
             quorum=len(ELECTORS),
         )
         electors = [hierarchy.signer(e) for e in ELECTORS]

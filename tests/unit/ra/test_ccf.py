@@ -124,7 +124,7 @@ def test_the_newest_ctl_of_the_series_is_served() -> None:
         sequence_number=2,
         effective_date=NOW + 100,
         elector_approve=tuple(elector_entry(c) for c in electors),
-        root_ca_approve=(ccf.root_hashed_id32(root),),
+        root_ca_approve=(root.hashed_id32,),
         quorum=2,
     )
     spdu = build_multi_signed_ctl_spdu(sign_ctl(tbs, [w.hierarchy.signer(e) for e in ELECTORS], [root, *electors]))

@@ -136,6 +136,7 @@ class Certificate:
     hashed_id8: bytes
     hashed_id3: bytes = field(repr=False)
     hashed_id10: bytes = field(repr=False)
+    hashed_id32: bytes = field(repr=False)  # a root's CTL rootCaApprove entry (protocol.md §3.5)
     received: bytes = field(repr=False, compare=False)
 
     @classmethod
@@ -169,7 +170,8 @@ class Certificate:
             canonical = value if encoded == received else asn1.decode("Certificate", encoded)
         alg = _whole_certificate_hash(canonical)
         full = digest(encoded, alg)
-        return cls(canonical, encoded, full[-8:], full[-3:], full[-10:], encoded if received is None else received)
+        received = encoded if received is None else received
+        return cls(canonical, encoded, full[-8:], full[-3:], full[-10:], full[-32:], received)
 
     @property
     def tbs(self) -> dict[str, Any]:
