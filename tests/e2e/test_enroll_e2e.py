@@ -16,13 +16,9 @@ from tests.e2e.ee_helpers import Stack, canonical_id, manage, scms_ee
 
 
 @pytest.fixture
-def stack(request: pytest.FixtureRequest) -> Stack:
-    """The ``local_stack`` fixture of tests/e2e/conftest.py (the local-cloud engineer's), over real HTTP."""
-    try:
-        value: Stack = request.getfixturevalue("local_stack")
-    except pytest.FixtureLookupError:
-        pytest.skip("tests/e2e/conftest.py does not provide the local_stack fixture yet")
-    return value
+def stack(local_stack: Stack) -> Stack:
+    """The local stack of tests/e2e/conftest.py, started as `make serve` does, over real HTTP."""
+    return local_stack
 
 
 def registered_device(stack: Stack, state: Path, device_id: str) -> str:

@@ -16,22 +16,13 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..errors import ScmsError, TransientStoreError
+from .aws_errors import TRANSIENT_ERROR_CODES
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = ["AcaResponseStore", "AcaStoreError", "DynamoDbAcaResponseStore", "FakeAcaResponseStore"]
 
-_TRANSIENT = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
 # DynamoDB limits: 100 keys per BatchGetItem, 100 items per TransactWriteItems.
 _BATCH = 100
 _MAX_UNPROCESSED_ROUNDS = 8
@@ -68,7 +59,7 @@ def _hash_of(item: Mapping[str, Any]) -> bytes:
 def _store_error(exc: ClientError, action: str) -> ScmsError:
     """The domain error for a DynamoDB failure; the AWS text stays in the chained cause (the log)."""
     code = exc.response.get("Error", {}).get("Code", "")
-    if code in _TRANSIENT:
+    if code in TRANSIENT_ERROR_CODES:
         return TransientStoreError(f"ACA table busy during {action}")
     return AcaStoreError(f"ACA table failed during {action}")
 

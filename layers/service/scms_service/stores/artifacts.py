@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import ScmsError, TransientStoreError
+from .aws_errors import TRANSIENT_ERROR_CODES
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = ["Artifacts", "ArtifactsError", "InMemoryArtifacts", "S3Artifacts"]
 
-_TRANSIENT = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
 
 
 class ArtifactsError(ScmsError):
@@ -61,7 +61,7 @@ class S3Artifacts:
     @staticmethod
     def _error(exc: ClientError, what: str) -> ScmsError:
         code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in _TRANSIENT:
+        if code in TRANSIENT_ERROR_CODES:
             return TransientStoreError(f"{what}: temporarily unavailable ({code})")
         return ArtifactsError(f"{what}: {code or 'failed'}")
 

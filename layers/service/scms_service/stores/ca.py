@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import Conflict, ScmsError, TransientStoreError
+from .aws_errors import TRANSIENT_ERROR_CODES
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -38,14 +39,6 @@ __all__ = [
     "SecretsManagerKeyVault",
 ]
 
-_TRANSIENT = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "InternalServiceError",
-    "ServiceUnavailable",
-}
 
 
 class CaStoreError(ScmsError):
@@ -62,7 +55,7 @@ def _code(exc: ClientError) -> str:
 
 def _store_error(exc: ClientError, what: str, kind: type[ScmsError]) -> ScmsError:
     code = _code(exc)
-    if code in _TRANSIENT:
+    if code in TRANSIENT_ERROR_CODES:
         return TransientStoreError(f"{what}: temporarily unavailable ({code})")
     return kind(f"{what}: {code or 'failed'}")
 

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from .. import aws
 from ..errors import BadRequest, Conflict, NotFound, ScmsError, TransientStoreError
 from ..lifecycle import AuditEntry, DeviceState, check_transition
+from .aws_errors import TRANSIENT_ERROR_CODES
 
 __all__ = [
     "CANONICAL_ID_PATTERN",
@@ -324,24 +325,12 @@ class InMemoryDeviceStore:
         return list(self._audit.get(device_id, []))
 
 
-# DynamoDB error codes worth a retry (TransientStoreError is the name ASL Retry matches).
-_TRANSIENT = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-    }
-)
 
 
 def _store_error(exc: ClientError, what: str) -> ScmsError:
     code = exc.response.get("Error", {}).get("Code", "")
     log.warning("RaTable %s failed: %s", what, code)
-    if code in _TRANSIENT:
+    if code in TRANSIENT_ERROR_CODES:
         return TransientStoreError(f"{what}: the device table is busy, retry")
     return StoreError(f"{what}: the device table refused the call")
 

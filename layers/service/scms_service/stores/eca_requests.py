@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..errors import Conflict, ScmsError, TransientStoreError
+from .aws_errors import TRANSIENT_ERROR_CODES
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -39,16 +40,6 @@ __all__ = [
     "StoreError",
 ]
 
-_TRANSIENT = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
 
 
 class RequestStatus(StrEnum):
@@ -202,7 +193,7 @@ def _is_condition_failure(exc: ClientError) -> bool:
 def _store_error(exc: ClientError, action: str) -> ScmsError:
     """The domain error for a DynamoDB failure; the AWS text goes to the log via the cause, not the client."""
     code = exc.response.get("Error", {}).get("Code", "")
-    if code in _TRANSIENT:
+    if code in TRANSIENT_ERROR_CODES:
         return TransientStoreError(f"ECA table busy during {action}")
     return StoreError(f"ECA table failed during {action}")
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import ScmsError, TransientStoreError
+from .aws_errors import TRANSIENT_ERROR_CODES
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -32,14 +33,6 @@ __all__ = [
 
 CHAIN_ID_SIZE = 16
 
-_TRANSIENT = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "InternalServiceError",
-    "ServiceUnavailable",
-}
 _SEED_SK = "SEED"
 
 
@@ -118,7 +111,7 @@ class DynamoDbSeedStore:
 
     def _error(self, exc: ClientError, what: str) -> ScmsError:
         code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in _TRANSIENT:
+        if code in TRANSIENT_ERROR_CODES:
             return TransientStoreError(f"LA table {what}: temporarily unavailable ({code})")
         return SeedStoreError(f"LA table {what}: {code or 'failed'}")
 

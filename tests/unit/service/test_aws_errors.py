@@ -1,0 +1,29 @@
+"""One list of retryable AWS error codes serves every store."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from scms_service.stores.aws_errors import error_code, is_transient
+
+
+def _error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}}, "PutItem")
+
+
+TRANSIENT = ["ThrottlingException", "SlowDown", "InternalServiceError", "TransactionConflictException"]
+PERMANENT = ["ConditionalCheckFailedException", "AccessDeniedException", "ResourceNotFoundException", ""]
+
+
+@pytest.mark.parametrize("code", TRANSIENT)
+def test_throttling_and_service_errors_are_transient(code: str) -> None:
+    assert is_transient(_error(code))
+
+
+@pytest.mark.parametrize("code", PERMANENT)
+def test_client_mistakes_and_conditions_are_not_transient(code: str) -> None:
+    assert not is_transient(_error(code))
+
+
+def test_error_code_is_empty_when_the_response_names_none() -> None:
+    assert error_code(ClientError({}, "GetItem")) == ""
