@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = ["Settings", "load_settings"]
@@ -63,7 +63,6 @@ class Settings:
     la_max_plvs: int = 3120
     # Local-only: where `make serve` keeps state between runs (not used in Lambda).
     state_dir: str = ".scms"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 _ENV_PREFIX = "SCMS_"
@@ -74,8 +73,6 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     source = os.environ if env is None else env
     values: dict[str, Any] = {}
     for f in fields(Settings):
-        if f.name == "extra":
-            continue
         if f.name in overrides:
             values[f.name] = overrides[f.name]
             continue
@@ -86,7 +83,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     unknown = set(overrides) - {f.name for f in fields(Settings)}
     if unknown:
         raise TypeError(f"load_settings: unknown setting(s) {sorted(unknown)}")
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.error_mode not in ("fine", "coarse"):
+        raise ValueError(f"{_ENV_PREFIX}ERROR_MODE: expected fine or coarse, got {settings.error_mode!r}")
+    return settings
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:

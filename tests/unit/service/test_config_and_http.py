@@ -45,3 +45,10 @@ def test_management_errors_have_no_table8_header(exc: Exception, status: int) ->
     response = error_response(exc)  # type: ignore[arg-type]
     assert response.status_code == status
     assert ERROR_HEADER not in response.headers
+
+
+def test_unknown_error_mode_is_refused_at_start() -> None:
+    # A typo would otherwise silently mean "fine".
+    with pytest.raises(ValueError, match="SCMS_ERROR_MODE"):
+        load_settings({"SCMS_ERROR_MODE": "corse"})
+    assert load_settings({"SCMS_ERROR_MODE": "coarse"}).error_mode == "coarse"

@@ -10,7 +10,7 @@ from typing import Any
 from scms_service.config import Settings
 
 PARAMS = Path(__file__).resolve().parents[3] / "docs" / "params.md"
-_ROW = re.compile(r"^\| `(SCMS_[A-Z0-9_]+|extra)` \| ([^|]*) \|", re.MULTILINE)
+_ROW = re.compile(r"^\| `(SCMS_[A-Z0-9_]+)` \| ([^|]*) \|", re.MULTILINE)
 
 
 def documented_defaults(text: str) -> dict[str, str]:
@@ -20,7 +20,7 @@ def documented_defaults(text: str) -> dict[str, str]:
 
 
 def _key(f: Field[Any]) -> str:
-    return "extra" if f.name == "extra" else f"SCMS_{f.name.upper()}"
+    return f"SCMS_{f.name.upper()}"
 
 
 def _default(f: Field[Any]) -> str:
