@@ -35,6 +35,8 @@ class Settings:
     eca_max_reqs: int = 100
     eca_min_wait: int = 0
     clock_skew: int = 5
+    # download-maxAge (protocol.md §5.3): seconds a download request's generationTime may be old (400-74).
+    download_max_age: int = 1000
     # Enrollment certificate policy.
     enrollment_validity_years: int = 6
     allow_reenrollment: bool = False
