@@ -63,6 +63,20 @@ class Settings:
     la1_table: str = "scms-la1"
     la2_table: str = "scms-la2"
     la_max_plvs: int = 3120
+    # i-periods (protocol.md §5.2, scms_service.iperiod): length and overlap in seconds, the epoch as
+    # Time32 (CAMP: i = 0 at 2015-01-06 04:00 EST = 347 619 603), certificates per period (jmax).
+    i_period_length: int = 604800
+    i_period_epoch: int = 347_619_603
+    i_period_init: int = 0
+    time_overlap: int = 3600
+    certs_per_period: int = 20
+    # RA authorization requests (protocol.md §5.3, §5.4), seconds; preload = three 1609.2 years.
+    ra_max_preload_time: int = 3 * 31_556_952
+    ra_max_age: int = 1000
+    ra_max_gen_delay: int = 4000
+    ra_max_reqs: int = 100
+    ra_min_wait: int = 0
+    ra_butterfly_types: str = "original,unified,compactUnified"
     # Local-only: where `make serve` keeps state between runs (not used in Lambda).
     state_dir: str = ".scms"
 
