@@ -1,0 +1,332 @@
+"""The RA's accepted authorization requests and their rate entries on ``RaTable`` (docs/architecture.md).
+
+Items:
+- ``pk=REQ#<requestHash hex>, sk=REQ``: one accepted ``EeRaCertRequestSpdu``, keyed by the HashedId8 of
+  its bytes as received (protocol.md §3.3 step 3). It holds what the batch work needs (device,
+  enrollment certificate, variant, the requested tbsCert as template, the caterpillar and expansion
+  keys, the i-period range, jmax, the chain id the LAs know the device by) and the signed ack, so a
+  replay is answered with the same octets and never creates a second record.
+- ``pk=RARATE#<enrollmentCertId>#<psidSet>, sk=<generationTime 10 digits>#<requestHash hex>``: one
+  accepted request, counted by generationTime for ra-maxReqs and ra-minWait (protocol.md §5.3),
+  with ``expiresAt`` (Unix seconds, TTL) past the 7x24 h window.
+
+Both are written in one transaction, conditional on the request item being absent: of two
+concurrent copies of the same bytes exactly one is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from .. import aws
+from ..errors import Conflict, ScmsError, TransientStoreError
+from .aws_errors import error_code, is_transient
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = [
+    "AuthRequestStore",
+    "DynamoDbAuthRequestStore",
+    "FakeAuthRequestStore",
+    "RateEntry",
+    "RequestExists",
+    "RequestRecord",
+    "RequestStatus",
+    "StoreError",
+]
+
+
+class RequestStatus(StrEnum):
+    """Where an accepted authorization request stands (the batch work adds its own states later)."""
+
+    ACCEPTED = "ACCEPTED"
+
+
+class RequestExists(Conflict):
+    """A request with this hash is stored already (a replay or a concurrent copy): 409."""
+
+
+class StoreError(ScmsError):
+    """The RA table failed for a reason that retrying will not fix (500)."""
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One accepted authorization request (the ``REQ`` item); key material is kept out of reprs."""
+
+    request_hash: bytes
+    device_id: str
+    enrollment_cert_id: str  # HashedId8 hex of the enrollment certificate that signed it
+    variant: str  # original | unified | compactUnified | encryptionKey | plain
+    cert_type: str  # explicit | implicit
+    # COER ToBeSignedCertificate as the EE requested it: appPermissions, region, verifyKeyIndicator.
+    tbs_template: bytes = field(repr=False)
+    # SEC 1 compressed points: the caterpillar (or EE) verification key A and, for ``original``, the
+    # caterpillar encryption key H, for ``encryptionKey`` the response encryption key.
+    caterpillar_key: bytes | None = field(repr=False)
+    encryption_key: bytes | None = field(repr=False)
+    signing_expansion: bytes | None = field(repr=False)  # ck (unified variants: the one expansion key)
+    encryption_expansion: bytes | None = field(repr=False)  # ek (original only)
+    first_i: int
+    last_i: int
+    certs_per_period: int
+    chain_id: bytes = field(repr=False)  # 16 random octets: how the LAs know this device's chain
+    psid_set: str  # the rate key's PSID/SSP set
+    generation_time: int  # Time32 of the request
+    status: RequestStatus
+    ack: bytes = field(repr=False)  # the signed RaEeCertAckSpdu
+    created_at: int  # Time32
+    rate_expires_at: int  # Unix seconds: TTL of the rate entry
+
+
+@dataclass(frozen=True)
+class RateEntry:
+    """One accepted request of an (enrollment certificate, PSID/SSP set), by generationTime."""
+
+    generation_time: int
+    request_hash: bytes
+
+
+class AuthRequestStore(Protocol):
+    """Replay and rate state of the RA's authorization requests."""
+
+    def get(self, request_hash: bytes) -> RequestRecord | None:
+        """The accepted request, or None."""
+        ...
+
+    def put(self, record: RequestRecord) -> None:
+        """Store ``record`` and its rate entry together; ``RequestExists`` if the hash is stored already."""
+        ...
+
+    def delete(self, record: RequestRecord) -> None:
+        """Remove ``record`` and its rate entry (only if the stored item is this one: same chain id)."""
+        ...
+
+    def rate_entries(self, enrollment_cert_id: str, psid_set: str, *, since: int) -> list[RateEntry]:
+        """Entries of that key with generationTime ≥ ``since``, oldest first."""
+        ...
+
+
+def _req_key(request_hash: bytes) -> dict[str, Any]:
+    return {"pk": {"S": f"REQ#{request_hash.hex()}"}, "sk": {"S": "REQ"}}
+
+
+def _rate_pk(enrollment_cert_id: str, psid_set: str) -> str:
+    return f"RARATE#{enrollment_cert_id}#{psid_set}"
+
+
+def _rate_key(record: RequestRecord) -> dict[str, Any]:
+    return {
+        "pk": {"S": _rate_pk(record.enrollment_cert_id, record.psid_set)},
+        "sk": {"S": f"{record.generation_time:010d}#{record.request_hash.hex()}"},
+    }
+
+
+_OPTIONAL_B = ("caterpillar_key", "encryption_key", "signing_expansion", "encryption_expansion")
+_NAMES = {
+    "caterpillar_key": "caterpillarKey",
+    "encryption_key": "encryptionKey",
+    "signing_expansion": "signingExpansion",
+    "encryption_expansion": "encryptionExpansion",
+}
+
+
+def _record_item(record: RequestRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_req_key(record.request_hash),
+        "deviceId": {"S": record.device_id},
+        # Not "enrollmentCertId": that attribute puts an item into the byEnrollmentCert device index.
+        "signerCertId": {"S": record.enrollment_cert_id},
+        "variant": {"S": record.variant},
+        "certType": {"S": record.cert_type},
+        "tbsTemplate": {"B": record.tbs_template},
+        "firstI": {"N": str(record.first_i)},
+        "lastI": {"N": str(record.last_i)},
+        "certsPerPeriod": {"N": str(record.certs_per_period)},
+        "chainId": {"B": record.chain_id},
+        "psidSet": {"S": record.psid_set},
+        "generationTime": {"N": str(record.generation_time)},
+        "status": {"S": record.status.value},
+        "ack": {"B": record.ack},
+        "createdAt": {"N": str(record.created_at)},
+        "rateExpiresAt": {"N": str(record.rate_expires_at)},
+    }
+    for name in _OPTIONAL_B:
+        value = getattr(record, name)
+        if value is not None:
+            item[_NAMES[name]] = {"B": value}
+    return item
+
+
+def _record_from_item(item: dict[str, Any]) -> RequestRecord:
+    optional = {name: bytes(item[_NAMES[name]]["B"]) if _NAMES[name] in item else None for name in _OPTIONAL_B}
+    return RequestRecord(
+        request_hash=bytes.fromhex(item["pk"]["S"].removeprefix("REQ#")),
+        device_id=item["deviceId"]["S"],
+        enrollment_cert_id=item["signerCertId"]["S"],
+        variant=item["variant"]["S"],
+        cert_type=item["certType"]["S"],
+        tbs_template=bytes(item["tbsTemplate"]["B"]),
+        first_i=int(item["firstI"]["N"]),
+        last_i=int(item["lastI"]["N"]),
+        certs_per_period=int(item["certsPerPeriod"]["N"]),
+        chain_id=bytes(item["chainId"]["B"]),
+        psid_set=item["psidSet"]["S"],
+        generation_time=int(item["generationTime"]["N"]),
+        status=RequestStatus(item["status"]["S"]),
+        ack=bytes(item["ack"]["B"]),
+        created_at=int(item["createdAt"]["N"]),
+        rate_expires_at=int(item["rateExpiresAt"]["N"]),
+        **optional,
+    )
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    code = error_code(exc)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False
+
+
+def _store_error(exc: ClientError, action: str) -> ScmsError:
+    """The domain error for a DynamoDB failure; the AWS text stays in the cause (the log), not the client."""
+    if is_transient(exc):
+        return TransientStoreError(f"RA table busy during {action}")
+    return StoreError(f"RA table failed during {action}")
+
+
+class DynamoDbAuthRequestStore:
+    """``AuthRequestStore`` on the ``RaTable`` (boto3 client injectable)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbAuthRequestStore:
+        return cls(settings.ra_table, client)
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else aws.client("dynamodb")
+
+    def get(self, request_hash: bytes) -> RequestRecord | None:
+        try:
+            # Strongly consistent: a replay right after the first answer must see its item.
+            out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
+        except ClientError as exc:
+            raise _store_error(exc, "get") from exc
+        item = out.get("Item")
+        return None if item is None else _record_from_item(item)
+
+    def put(self, record: RequestRecord) -> None:
+        rate_item = {
+            **_rate_key(record),
+            "generationTime": {"N": str(record.generation_time)},
+            "expiresAt": {"N": str(record.rate_expires_at)},
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _record_item(record),
+                            # First copy only: the same bytes are stored once, whoever else races us.
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    # Keyed by this request's hash: it exists exactly when the request item does.
+                    {"Put": {"TableName": self._table, "Item": rate_item}},
+                ]
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise RequestExists("request stored already") from exc
+            raise _store_error(exc, "put") from exc
+
+    def delete(self, record: RequestRecord) -> None:
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": _req_key(record.request_hash),
+                            # Only our own item: its chain id was drawn by the attempt that stored it.
+                            "ConditionExpression": "chainId = :chain",
+                            "ExpressionAttributeValues": {":chain": {"B": record.chain_id}},
+                        }
+                    },
+                    {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
+                ]
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise RequestExists("request item changed") from exc
+            raise _store_error(exc, "delete") from exc
+
+    def rate_entries(self, enrollment_cert_id: str, psid_set: str, *, since: int) -> list[RateEntry]:
+        entries: list[RateEntry] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk >= :since",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _rate_pk(enrollment_cert_id, psid_set)},
+                ":since": {"S": f"{max(since, 0):010d}"},
+            },
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                out = self.client.query(**kwargs)
+                for item in out.get("Items", []):
+                    generation, _, hash_hex = item["sk"]["S"].partition("#")
+                    entries.append(RateEntry(int(generation), bytes.fromhex(hash_hex)))
+                last = out.get("LastEvaluatedKey")
+                if not last:
+                    return entries
+                kwargs["ExclusiveStartKey"] = last
+        except ClientError as exc:
+            raise _store_error(exc, "rate_entries") from exc
+
+
+class FakeAuthRequestStore:
+    """In-memory ``AuthRequestStore`` with the same conditions as the DynamoDB adapter."""
+
+    def __init__(self) -> None:
+        self.requests: dict[bytes, RequestRecord] = {}
+        self.rates: dict[tuple[str, str], dict[tuple[int, bytes], int]] = {}
+
+    def get(self, request_hash: bytes) -> RequestRecord | None:
+        return self.requests.get(request_hash)
+
+    def put(self, record: RequestRecord) -> None:
+        if record.request_hash in self.requests:
+            raise RequestExists("request stored already")
+        self.requests[record.request_hash] = record
+        key = (record.enrollment_cert_id, record.psid_set)
+        self.rates.setdefault(key, {})[(record.generation_time, record.request_hash)] = record.rate_expires_at
+
+    def delete(self, record: RequestRecord) -> None:
+        current = self.requests.get(record.request_hash)
+        if current is None or current.chain_id != record.chain_id:
+            raise RequestExists("request item changed")
+        del self.requests[record.request_hash]
+        entries = self.rates.get((record.enrollment_cert_id, record.psid_set), {})
+        entries.pop((record.generation_time, record.request_hash), None)
+        if not entries:
+            self.rates.pop((record.enrollment_cert_id, record.psid_set), None)
+
+    def rate_entries(self, enrollment_cert_id: str, psid_set: str, *, since: int) -> list[RateEntry]:
+        entries = self.rates.get((enrollment_cert_id, psid_set), {})
+        found = sorted((g, h) for (g, h) in entries if g >= since)
+        return [RateEntry(g, h) for g, h in found]
