@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import json
@@ -244,11 +245,47 @@ _CODE_USE = re.compile(r"ErrorCode\.([A-Z0-9_]+)")
 
 
 def codes_in_source(function: str) -> set[str]:
-    """Table 8 codes named in a function's code (its CodeUri) and the service layer it uses."""
+    """Table 8 codes named in the modules a function's handler reaches (its CodeUri and the service layer).
+
+    Only modules the handler imports, directly or through others, count: a use case written ahead
+    of its route (issue #5's building blocks) raises nothing through this function yet.
+    """
     spec = next(s for s in functions() if s.logical_id == function)
-    files = [*spec.code_dir.rglob("*.py"), *(REPO_ROOT / "layers/service/scms_service").rglob("*.py")]
+    files = _reachable_files(spec.code_dir / (spec.handler.split(".")[0] + ".py"), spec.code_dir)
     names = {m for f in files for m in _CODE_USE.findall(f.read_text(encoding="utf-8"))}
     return {ErrorCode[n].value for n in names if n in ErrorCode.__members__}
+
+
+def _reachable_files(entry: Path, code_dir: Path) -> set[Path]:
+    """``entry`` and every module of ``code_dir`` or ``scms_service`` it imports, transitively."""
+    roots = [code_dir, REPO_ROOT / "layers/service"]
+    seen: set[Path] = set()
+    todo = [entry]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                package = path.parent
+                for _ in range(node.level - 1):
+                    package = package.parent
+                base = package.joinpath(*(node.module or "").split(".")) if node.module else package
+                targets = [base, *(base / alias.name for alias in node.names)]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                base_parts = node.module.split(".")
+                targets = [r.joinpath(*base_parts) for r in roots]
+                targets += [r.joinpath(*base_parts, alias.name) for r in roots for alias in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [r.joinpath(*alias.name.split(".")) for r in roots for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+                    if candidate.is_file():
+                        todo.append(candidate)
+    return seen
 
 
 def codec_codes() -> set[str]:
@@ -780,3 +817,17 @@ def test_the_page_of_a_document_without_an_operation_does_not_list_it() -> None:
     page = docs_page.render_page(doc)
     assert 'id="getCcf"' not in page
     assert 'id="getCaCertificate"' in page
+
+
+def test_codes_of_a_module_the_handler_imports_count_and_of_an_unrouted_one_do_not(tmp_path: Path) -> None:
+    # Given a function whose app imports one use case and not another
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "app.py").write_text("from pkg import routed\n")
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "routed.py").write_text("from . import helper\n")
+    (tmp_path / "pkg" / "helper.py").write_text("")
+    (tmp_path / "pkg" / "unrouted.py").write_text("")
+    # Then only the imported modules (transitively) are reachable
+    names = {p.name for p in _reachable_files(tmp_path / "app.py", tmp_path)}
+    assert {"app.py", "routed.py", "helper.py", "__init__.py"} <= names
+    assert "unrouted.py" not in names
