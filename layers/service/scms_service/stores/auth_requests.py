@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..errors import Conflict, ScmsError, TransientStoreError
-from .aws_errors import error_code, is_transient
+from .aws_errors import is_condition_failure, is_transient
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -186,16 +186,6 @@ def _record_from_item(item: dict[str, Any]) -> RequestRecord:
     )
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
-    code = error_code(exc)
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = exc.response.get("CancellationReasons") or []
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
-    return False
-
-
 def _store_error(exc: ClientError, action: str) -> ScmsError:
     """The domain error for a DynamoDB failure; the AWS text stays in the cause (the log), not the client."""
     if is_transient(exc):
@@ -249,7 +239,7 @@ class DynamoDbAuthRequestStore:
                 ]
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise RequestExists("request stored already") from exc
             raise _store_error(exc, "put") from exc
 
@@ -270,7 +260,7 @@ class DynamoDbAuthRequestStore:
                 ]
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise RequestExists("request item changed") from exc
             raise _store_error(exc, "delete") from exc
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-__all__ = ["TRANSIENT_ERROR_CODES", "error_code", "is_transient"]
+__all__ = ["TRANSIENT_ERROR_CODES", "error_code", "is_condition_failure", "is_transient"]
 
 TRANSIENT_ERROR_CODES = frozenset(
     {
@@ -38,3 +38,14 @@ def error_code(exc: ClientError) -> str:
 def is_transient(exc: ClientError) -> bool:
     """True when the call may succeed if retried (throttling, timeouts, conflicts, service errors)."""
     return error_code(exc) in TRANSIENT_ERROR_CODES
+
+
+def is_condition_failure(exc: ClientError) -> bool:
+    """True when a conditional write lost: a failed ConditionExpression, alone or inside a transaction."""
+    code = error_code(exc)
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+    return False

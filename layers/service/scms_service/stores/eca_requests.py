@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from .. import aws
 from ..errors import Conflict, ScmsError, TransientStoreError
-from .aws_errors import TRANSIENT_ERROR_CODES
+from .aws_errors import TRANSIENT_ERROR_CODES, is_condition_failure
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -180,16 +180,6 @@ def _record_from_item(item: dict[str, Any]) -> RequestRecord:
     )
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = exc.response.get("CancellationReasons") or []
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
-    return False
-
-
 def _store_error(exc: ClientError, action: str) -> ScmsError:
     """The domain error for a DynamoDB failure; the AWS text goes to the log via the cause, not the client."""
     code = exc.response.get("Error", {}).get("Code", "")
@@ -244,7 +234,7 @@ class DynamoDbEcaRequestStore:
                 ]
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise RequestClaimed("request already claimed") from exc
             raise _store_error(exc, "claim") from exc
 
@@ -266,7 +256,7 @@ class DynamoDbEcaRequestStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise RequestClaimed("request claim changed") from exc
             raise _store_error(exc, "take_over") from exc
         return _record_from_item(out["Attributes"])
@@ -296,7 +286,7 @@ class DynamoDbEcaRequestStore:
                 },
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise RequestClaimed("request claim lost before the certificate was stored") from exc
             raise _store_error(exc, "record_issued") from exc
 
@@ -315,7 +305,7 @@ class DynamoDbEcaRequestStore:
                 },
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise RequestClaimed("request is not issued") from exc
             raise _store_error(exc, "complete") from exc
 
@@ -341,7 +331,7 @@ class DynamoDbEcaRequestStore:
                 ]
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise RequestClaimed("request claim changed") from exc
             raise _store_error(exc, "release") from exc
 
