@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,11 @@ from scms_cli.local.stepfunctions import (
     create_functions,
     create_state_machines,
     install_lambda_patch,
+    start_process_pool,
+    stop_process_pool,
     uninstall_lambda_patch,
 )
-from scms_cli.local.template import state_machines
+from scms_cli.local.template import FunctionSpec, state_machines
 
 ASL = {
     "StartAt": "Double",
@@ -73,7 +77,9 @@ def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, 
 
 
 def _run(client: Any, machine: str, payload: dict[str, Any]) -> dict[str, Any]:
-    arn = client.start_execution(stateMachineArn=machine, input=json.dumps(payload))["executionArn"]
+    # A name per run: moto names unnamed executions "None", so a second one would collide.
+    name = uuid.uuid4().hex
+    arn = client.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))["executionArn"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         described: dict[str, Any] = client.describe_execution(executionArn=arn)
@@ -96,3 +102,38 @@ def test_handler_error_type_is_the_asl_error_name(sfn: tuple[Any, str]) -> None:
     result = _run(client, machine, {"n": -1})
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["output"]) == {"refused": True}
+
+
+TASKS = '''
+import os
+
+
+def pid(event, context):
+    if event["n"] < 0:
+        raise ValueError("negative")
+    return {"n": event["n"] * 2, "pid": os.getpid(), "function": context.function_name}
+'''
+
+
+def test_pooled_task_runs_in_a_worker_process_and_keeps_its_error_name(
+    sfn: tuple[Any, str], tmp_path: Path
+) -> None:
+    # Given the task function handed to the process pool (as `make serve` does for task functions)
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "tasks.py").write_text(TASKS)
+    start_process_pool([FunctionSpec("DoubleFunction", code, "tasks.pid", {})], workers=2)
+    try:
+        client, machine = sfn
+        # When the state machine runs it, Then another process answers with the real handler's result
+        done = _run(client, machine, {"n": 21})
+        output = json.loads(done["output"])
+        assert done["status"] == "SUCCEEDED" and output["n"] == 42 and output["function"] == "DoubleFunction"
+        assert output["pid"] != os.getpid()
+        # And a worker's exception is still the ASL error name the Catch matches (twin)
+        refused = _run(client, machine, {"n": -1})
+        assert json.loads(refused["output"]) == {"refused": True}
+    finally:
+        stop_process_pool()
+    # After stopping, the task runs in-process again (no pool, no worker left)
+    assert json.loads(_run(client, machine, {"n": 1})["output"]) == {"n": 2}

@@ -166,13 +166,21 @@ class LocalStack:
             _write_private(self.state_dir / API_KEY_FILE, key + "\n")
 
     def _step_functions(self, handlers: dict[str, Any], specs: list[Any]) -> None:
-        from .local.stepfunctions import create_functions, create_state_machines, install_lambda_patch
-        from .local.template import state_machines
+        from .local.stepfunctions import (
+            create_functions,
+            create_state_machines,
+            install_lambda_patch,
+            start_process_pool,
+        )
+        from .local.template import api_routes, state_machines
 
         machines = state_machines()
         if not machines:
             return  # nothing to run yet (statemachines/ is empty until issue #5)
         install_lambda_patch(handlers)
+        # Task functions (no API events) are the CPU-bound fan-out work: a worker process per core.
+        routed = {route.function for route in api_routes()}
+        start_process_pool([spec for spec in specs if spec.logical_id not in routed])
         cloud = self._cloud
         arns = create_functions(cloud.client("lambda"), cloud.client("iam"), {s.logical_id: s.handler for s in specs})
         from .local.cloud import LOCAL_STAGE, _physical_names

@@ -1,10 +1,12 @@
-"""Step Functions locally: the template's state machines in moto (executing the real ASL), Lambda tasks in-process.
+"""Step Functions locally: the template's state machines in moto (the real ASL), tasks on the real handlers.
 
 moto runs a state machine's Lambda tasks through ``LambdaFunction._invoke_lambda``, which needs
 Docker. ``install_lambda_patch`` replaces that one method: the task calls the real handler of the
 template function the moto function stands for (platform.md, "In-process Lambdas"). The error
-type becomes the ASL error name, so ``Retry``/``Catch`` match as on AWS. Later issues with
-CPU-heavy tasks can hand ``dispatch`` a process pool; ``shutdown`` must then stop it.
+type becomes the ASL error name, so ``Retry``/``Catch`` match as on AWS. Functions handed to
+``start_process_pool`` run in a pool of worker processes instead: expansion and issuance are
+CPU-bound and the GIL would keep threads on one core (platform.md "Fan-out CPU"), and moto runs
+Map iterations on threads, so a pool of two uses both cores.
 """
 
 from __future__ import annotations
@@ -12,30 +14,86 @@ from __future__ import annotations
 import io
 import json
 import logging
+import multiprocessing
+import os
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from .gateway import Handler, LambdaContext
-from .template import StateMachineSpec, resolve
+from .gateway import Handler, LambdaContext, load_handler
+from .template import FunctionSpec, StateMachineSpec, resolve
 
-__all__ = ["LAMBDA_ROLE", "create_functions", "create_state_machines", "install_lambda_patch"]
+__all__ = [
+    "LAMBDA_ROLE",
+    "create_functions",
+    "create_state_machines",
+    "install_lambda_patch",
+    "start_process_pool",
+    "stop_process_pool",
+    "uninstall_lambda_patch",
+]
 
 log = logging.getLogger(__name__)
 
 LAMBDA_ROLE = "scms-local-lambda"
 _HANDLERS: dict[str, Handler] = {}
 _original: Callable[..., Any] | None = None
+_POOL: ProcessPoolExecutor | None = None
+_POOLED: dict[str, FunctionSpec] = {}
+_WORKER_HANDLERS: dict[str, Handler] = {}  # inside a worker process: handlers loaded once each
+
+
+def start_process_pool(specs: Sequence[FunctionSpec], *, workers: int = 2) -> None:
+    """Run the tasks of ``specs`` in ``workers`` processes (spawned, with this process's environment)."""
+    global _POOL
+    _POOLED.update({spec.logical_id: spec for spec in specs})
+    if _POOL is None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process that runs server threads
+        _POOL = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(dict(os.environ),))
+
+
+def stop_process_pool() -> None:
+    """Stop the workers (queued tasks are cancelled); no process is left behind (platform.md pitfalls)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+    _POOLED.clear()
+
+
+def _init_worker(environment: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(environment)
+
+
+def _call_in_worker(spec: FunctionSpec, payload: Any) -> tuple[bool, Any]:
+    """In a worker: (errored, result or moto's error document), the handler loaded once per process."""
+    handler = _WORKER_HANDLERS.get(spec.logical_id)
+    if handler is None:
+        environment = {key: str(value) for key, value in spec.environment.items()}
+        handler = _WORKER_HANDLERS[spec.logical_id] = load_handler(spec, environment)
+    try:
+        return False, handler(payload, LambdaContext(function_name=spec.logical_id))
+    except Exception as exc:
+        return True, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
 
 def _invoke(self: Any, event: str | bytes | dict[str, Any] | None = None) -> tuple[str, bool, str]:
     """moto's ``_invoke_lambda`` signature: returns (payload JSON, errored, logs)."""
+    pooled = _POOLED.get(self.function_name)
     handler = _HANDLERS.get(self.function_name)
-    if handler is None:
+    if handler is None and pooled is None:
         return json.dumps({"errorType": "ResourceNotFound", "errorMessage": self.function_name}), True, ""
     try:
         # moto passes the task input as JSON text or, from the ASL engine, already parsed.
         payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
+        if pooled is not None and _POOL is not None:
+            errored, outcome = _POOL.submit(_call_in_worker, pooled, payload).result()
+            if errored:
+                log.warning("local Lambda %s raised %s", self.function_name, outcome["errorType"])
+            return json.dumps(outcome), errored, ""
+        assert handler is not None
         result = handler(payload, LambdaContext(function_name=self.function_name))
         return json.dumps(result), False, ""
     except Exception as exc:
@@ -62,6 +120,7 @@ def uninstall_lambda_patch() -> None:
         LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]
         _original = None
     _HANDLERS.clear()
+    stop_process_pool()
 
 
 def create_functions(lambda_client: Any, iam_client: Any, names: Mapping[str, str]) -> dict[str, str]:
