@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test serve lint bench inspect clean help
+.PHONY: test serve lint bench asn1-cache clean help
 
 help:
 	@echo "make test   install (first use) and run every test, template and ASL check"
@@ -34,6 +34,11 @@ bench: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/python -m scms_cli.main serve
+
+# Rewrite the compiled-ASN.1 cache after editing a vendored module or upgrading asn1tools/Python
+# (tests/unit/test_asn1_cache.py fails while it is stale).
+asn1-cache: $(STAMP)
+	$(BIN)/python -c "from scms_codec.asn1._spec import write_cache; print('wrote', write_cache())"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
