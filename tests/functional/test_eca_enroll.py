@@ -120,15 +120,18 @@ def test_enrollment_without_accept_header_answers_octets(eca: ModuleType, ca: Hi
     ee.accept(answer.body, request, ca, at=now)
 
 
-def test_enrollment_refusing_octets_gets_400_and_a_retry_gets_the_stored_certificate(
-    eca: ModuleType, ca: Hierarchy, ee: Ee, now: int
+def test_enrollment_refusing_octets_gets_400_before_anything_is_issued(
+    eca: ModuleType, ca: Hierarchy, ee: Ee, aws_settings: Settings, now: int
 ) -> None:
-    # An explicit Accept without octets is respected (only a missing one defaults to octets). Chalice
-    # refuses after the view ran, so the certificate is already stored: the retry is a replay.
+    # An explicit Accept without octets is respected (only a missing one defaults to octets), and it
+    # is refused before the route runs: no certificate is issued that could not be delivered.
     request = ee.request(generation_time=now)
+    before = tables(aws_settings)
     refused = post(eca, request, {"Content-Type": "application/octet-stream", "Accept": "text/plain"})
     assert refused.status_code == 400
-    retry = post(eca, request)
+    assert tables(aws_settings) == before
+    # Twin: the same request with an Accept that allows octets is issued
+    retry = post(eca, request, {"Content-Type": "application/octet-stream", "Accept": "application/*"})
     assert retry.status_code == 200
     ee.accept(retry.body, request, ca, at=now)
 

@@ -119,9 +119,33 @@ def accept_any_when_absent(app: Chalice) -> None:
 
     @app.middleware("http")
     def _accept(event: Request, get_response: Callable[[Request], Response]) -> Response:
-        if event is not None and event.headers.get("accept") is None:
+        if event is None:
+            return get_response(event)
+        accept = event.headers.get("accept")
+        if accept is None:
             event.headers = CaseInsensitiveMapping({**dict(event.headers), "accept": "*/*"})
+        elif _accepted(accept) & {"*/*", OCTET_STREAM}:
+            pass
+        elif "application/*" in _accepted(accept):
+            # Chalice knows only */* and exact binary types; application/* allows octet-stream too.
+            event.headers = CaseInsensitiveMapping({**dict(event.headers), "accept": f"{accept}, {OCTET_STREAM}"})
+        elif _is_1609_route(event):
+            # Every /v3/ route answers octet-stream. Chalice would refuse this Accept only after the
+            # route ran (an enrollment would be issued and stored, then not delivered), so refuse it
+            # first, with the answer Chalice itself gives.
+            body = {"Code": "BadRequest", "Message": f"Accept must allow {OCTET_STREAM}"}
+            return Response(body=body, status_code=400, headers={"Content-Type": "application/json"})
         return get_response(event)
+
+
+def _accepted(accept: str) -> set[str]:
+    """The media ranges of an Accept header, without parameters, lower case."""
+    return {part.split(";")[0].strip().lower() for part in accept.split(",")}
+
+
+def _is_1609_route(request: Request) -> bool:
+    """True for a 1609.2.1 route (``/v3/``): every one of them answers octet-stream."""
+    return str(request.context.get("resourcePath") or request.path or "").startswith("/v3/")
 
 
 # ----------------------------------------------------------------------------------------------

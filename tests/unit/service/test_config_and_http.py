@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from scms_service.config import load_settings
 from scms_service.errors import BadRequest, NotFound, Unauthorized
@@ -52,3 +54,52 @@ def test_unknown_error_mode_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="SCMS_ERROR_MODE"):
         load_settings({"SCMS_ERROR_MODE": "corse"})
     assert load_settings({"SCMS_ERROR_MODE": "coarse"}).error_mode == "coarse"
+
+
+def _tiny_app() -> Any:
+    from chalice.app import Chalice
+    from scms_service.http import OCTET_STREAM, accept_any_when_absent, binary, json_response
+
+    app = Chalice(app_name="accept-test")
+    accept_any_when_absent(app)
+    calls: list[str] = []
+
+    @app.route("/v3/thing", methods=["GET"])
+    def thing() -> Any:
+        calls.append("v3")
+        return binary(b"\x01\x02")
+
+    @app.route("/health", methods=["GET"])
+    def health() -> Any:
+        calls.append("health")
+        return json_response({"ok": True})
+
+    app.calls = calls  # type: ignore[attr-defined]
+    assert OCTET_STREAM == "application/octet-stream"
+    return app
+
+
+ALLOWING_OCTETS = [None, "*/*", "application/octet-stream", "application/*", "text/html, application/*;q=0.5"]
+
+
+@pytest.mark.parametrize("accept", ALLOWING_OCTETS)
+def test_binary_route_answers_any_accept_that_allows_octets(accept: str | None) -> None:
+    from chalice.test import Client
+
+    app = _tiny_app()
+    with Client(app) as client:
+        headers = {} if accept is None else {"Accept": accept}
+        answer = client.http.get("/v3/thing", headers=headers)
+    assert (answer.status_code, answer.body) == (200, b"\x01\x02")
+
+
+def test_binary_route_refuses_an_accept_without_octets_before_the_route_runs() -> None:
+    from chalice.test import Client
+
+    app = _tiny_app()
+    with Client(app) as client:
+        refused = client.http.get("/v3/thing", headers={"Accept": "text/html"})
+        # Twin: a JSON route is not touched by the check
+        fine = client.http.get("/health", headers={"Accept": "text/html"})
+    assert refused.status_code == 400 and app.calls == ["health"]
+    assert fine.status_code == 200
