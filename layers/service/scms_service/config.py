@@ -77,6 +77,17 @@ class Settings:
     ra_max_reqs: int = 100
     ra_min_wait: int = 0
     ra_butterfly_types: str = "original,unified,compactUnified"
+    # Provisioning pipeline (docs/architecture.md "Provisioning pipeline"): the state machine's ARN,
+    # certificates per chunk (one LA call and one expand task), parallel drain lanes, how many
+    # finish rounds (about one second each) a request may wait for its pooled requests, shuffle
+    # pool shards, seconds a drawn shard stays leased, most requests per ACA task.
+    provision_state_machine: str = ""
+    provision_chunk_certs: int = 240
+    provision_lanes: int = 2
+    provision_max_rounds: int = 600
+    pool_shards: int = 16
+    pool_lease_seconds: int = 120
+    aca_batch_size: int = 200
     # Local-only: where `make serve` keeps state between runs (not used in Lambda).
     state_dir: str = ".scms"
 
