@@ -37,6 +37,10 @@ class Settings:
     clock_skew: int = 5
     # download-maxAge (protocol.md §5.3): seconds a download request's generationTime may be old (400-74).
     download_max_age: int = 1000
+    # download-maxReqs per enrollment certificate per 7x24 h (400-75) and download-minWait between two
+    # download requests of one enrollment certificate (400-76); 0 = no minimum.
+    download_max_reqs: int = 10000
+    download_min_wait: int = 0
     # Enrollment certificate policy.
     enrollment_validity_years: int = 6
     allow_reenrollment: bool = False
