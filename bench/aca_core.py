@@ -58,7 +58,10 @@ class Variant:
     def response_form(self) -> ResponseForm:
         """Which AcaEeCertResponse SPDU the ACA sends (protocol.md §3.3 certEncKey/cubk table)."""
         forms: dict[Butterfly, ResponseForm] = {
-            "original": "private", "unified": "private", "compact-unified": "cubk", "none": "plain"
+            "original": "private",
+            "unified": "private",
+            "compact-unified": "cubk",
+            "none": "plain",
         }
         return forms[self.butterfly]
 
@@ -186,8 +189,10 @@ class AcaCore:
             # eeType {app, enrol} rather than the DEFAULT {app}: the strict decode rejects an omitted
             # eeType (asn1tools fills the default as a 1-bit BIT STRING; reported, not worked around here).
             "certIssuePermissions": [{"subjectPermissions": ("all", None), "eeType": (b"\xc0", 8)}],
-            "verifyKeyIndicator": ("verificationKey", ("ecdsaNistP256",
-                                                       keys.point_to_asn1(self._aca_key.public_key()))),
+            "verifyKeyIndicator": (
+                "verificationKey",
+                ("ecdsaNistP256", keys.point_to_asn1(self._aca_key.public_key())),
+            ),
         }
         try:
             cert_module = _module("scms_codec.cert.certificate")
@@ -197,8 +202,13 @@ class AcaCore:
             self.missing.append(f"ACA certificate via cert.certificate.issue_explicit ({exc}); hand-built stand-in")
         tbs_coer = asn1.encode("ToBeSignedCertificate", tbs)
         signature = ecdsa.sign(self._aca_key, hashing.signing_digest(tbs_coer, b""))
-        value = {"version": 3, "type": "explicit", "issuer": ("self", "sha256"), "toBeSigned": tbs,
-                 "signature": signature}
+        value = {
+            "version": 3,
+            "type": "explicit",
+            "issuer": ("self", "sha256"),
+            "toBeSigned": tbs,
+            "signature": signature,
+        }
         return asn1.encode("Certificate", value), None
 
     def _response_step(self) -> Callable[[dict[str, Any], bytes | None, Point | None], bytes] | None:
@@ -217,8 +227,9 @@ class AcaCore:
                 response["privateKeyInfo"] = private_key_info
             # spdu.scms_pdu and secured.unsecured still encode with asn1tools; the ACA builds this
             # response through the COER template switch (secured.template), so that is measured.
-            return coer.unsecured_data(coer.encode("ScmsPdu", {"version": 2, "content": (
-                "aca-ee", ("acaEeCertResponse", response))}))
+            return coer.unsecured_data(
+                coer.encode("ScmsPdu", {"version": 2, "content": ("aca-ee", ("acaEeCertResponse", response))})
+            )
 
         form = self.variant.response_form
         if form == "plain":
@@ -247,9 +258,7 @@ class AcaCore:
             self.missing.append(f"private response signature: {exc}")
             return None
         # EncryptedSigned{T, psid} = Signed{Encrypted{T}} (protocol.md §1.3), signed by the issuing ACA.
-        return lambda certificate, pki, q: bytes(
-            sign_data(encrypted(certificate, pki, q), SECURITY_MGMT_PSID, signer)
-        )
+        return lambda certificate, pki, q: bytes(sign_data(encrypted(certificate, pki, q), SECURITY_MGMT_PSID, signer))
 
     # --- the five steps -------------------------------------------------------------------------
 
@@ -260,8 +269,12 @@ class AcaCore:
             return self._A, None
         b = butterfly.cocoon_public_key(self._A, self._signing_expander, i, j, "signing")
         q = butterfly.response_encryption_public_key(
-            kind, cocoon_signing=b, encryption_caterpillar=self._H, encryption_expander=self._encryption_expander,
-            i=i, j=j,
+            kind,
+            cocoon_signing=b,
+            encryption_caterpillar=self._H,
+            encryption_expander=self._encryption_expander,
+            i=i,
+            j=j,
         )
         return b, q
 
@@ -293,8 +306,12 @@ class AcaCore:
         self, tbs: dict[str, Any], tbs_coer: bytes, scalar: int | None
     ) -> tuple[dict[str, Any], bytes, bytes | None]:
         """Sign over H(H(tbs) ‖ H(ACA cert)) or compute r = e·k + d_ACA, then encode the certificate (§4.2, §4.3)."""
-        value: dict[str, Any] = {"version": 3, "type": self.variant.cert_type,
-                                 "issuer": ("sha256AndDigest", self._aca_id), "toBeSigned": tbs}
+        value: dict[str, Any] = {
+            "version": 3,
+            "type": self.variant.cert_type,
+            "issuer": ("sha256AndDigest", self._aca_id),
+            "toBeSigned": tbs,
+        }
         if self.variant.cert_type == "explicit":
             value["signature"] = ecdsa.sign(self._aca_key, hashing.signing_digest(tbs_coer, self._aca_cert))
             private_key_info = None if scalar is None else keys.scalar_to_bytes(scalar)
@@ -340,8 +357,12 @@ class AcaCore:
             return None
         b = butterfly.cocoon_private_key(self._a, self._signing_expander, i, j, "signing")
         return butterfly.response_encryption_private_key(
-            self.variant.butterfly, cocoon_signing_private=b, encryption_caterpillar_private=self._h,
-            encryption_expander=self._encryption_expander, i=i, j=j,
+            self.variant.butterfly,
+            cocoon_signing_private=b,
+            encryption_caterpillar_private=self._h,
+            encryption_expander=self._encryption_expander,
+            i=i,
+            j=j,
         )
 
     def ee_certificate_private_key(self, i: int, j: int, tbs_coer: bytes, private_key_info: bytes | None) -> int:
@@ -512,3 +533,64 @@ class AcaUseCase:
         if not all(r.ok for r in results):
             raise AssertionError(f"{self.variant.name}: refused {[r.refusal for r in results if not r.ok]}")
         return results
+
+
+# --- ``python -m bench.aca_core``: the ACA use case alone --------------------------------------
+
+
+def use_case_table(*, batch: int, repeat: int, openssl_seconds: int = 1) -> tuple[str, list[dict[str, Any]]]:
+    """Every variant's ``issue_batch`` CPU µs per certificate against the C budget of the same run.
+
+    ``openssl speed`` runs before and after the variants; the budget takes each operation's faster
+    run (the one the machine's other load disturbed less), so a ratio is never flattered by a
+    slow OpenSSL run.
+    """
+    from . import openssl_ref, report
+    from .timing import progress
+
+    progress(f"openssl speed -seconds {openssl_seconds} ecdsap256 ecdhp256 (before)")
+    speeds = [openssl_ref.run_openssl_speed(seconds=openssl_seconds)]
+    if not speeds[0].ok:
+        raise SystemExit(f"no OpenSSL reference: {speeds[0].error}")
+    measured = []
+    for variant in VARIANTS:
+        progress(f"ACA use case {variant.name}: {repeat} batches of {batch}")
+        use_case = AcaUseCase(variant)
+        measured.append((variant, use_case.cpu_us_per_cert(use_case.requests(batch), repeat=repeat)))
+    progress(f"openssl speed -seconds {openssl_seconds} ecdsap256 ecdhp256 (after)")
+    after = openssl_ref.run_openssl_speed(seconds=openssl_seconds)
+    if after.ok:
+        speeds.append(after)
+    sign_us = min(s.sign_us for s in speeds if s.sign_us)
+    ecdh_us = min(s.ecdh_us for s in speeds if s.ecdh_us)
+    verify_us = min(1e6 / s.verify_per_s for s in speeds if s.verify_per_s)
+    fixed_base_us = cpu_fixed_base_us()
+    rows, results = [], []
+    for variant, us in measured:
+        ops = use_case_ops(variant)
+        budget = ops.budget_us(fixed_base_us=fixed_base_us, sign_us=sign_us, ecdh_us=ecdh_us, verify_us=verify_us)
+        rows.append([variant.name, variant.response_form, ops.label(), us, budget, report.ratio(us, budget)])
+        results.append({"variant": variant.name, "us_per_cert": us, "c_budget_us": budget, "ratio": us / budget})
+    head = (
+        f"OpenSSL µs: sign {sign_us:.1f}, verify {verify_us:.1f}, ECDH {ecdh_us:.1f}; "
+        f"k·G (generate_private_key, CPU) {fixed_base_us:.1f}; batch {batch}, median of {repeat}"
+    )
+    table = report.table(["variant", "response", "C-level EC ops", "CPU µs/cert", "C budget µs/cert", "ratio"], rows)
+    return head + "\n" + table, results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the ACA use-case table (the part of ``make bench`` that issue #5 §7 sets a target for)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.aca_core", description=use_case_table.__doc__)
+    parser.add_argument("--batch", type=int, default=200, help="requests per issue_batch call (default 200)")
+    parser.add_argument("--repeat", type=int, default=5, help="batches timed per variant; the median counts")
+    args = parser.parse_args(argv)
+    text, _ = use_case_table(batch=args.batch, repeat=args.repeat)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
