@@ -1,10 +1,14 @@
-"""The RA (Chalice): device management API and the public downloads (CA certificate, CCF). Routes only."""
+"""The RA (Chalice): authorization certificates (request, download), device management API and the
+public downloads (CA certificate, CCF). Routes only."""
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
-from scms_ra import ca_certificate, ccf, lifecycle_ops, read, register
+from scms_ra import ca_certificate, ccf, download, lifecycle_ops, provision_start, read, register
+from scms_ra.authorize import authorize
 from scms_ra.present import device_json
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
 from scms_service import aws
@@ -15,22 +19,29 @@ from scms_service.health import ca_check, run_checks, table_check
 from scms_service.http import (
     OCTET_STREAM,
     accept_any_when_absent,
+    binary,
     download_response,
     error_response,
     json_response,
     refusals,
     request_body,
 )
-from scms_service.observability import VERSION, observe
+from scms_service.observability import VERSION, add_metric, observe
 from scms_service.stores.ca import DynamoDbCaStore
 
 from scms_codec import time32
+from scms_codec.secured.keyring import Keyring
+from scms_codec.spdu import request_hash
 
 app = Chalice(app_name="scms-ra")
 logger = Logger(service="ra")
 
 _services: Services | None = None
 _MANAGE = "/manage/"
+ZIP = "application/zip"
+NEXT_DOWNLOAD_HEADER = "Scms-Next-Dl-Time"
+"""On a not-ready batch (404): the Time32 (decimal) from which the batch can be downloaded, as
+``RaEeCertAck.nextDlTime``; ``Retry-After`` carries the same instant as an HTTP-date."""
 
 
 def services() -> Services:
@@ -66,7 +77,12 @@ def _error(request: Request, exc: ScmsError) -> Response:
     if path.startswith(_MANAGE):
         # Management clients get JSON naming the problem (exc.message is written for clients).
         return json_response({"error": exc.message, "status": exc.status}, status=exc.status)
-    return error_response(exc, error_mode=services().settings.error_mode)
+    response = error_response(exc, error_mode=services().settings.error_mode)
+    if isinstance(exc, download.BatchNotReady):
+        # When to come back (protocol.md §3.3: the batch is due at its nextDlTime).
+        response.headers["Retry-After"] = formatdate(time32.to_unix(exc.next_dl_time), usegmt=True)
+        response.headers[NEXT_DOWNLOAD_HEADER] = str(exc.next_dl_time)
+    return response
 
 
 accept_any_when_absent(app)
@@ -127,6 +143,55 @@ def get_ccf() -> Response:
     params: dict[str, str] = dict(request.query_params or {})
     found = ccf.certificate_chain_file(ccf_source(), params.get("ctlSeriesId"), now=time32.now())
     return download_response(request, found.body, found.filename, found.last_modified)
+
+
+@app.route("/v3/authorization-certificate", methods=["POST"], content_types=[OCTET_STREAM])
+@_handled
+def post_authorization_certificate() -> Response:
+    """Authorization certificate request, 1609.2.1 §6.3.5.2 (protocol.md §3.3): 202 + ``RaEeCertAckSpdu``."""
+    data = request_body(_request())
+    deps = services()
+    ack = authorize(
+        data,
+        now=time32.now(),
+        settings=deps.settings,
+        periods=deps.schedule,
+        devices=deps.devices,
+        requests=deps.auth_requests,
+        ra=deps.ra,
+    )
+    # While ACCEPTED (first time, or a replay after a crash or a failed start) the batch must be started.
+    if provision_start.start_if_accepted(deps.auth_requests, request_hash(data), deps.start_provisioning):
+        add_metric("ProvisioningStarted")
+    return binary(ack, status=202)
+
+
+@app.route("/v3/authorization-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_authorization_certificate() -> Response:
+    """Authorization certificate download, 1609.2.1 §6.3.5.3, clause 8.2: one i-period's zip."""
+    request = _request()
+    params: dict[str, str] = dict(request.query_params or {})
+    deps = services()
+    keyring = Keyring()
+    keyring.add_certificate(deps.ra.certificate("ra"), deps.ra.encryption_private_key("ra"))
+    found = download.authorization_download(
+        request.headers.get(download.AUTHORIZATION_HEADER.lower()),
+        params.get("filename"),
+        now=time32.now(),
+        settings=deps.settings,
+        keyring=keyring,
+        ra_anchors=deps.ra,
+        requests=deps.auth_requests,
+        devices=deps.devices,
+        artifacts=deps.artifacts,
+        schedule=deps.schedule,
+        counters=deps.download_counters,
+    )
+    response = download_response(request, found.body, found.filename, found.last_modified)
+    if response.status_code in (200, 206):
+        response.headers["Content-Type"] = ZIP  # a batch is a zip (clause 8.2); 304 and 416 have no body
+    return response
 
 
 @app.route("/manage/v1/devices", methods=["POST"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -15,6 +17,8 @@ from scms_service.auth import key_digest
 from scms_service.config import Settings
 
 API_KEY = "test-management-key"
+# A stand-in for statemachines/provision.asl.json: the route only starts executions (one per request hash).
+TRIVIAL_ASL = {"StartAt": "Plan", "States": {"Plan": {"Type": "Pass", "End": True}}}
 _APP = Path(__file__).resolve().parents[2] / "functions" / "ra" / "app.py"
 
 
@@ -38,5 +42,40 @@ def ra_fixture(aws_settings: Settings) -> Iterator[ModuleType]:
     )
     module = load_ra_app()
     module.configure(from_settings(aws_settings))
+    yield module
+    module.configure(None)
+
+
+def create_state_machine(name: str = "scms-provision") -> str:
+    """A trivial STANDARD state machine in moto (executions are recorded, not run); its ARN."""
+    role = "arn:aws:iam::123456789012:role/scms-provision"
+    created = boto3.client("stepfunctions").create_state_machine(
+        name=name, definition=json.dumps(TRIVIAL_ASL), roleArn=role
+    )
+    return str(created["stateMachineArn"])
+
+
+def executions(state_machine_arn: str) -> list[dict[str, object]]:
+    """Every execution of the state machine (name, input), oldest first."""
+    client = boto3.client("stepfunctions")
+    listed = client.list_executions(stateMachineArn=state_machine_arn)["executions"]
+    out = []
+    for e in listed:
+        described = client.describe_execution(executionArn=e["executionArn"])
+        out.append({"name": e["name"], "input": json.loads(described["input"])})
+    return sorted(out, key=lambda e: str(e["name"]))
+
+
+@pytest.fixture(name="provisioning_settings")
+def provisioning_settings_fixture(aws_settings: Settings) -> Settings:
+    """``aws_settings`` naming a trivial provisioning state machine created in moto."""
+    return replace(aws_settings, provision_state_machine=create_state_machine())
+
+
+@pytest.fixture(name="ra_provisioning")
+def ra_provisioning_fixture(provisioning_settings: Settings) -> Iterator[ModuleType]:
+    """The RA app wired to moto with a provisioning state machine (the authorization-certificate routes)."""
+    module = load_ra_app()
+    module.configure(from_settings(provisioning_settings))
     yield module
     module.configure(None)

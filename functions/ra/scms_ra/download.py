@@ -19,11 +19,15 @@ blocking, times), each refusal changing nothing:
    request is not signed by the certificate the file belongs to) over 403: Table 8 as we know it
    has no 403 code of its own for this, and 403-43 is only OpenSCMS's (protocol.md §2.4);
 6. generationTime in the future (beyond ``clock_skew``) → 400-50; older than download-maxAge → 400-74;
-7. i outside the request's [first_i, last_i] → 404 (the batch never exists); the batch not yet
+7. download-maxReqs: more than ``download_max_reqs`` counted requests of this enrollment
+   certificate in the last seven days (daily buckets: the current day and the six before it) →
+   400-75; download-minWait: less than ``download_min_wait`` seconds since its last counted
+   request → 400-76. Otherwise the request is counted (``stores.download_counters``, one
+   conditional write per request; a refusal above or here counts nothing). Every request that gets
+   this far counts, whether its batch is ready or not: the limits are about polling;
+8. the request FAILED (the state machine's Catch) → ``ProvisioningFailed`` (410) naming the reason;
+9. i outside the request's [first_i, last_i] → 404 (the batch never exists); the batch not yet
    in the artifacts bucket → ``BatchNotReady`` (404) carrying the next download time.
-
-Not enforced yet: download-maxReqs (400-75) and download-minWait (400-76), which need a per
-enrollment certificate counter in RaTable; the route's session should add them after step 6.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scms_service.config import Settings
-from scms_service.errors import BadRequest, NotFound, ScmsError, from_codec
+from scms_service.errors import BadRequest, Conflict, NotFound, ScmsError, from_codec
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.artifacts import Artifacts
+from scms_service.stores.auth_requests import RequestStatus
 from scms_service.stores.devices import DeviceStore
+from scms_service.stores.download_counters import CounterChanged, DownloadCounter, DownloadCounterStore
 
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
@@ -55,14 +61,18 @@ __all__ = [
     "BatchNotReady",
     "CorruptBatch",
     "DownloadSchedule",
+    "ProvisioningFailed",
     "RequestLookup",
     "RequestRecordLike",
     "TrustView",
     "authorization_download",
+    "count_download",
 ]
 
 AUTHORIZATION_HEADER = "Ieee-1609.2.1-Authorization"
 _MAX_HEADER = 4096  # an EeRaDownloadRequestSpdu is a few hundred octets; refuse before decoding a huge header
+_DAY = 86_400
+_WINDOW_DAYS = 7  # download-maxReqs counts per 7x24 h (docs/params.md)
 
 
 class BatchNotReady(NotFound):
@@ -71,6 +81,12 @@ class BatchNotReady(NotFound):
     def __init__(self, message: str, *, next_dl_time: int) -> None:
         super().__init__(message)
         self.next_dl_time = next_dl_time
+
+
+class ProvisioningFailed(ScmsError):
+    """The request's batch work failed for good (410): ``message`` names the reason; make a new request."""
+
+    HTTP_STATUS = 410
 
 
 class CorruptBatch(ScmsError):
@@ -94,6 +110,12 @@ class RequestRecordLike(Protocol):
 
     @property
     def last_i(self) -> int: ...
+
+    @property
+    def status(self) -> RequestStatus: ...
+
+    @property
+    def status_reason(self) -> str | None: ...
 
 
 class RequestLookup(Protocol):
@@ -181,8 +203,12 @@ def authorization_download(
     devices: DeviceStore,
     artifacts: Artifacts,
     schedule: DownloadSchedule,
+    counters: DownloadCounterStore | None = None,
 ) -> BatchFile:
-    """Check a download request and return the batch zip it names (module docstring for the order of checks)."""
+    """Check a download request and return the batch zip it names (module docstring for the order of checks).
+
+    ``counters`` None skips step 7 (unit tests of the other checks); the RA route always passes one.
+    """
     if header_value is None:
         if filename_param is None:
             raise _bad(f"neither {AUTHORIZATION_HEADER} nor filename given")
@@ -218,6 +244,11 @@ def authorization_download(
     if now - generated > settings.download_max_age:
         raise BadRequest("generationTime older than download-maxAge", code=ErrorCode.DOWNLOAD_MAX_AGE)
 
+    if counters is not None:
+        count_download(counters, cert_id, now=now, settings=settings)
+    if record.status == RequestStatus.FAILED:
+        raise ProvisioningFailed(f"provisioning failed: {record.status_reason or 'no reason recorded'}")
+
     if not record.first_i <= name.i <= record.last_i:
         raise NotFound(f"no batch {name.i:x} in this request")
     data = artifacts.get(batch_key(name.request_hash, name.i))
@@ -230,3 +261,24 @@ def authorization_download(
         raise CorruptBatch(f"stored batch {name.filename} is corrupt") from exc
     # The name requested, as the device spelled it (Content-Disposition must equal it, protocol.md §2.1).
     return BatchFile(data, content.filename, time32.to_unix(batch.info.generation_time))
+
+
+def count_download(counters: DownloadCounterStore, cert_id: str, *, now: int, settings: Settings) -> None:
+    """Count one download request of ``cert_id`` at Time32 ``now``, or refuse it (400-75, 400-76) counting nothing."""
+    day = now // _DAY
+    for _ in range(3):
+        current = counters.get(cert_id)
+        days = {d: n for d, n in (current.days if current else {}).items() if d > day - _WINDOW_DAYS}
+        if sum(days.values()) >= settings.download_max_reqs:
+            raise BadRequest("more than download-maxReqs download requests", code=ErrorCode.DOWNLOAD_MAX_REQS)
+        if current is not None and now < current.last + settings.download_min_wait:
+            raise BadRequest("download request within download-minWait", code=ErrorCode.DOWNLOAD_MIN_WAIT)
+        days[day] = days.get(day, 0) + 1
+        version = current.version if current is not None else 0
+        counted = DownloadCounter(cert_id, days, max(now, current.last if current else 0), version + 1)
+        try:
+            counters.replace(counted, expected_version=version, expires_at=time32.to_unix(now) + 8 * _DAY)
+            return
+        except CounterChanged:
+            continue  # a concurrent request of the same certificate counted first: judge again
+    raise Conflict("download counter keeps changing; retry")

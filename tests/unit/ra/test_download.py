@@ -14,6 +14,7 @@ from scms_ra.download import BatchNotReady, CorruptBatch, authorization_download
 from scms_service.errors import BadRequest, NotFound
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.artifacts import InMemoryArtifacts
+from scms_service.stores.auth_requests import RequestStatus
 from scms_service.stores.devices import EnrollmentRecord, InMemoryDeviceStore
 
 from scms_codec import time32
@@ -72,6 +73,8 @@ class Record:
     enrollment_cert_id: str
     first_i: int = FIRST_I
     last_i: int = LAST_I
+    status: RequestStatus = RequestStatus.GENERATING
+    status_reason: str | None = None
 
 
 @dataclass

@@ -1,0 +1,144 @@
+"""Download counters per enrollment certificate on ``RaTable``: download-maxReqs and download-minWait
+(protocol.md §2.4 400-75/400-76, docs/params.md).
+
+Item ``pk=RADL#<enrollment cert HashedId8 hex>, sk=COUNTER``: ``days`` (map: day number = Time32 //
+86 400 → authorization-certificate download requests counted that day, only the last seven days
+kept), ``last`` (Time32 of the last counted request), ``version`` (optimistic concurrency) and
+``expiresAt`` (Unix seconds, the table's TTL: a week after ``last``, when nothing in it counts any more).
+Every write is conditional on the version read, so two concurrent requests never both count as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from .. import aws
+from ..errors import Conflict, ScmsError, TransientStoreError
+from .aws_errors import is_condition_failure, is_transient
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = [
+    "CounterChanged",
+    "DownloadCounter",
+    "DownloadCounterStore",
+    "DynamoDbDownloadCounterStore",
+    "FakeDownloadCounterStore",
+    "StoreError",
+]
+
+_KEEP = 8 * 24 * 3600  # TTL margin: a week of buckets plus a day
+
+
+class CounterChanged(Conflict):
+    """The counter changed since it was read (a concurrent download request): 409, read again."""
+
+
+class StoreError(ScmsError):
+    """The RA table failed for a reason that retrying will not fix (500)."""
+
+
+@dataclass(frozen=True)
+class DownloadCounter:
+    """Counted download requests of one enrollment certificate."""
+
+    enrollment_cert_id: str
+    days: dict[int, int] = field(default_factory=dict)
+    last: int = 0  # Time32 of the last counted request
+    version: int = 0  # 0: never stored
+
+
+class DownloadCounterStore(Protocol):
+    """Read and conditionally replace one counter per enrollment certificate."""
+
+    def get(self, enrollment_cert_id: str) -> DownloadCounter | None:
+        """The stored counter, or None."""
+        ...
+
+    def replace(self, counter: DownloadCounter, *, expected_version: int, expires_at: int) -> None:
+        """Store ``counter`` if the stored version is ``expected_version`` (0: none stored); else ``CounterChanged``."""
+        ...
+
+
+def _key(enrollment_cert_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"RADL#{enrollment_cert_id}"}, "sk": {"S": "COUNTER"}}
+
+
+class DynamoDbDownloadCounterStore:
+    """``DownloadCounterStore`` on the ``RaTable`` (boto3 client injectable)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbDownloadCounterStore:
+        return cls(settings.ra_table, client)
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else aws.client("dynamodb")
+
+    def get(self, enrollment_cert_id: str) -> DownloadCounter | None:
+        try:
+            out = self.client.get_item(TableName=self._table, Key=_key(enrollment_cert_id), ConsistentRead=True)
+        except ClientError as exc:
+            raise _store_error(exc, "get") from exc
+        item = out.get("Item")
+        if item is None:
+            return None
+        days = {int(d): int(n["N"]) for d, n in item.get("days", {}).get("M", {}).items()}
+        return DownloadCounter(enrollment_cert_id, days, int(item["last"]["N"]), int(item["version"]["N"]))
+
+    def replace(self, counter: DownloadCounter, *, expected_version: int, expires_at: int) -> None:
+        item = {
+            **_key(counter.enrollment_cert_id),
+            "days": {"M": {str(d): {"N": str(n)} for d, n in sorted(counter.days.items())}},
+            "last": {"N": str(counter.last)},
+            "version": {"N": str(counter.version)},
+            "expiresAt": {"N": str(expires_at)},
+        }
+        if expected_version == 0:
+            # The first count of this certificate: nobody else may have created it meanwhile.
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            # Only over the version we read: a concurrent request that counted first makes us read again.
+            condition = {
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+            }
+        try:
+            self.client.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise CounterChanged("download counter changed") from exc
+            raise _store_error(exc, "replace") from exc
+
+
+def _store_error(exc: ClientError, action: str) -> ScmsError:
+    if is_transient(exc):
+        return TransientStoreError(f"RA table busy during download counter {action}")
+    return StoreError(f"RA table failed during download counter {action}")
+
+
+class FakeDownloadCounterStore:
+    """In-memory ``DownloadCounterStore`` with the adapter's conditions."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, DownloadCounter] = {}
+        self.expires: dict[str, int] = {}
+
+    def get(self, enrollment_cert_id: str) -> DownloadCounter | None:
+        return self.counters.get(enrollment_cert_id)
+
+    def replace(self, counter: DownloadCounter, *, expected_version: int, expires_at: int) -> None:
+        current = self.counters.get(counter.enrollment_cert_id)
+        if (current.version if current is not None else 0) != expected_version:
+            raise CounterChanged("download counter changed")
+        self.counters[counter.enrollment_cert_id] = counter
+        self.expires[counter.enrollment_cert_id] = expires_at
