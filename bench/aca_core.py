@@ -541,9 +541,11 @@ class AcaUseCase:
 def use_case_table(*, batch: int, repeat: int, openssl_seconds: int = 1) -> tuple[str, list[dict[str, Any]]]:
     """Every variant's ``issue_batch`` CPU µs per certificate against the C budget of the same run.
 
-    ``openssl speed`` runs before and after the variants; the budget takes each operation's faster
-    run (the one the machine's other load disturbed less), so a ratio is never flattered by a
-    slow OpenSSL run.
+    The variants take turns, one batch each per round, so a burst of other load on the machine
+    spreads over all of them; each variant's figure is the median of its ``repeat`` batches, and
+    the best batch is shown beside it. ``openssl speed`` runs before and after the rounds; the
+    budget takes each operation's faster run (the one the machine's other load disturbed less), so
+    a ratio is never flattered by a slow OpenSSL run.
     """
     from . import openssl_ref, report
     from .timing import progress
@@ -552,11 +554,12 @@ def use_case_table(*, batch: int, repeat: int, openssl_seconds: int = 1) -> tupl
     speeds = [openssl_ref.run_openssl_speed(seconds=openssl_seconds)]
     if not speeds[0].ok:
         raise SystemExit(f"no OpenSSL reference: {speeds[0].error}")
-    measured = []
-    for variant in VARIANTS:
-        progress(f"ACA use case {variant.name}: {repeat} batches of {batch}")
-        use_case = AcaUseCase(variant)
-        measured.append((variant, use_case.cpu_us_per_cert(use_case.requests(batch), repeat=repeat)))
+    cases = [(AcaUseCase(variant), []) for variant in VARIANTS]
+    batches = [(case, case.requests(batch)) for case, _ in cases]
+    for round_ in range(repeat):
+        progress(f"ACA use case, round {round_ + 1} of {repeat}: every variant, a batch of {batch}")
+        for (case, runs), (_, requests) in zip(cases, batches, strict=True):
+            runs.append(case.cpu_us_per_cert(requests, repeat=1))
     progress(f"openssl speed -seconds {openssl_seconds} ecdsap256 ecdhp256 (after)")
     after = openssl_ref.run_openssl_speed(seconds=openssl_seconds)
     if after.ok:
@@ -566,17 +569,22 @@ def use_case_table(*, batch: int, repeat: int, openssl_seconds: int = 1) -> tupl
     verify_us = min(1e6 / s.verify_per_s for s in speeds if s.verify_per_s)
     fixed_base_us = cpu_fixed_base_us()
     rows, results = [], []
-    for variant, us in measured:
+    for case, runs in cases:
+        variant = case.variant
+        us, best = statistics.median(runs), min(runs)
         ops = use_case_ops(variant)
         budget = ops.budget_us(fixed_base_us=fixed_base_us, sign_us=sign_us, ecdh_us=ecdh_us, verify_us=verify_us)
-        rows.append([variant.name, variant.response_form, ops.label(), us, budget, report.ratio(us, budget)])
-        results.append({"variant": variant.name, "us_per_cert": us, "c_budget_us": budget, "ratio": us / budget})
+        rows.append([variant.name, variant.response_form, ops.label(), us, best, budget, report.ratio(us, budget),
+                     report.ratio(best, budget)])  # fmt: skip
+        results.append({"variant": variant.name, "us_per_cert": us, "best_us_per_cert": best,
+                        "c_budget_us": budget, "ratio": us / budget, "best_ratio": best / budget})  # fmt: skip
     head = (
         f"OpenSSL µs: sign {sign_us:.1f}, verify {verify_us:.1f}, ECDH {ecdh_us:.1f}; "
-        f"k·G (generate_private_key, CPU) {fixed_base_us:.1f}; batch {batch}, median of {repeat}"
+        f"k·G (generate_private_key, CPU) {fixed_base_us:.1f}; batch {batch}, median and best of {repeat}"
     )
-    table = report.table(["variant", "response", "C-level EC ops", "CPU µs/cert", "C budget µs/cert", "ratio"], rows)
-    return head + "\n" + table, results
+    headers = ["variant", "response", "C-level EC ops", "CPU µs/cert", "best", "C budget µs/cert", "ratio",
+               "best ratio"]  # fmt: skip
+    return head + "\n" + report.table(headers, rows), results
 
 
 def main(argv: list[str] | None = None) -> int:
