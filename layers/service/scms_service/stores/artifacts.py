@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 __all__ = ["Artifacts", "ArtifactsError", "InMemoryArtifacts", "S3Artifacts"]
 
 
-
 class ArtifactsError(ScmsError):
     """The artifacts bucket could not be read or written (500; the cause is chained)."""
 
@@ -37,9 +36,11 @@ class InMemoryArtifacts:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.content_types: dict[str, str] = {}
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         self.objects[key] = bytes(data)
+        self.content_types[key] = content_type
 
     def get(self, key: str) -> bytes | None:
         return self.objects.get(key)
@@ -65,11 +66,9 @@ class S3Artifacts:
             return TransientStoreError(f"{what}: temporarily unavailable ({code})")
         return ArtifactsError(f"{what}: {code or 'failed'}")
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         try:
-            self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=bytes(data), ContentType="application/octet-stream"
-            )
+            self._client.put_object(Bucket=self._bucket, Key=key, Body=bytes(data), ContentType=content_type)
         except ClientError as exc:
             raise self._error(exc, f"artifact {key}") from exc
 

@@ -16,14 +16,15 @@ concurrent copies of the same bytes exactly one is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from .. import aws
-from ..errors import Conflict, ScmsError, TransientStoreError
+from ..errors import Conflict, NotFound, ScmsError, TransientStoreError
 from .aws_errors import is_condition_failure, is_transient
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = [
     "FakeAuthRequestStore",
     "RateEntry",
     "RequestExists",
+    "RequestNotFound",
     "RequestRecord",
     "RequestStatus",
     "StoreError",
@@ -42,13 +44,20 @@ __all__ = [
 
 
 class RequestStatus(StrEnum):
-    """Where an accepted authorization request stands (the batch work adds its own states later)."""
+    """Where an accepted authorization request stands: ACCEPTED → GENERATING → DONE, or → FAILED (architecture.md)."""
 
     ACCEPTED = "ACCEPTED"
+    GENERATING = "GENERATING"
+    DONE = "DONE"
+    FAILED = "FAILED"
 
 
 class RequestExists(Conflict):
     """A request with this hash is stored already (a replay or a concurrent copy): 409."""
+
+
+class RequestNotFound(NotFound):
+    """No accepted request has this hash (404)."""
 
 
 class StoreError(ScmsError):
@@ -82,6 +91,8 @@ class RequestRecord:
     ack: bytes = field(repr=False)  # the signed RaEeCertAckSpdu
     created_at: int  # Time32
     rate_expires_at: int  # Unix seconds: TTL of the rate entry
+    status_reason: str | None = None  # FAILED: the error name and a short message (no secrets)
+    updated_at: int | None = None  # Time32 of the last status change
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,21 @@ class AuthRequestStore(Protocol):
 
     def rate_entries(self, enrollment_cert_id: str, psid_set: str, *, since: int) -> list[RateEntry]:
         """Entries of that key with generationTime ≥ ``since``, oldest first."""
+        ...
+
+    def set_status(
+        self,
+        request_hash: bytes,
+        status: RequestStatus,
+        *,
+        allowed_from: Collection[RequestStatus],
+        reason: str | None = None,
+        now: int,
+    ) -> RequestRecord:
+        """Move the request to ``status`` (the updated record); ``Conflict`` unless its status is in ``allowed_from``.
+
+        ``RequestNotFound`` when no such request is stored. ``reason`` replaces the stored one (None removes it).
+        """
         ...
 
 
@@ -160,6 +186,10 @@ def _record_item(record: RequestRecord) -> dict[str, Any]:
         value = getattr(record, name)
         if value is not None:
             item[_NAMES[name]] = {"B": value}
+    if record.status_reason is not None:
+        item["statusReason"] = {"S": record.status_reason}
+    if record.updated_at is not None:
+        item["updatedAt"] = {"N": str(record.updated_at)}
     return item
 
 
@@ -182,6 +212,8 @@ def _record_from_item(item: dict[str, Any]) -> RequestRecord:
         ack=bytes(item["ack"]["B"]),
         created_at=int(item["createdAt"]["N"]),
         rate_expires_at=int(item["rateExpiresAt"]["N"]),
+        status_reason=item["statusReason"]["S"] if "statusReason" in item else None,
+        updated_at=int(item["updatedAt"]["N"]) if "updatedAt" in item else None,
         **optional,
     )
 
@@ -288,6 +320,50 @@ class DynamoDbAuthRequestStore:
         except ClientError as exc:
             raise _store_error(exc, "rate_entries") from exc
 
+    def set_status(
+        self,
+        request_hash: bytes,
+        status: RequestStatus,
+        *,
+        allowed_from: Collection[RequestStatus],
+        reason: str | None = None,
+        now: int,
+    ) -> RequestRecord:
+        allowed = sorted({RequestStatus(s).value for s in allowed_from})
+        values: dict[str, Any] = {":status": {"S": status.value}, ":now": {"N": str(now)}}
+        values.update({f":from{n}": {"S": v} for n, v in enumerate(allowed)})
+        update = "SET #status = :status, updatedAt = :now"
+        if reason is None:
+            update += " REMOVE statusReason"
+        else:
+            update += ", statusReason = :reason"
+            values[":reason"] = {"S": reason}
+        from_list = ", ".join(f":from{n}" for n in range(len(allowed)))
+        # Only an existing request whose current status may move to the new one: two tasks racing
+        # (a retried plan and a fail, say) cannot overwrite each other's transition.
+        if not allowed:
+            raise ValueError("allowed_from: name at least one status")
+        condition = f"attribute_exists(pk) AND #status IN ({from_list})"
+        try:
+            out = self.client.update_item(
+                TableName=self._table,
+                Key=_req_key(request_hash),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                # Which condition failed: read the item once (rare path) to say absent or in which status.
+                old = self.get(request_hash)
+                if old is None:
+                    raise RequestNotFound("no such authorization request") from exc
+                raise Conflict(f"request is {old.status.value}, not one of {allowed}") from exc
+            raise _store_error(exc, "set_status") from exc
+        return _record_from_item(out["Attributes"])
+
 
 class FakeAuthRequestStore:
     """In-memory ``AuthRequestStore`` with the same conditions as the DynamoDB adapter."""
@@ -320,3 +396,21 @@ class FakeAuthRequestStore:
         entries = self.rates.get((enrollment_cert_id, psid_set), {})
         found = sorted((g, h) for (g, h) in entries if g >= since)
         return [RateEntry(g, h) for g, h in found]
+
+    def set_status(
+        self,
+        request_hash: bytes,
+        status: RequestStatus,
+        *,
+        allowed_from: Collection[RequestStatus],
+        reason: str | None = None,
+        now: int,
+    ) -> RequestRecord:
+        current = self.requests.get(request_hash)
+        if current is None:
+            raise RequestNotFound("no such authorization request")
+        if current.status not in allowed_from:
+            raise Conflict(f"request is {current.status.value}, not one of {sorted(s.value for s in allowed_from)}")
+        updated = replace(current, status=status, status_reason=reason, updated_at=now)
+        self.requests[request_hash] = updated
+        return updated

@@ -1,0 +1,255 @@
+"""The shuffle pool's two ends: ``draw`` a shuffled ACA batch of any devices, ``deliver`` the ACA's answers.
+
+protocol.md §3.3 step 3 and issue #5 §4: the ACA sees requests of many devices in random order,
+never one device's batch. ``draw`` leases one non-empty shard (architecture.md "Shuffle pool"),
+reads up to ``aca_batch_size`` of its items (their pool keys are hashes, so a shard mixes
+devices) and shuffles them with ``secrets.SystemRandom``.
+
+``deliver`` checks each ``AcaRaCertResponseSpdu``: signed by an ACA certificate of the hierarchy
+and its requestHash the HashedId8 of the request drawn. It stores the inner
+``AcaEeCertResponse*Spdu`` under the request's owner and (i, j), or a refusal (the ACA's code, or
+400-43/400-42 when the answer does not check out: a failure of that item, never a silent drop).
+Order: certificates first, then the pool items, then the lease, so a crash anywhere repeats work
+that the ACA answers from its response store (the same octets), never a second certificate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from random import Random
+
+from cryptography.exceptions import InvalidSignature as _PycaInvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from scms_service.iperiod import IPeriods
+from scms_service.stores.issued_certs import IssuedCert, IssuedCertStore
+from scms_service.stores.shuffle_pool import Lease, PoolItem, ShufflePool
+
+from scms_codec import time32
+from scms_codec.cert import template as cert_template
+from scms_codec.cert.certificate import Certificate
+from scms_codec.errors import CodecError, ErrorCode
+from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
+from scms_codec.spdu.scms_pdu import request_hash
+
+__all__ = ["AcaCertificates", "BadAcaResponse", "Delivery", "Drawn", "deliver", "draw", "open_aca_response"]
+
+log = logging.getLogger(__name__)
+
+CERT_RETENTION = 7 * 24 * 3600
+"""Seconds a delivered certificate's item outlives the certificate's validity (then its TTL removes it)."""
+
+_SECURITY_MGMT_PSID = 35
+_ECDSA_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
+# Ieee1609Dot2Data {3, signedData {hashId sha256, tbsData {payload {data unsecuredData …}, …}}}
+_SIGNED_HEAD = b"\x03\x81\x00\x40\x03\x80"
+_HEADER_INFO = b"\x00" + cert_template.unbounded_uint(_SECURITY_MGMT_PSID)  # headerInfo {psid 35}
+_SIGNER_ONE_CERT = b"\x81\x01\x01"  # signer certificate, SEQUENCE OF with one element
+_P256_X_ONLY = b"\x80\x80"  # Signature ecdsaNistP256Signature, rSig x-only
+# ScmsPdu {version 2, aca-ra acaRaCertResponse {version 2, …}} (no OPTIONAL members).
+_RESPONSE_HEAD = b"\x02\x83\x81\x00\x02"
+_RESPONSE_TAGS = (0x80, 0x81, 0x82)  # acaResponse plain, private, cubk
+
+
+class BadAcaResponse(Exception):
+    """An ACA answer that does not check out; ``code`` is what the item is refused with."""
+
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class AcaCertificates:
+    """The hierarchy's ACA certificates (active and rotated) that may sign ``AcaRaCertResponseSpdu``s."""
+
+    def __init__(self, certificates: Sequence[Certificate]) -> None:
+        self._by_encoding: dict[bytes, tuple[ec.EllipticCurvePublicKey, bytes]] = {}
+        for cert in certificates:
+            key = cert.public_key()
+            if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+                raise ValueError("certificates: an ACA certificate with a P-256 verification key is expected")
+            self._by_encoding[cert.encoded] = (key, hashlib.sha256(cert.encoded).digest())
+        if not self._by_encoding:
+            raise ValueError("certificates: at least one ACA certificate")
+
+    @property
+    def encodings(self) -> tuple[bytes, ...]:
+        return tuple(self._by_encoding)
+
+    def key_of(self, encoded: bytes) -> tuple[ec.EllipticCurvePublicKey, bytes] | None:
+        """The key and SHA-256 of an ACA certificate given by its COER octets, or None if it is not one."""
+        return self._by_encoding.get(bytes(encoded))
+
+
+def _verify(key: ec.EllipticCurvePublicKey, cert_hash: bytes, tbs_data: bytes, r: int, s: int) -> None:
+    digest = hashlib.sha256(hashlib.sha256(tbs_data).digest() + cert_hash).digest()
+    try:
+        key.verify(encode_dss_signature(r, s), digest, _ECDSA_SHA256)
+    except _PycaInvalidSignature:
+        raise BadAcaResponse(ErrorCode.SIGNATURE_VERIFICATION_FAILED, "ACA signature does not verify") from None
+
+
+def _fast_open(data: bytes, aca: AcaCertificates) -> tuple[bytes, bytes] | None:
+    """(requestHash, inner SPDU) of a response in the ACA's own fixed shape, signature checked; None otherwise."""
+    if not data.startswith(_SIGNED_HEAD) or len(data) < len(_SIGNED_HEAD) + 1:
+        return None
+    pos = len(_SIGNED_HEAD)
+    first = data[pos]
+    if first < 0x80:
+        size, pos = first, pos + 1
+    else:
+        k = first & 0x7F
+        size, pos = int.from_bytes(data[pos + 1 : pos + 1 + k], "big"), pos + 1 + k
+    if cert_template.length(size) != data[len(_SIGNED_HEAD) : pos]:
+        return None  # not the minimal length form: leave it to the strict parser
+    payload = data[pos : pos + size]
+    pos += size
+    if len(payload) != size or data[pos : pos + len(_HEADER_INFO)] != _HEADER_INFO:
+        return None
+    pos += len(_HEADER_INFO)
+    tbs_data = data[3:pos]
+    if data[pos : pos + 3] != _SIGNER_ONE_CERT:
+        return None
+    pos += 3
+    rest = data[pos:]
+    for encoded in aca.encodings:
+        if (
+            rest.startswith(encoded)
+            and len(rest) == len(encoded) + 2 + 64
+            and rest[len(encoded) :].startswith(_P256_X_ONLY)
+        ):
+            sig = rest[len(encoded) + 2 :]
+            r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+            found = aca.key_of(encoded)
+            assert found is not None
+            if not (payload.startswith(_RESPONSE_HEAD) and len(payload) > 18 and payload[17] in _RESPONSE_TAGS):
+                return None
+            _verify(found[0], found[1], tbs_data, r, s)
+            return payload[9:17], payload[18:]
+    return None
+
+
+def open_aca_response(data: bytes, expected_request_hash: bytes, aca: AcaCertificates) -> bytes:
+    """The inner ``AcaEeCertResponse*Spdu`` of an ``AcaRaCertResponseSpdu`` for the request hashed to ``expected``.
+
+    Signed by one of ``aca`` (400-43 otherwise), readable (400-42) and answering that request (400-42).
+    """
+    opened = _fast_open(bytes(data), aca)
+    if opened is None:
+        try:
+            parsed = parse_aca_ra_cert_response(bytes(data))
+        except CodecError as exc:
+            # The codec's own code: 400-43 for a signature that fails, 400-42 for a shape it cannot read.
+            raise BadAcaResponse(exc.error_code, f"ACA response does not open ({type(exc).__name__})") from None
+        if parsed.signer is None or aca.key_of(parsed.signer.encoded) is None:
+            raise BadAcaResponse(ErrorCode.SIGNATURE_VERIFICATION_FAILED, "ACA response is not signed by the ACA")
+        opened = parsed.content.request_hash, parsed.content.response_spdu
+    answered, inner = opened
+    if answered != expected_request_hash:
+        raise BadAcaResponse(ErrorCode.FAILED_PARSING, "ACA response answers another request")
+    return inner
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One ACA batch: the shard's lease and its requests in shuffled order."""
+
+    lease: Lease
+    items: tuple[PoolItem, ...] = field(repr=False)
+
+
+def draw(
+    pool: ShufflePool,
+    *,
+    batch_size: int,
+    lease_seconds: int,
+    now: int,
+    rng: Random | None = None,
+    holder: str | None = None,
+) -> Drawn | None:
+    """Lease a non-empty shard and take up to ``batch_size`` of its requests, shuffled; None when none is free.
+
+    Shards are tried from a random one on, so lanes spread; a leased shard is passed over.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size: at least 1")
+    rng = rng if rng is not None else secrets.SystemRandom()
+    holder = holder if holder is not None else secrets.token_hex(8)
+    now_unix = time32.to_unix(now)
+    start = rng.randrange(pool.shards)
+    for step in range(pool.shards):
+        shard = (start + step) % pool.shards
+        if not pool.acquire(shard, holder, now_unix=now_unix, lease_seconds=lease_seconds):
+            continue
+        lease = Lease(shard, holder)
+        items = pool.read(shard, batch_size)
+        if not items:
+            pool.release(lease)
+            continue
+        rng.shuffle(items)
+        return Drawn(lease, tuple(items))
+    return None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one ``deliver`` stored: certificates, refusals, and answers whose pool item was gone already."""
+
+    delivered: int
+    refused: int
+    gone: int
+    released: bool
+
+
+def deliver(
+    pool: ShufflePool,
+    issued: IssuedCertStore,
+    *,
+    lease: Lease,
+    keys: Sequence[str],
+    responses: Sequence[bytes | None],
+    refused: Mapping[int, ErrorCode],
+    aca: AcaCertificates,
+    periods: IPeriods,
+) -> Delivery:
+    """Store the ACA's answers to the drawn ``keys`` (aligned with ``responses``), then clear the pool and lease."""
+    if len(keys) != len(responses):
+        raise ValueError("keys, responses: one response per drawn key")
+    items = pool.get_many(keys)
+    certs: list[IssuedCert] = []
+    delivered = refusals = gone = 0
+    for index, (key, response) in enumerate(zip(keys, responses, strict=True)):
+        item = items.get(key)
+        if item is None:
+            gone += 1  # delivered already by a holder whose lease we took over after it expired
+            continue
+        rh = request_hash(item.spdu)
+        code = refused.get(index)
+        inner: bytes | None = None
+        if code is None and response is None:
+            code = ErrorCode.FAILED_PARSING  # neither an answer nor a refusal: the batch result is broken
+        elif code is None and response is not None:
+            try:
+                inner = open_aca_response(response, rh, aca)
+            except BadAcaResponse as exc:
+                code = exc.code
+                log.warning("ACA response rejected", extra={"index": index, "code": exc.code.value, "reason": str(exc)})
+        end = time32.to_unix(time32.validity_end(periods.validity(item.i)))
+        expires = end + CERT_RETENTION
+        if inner is not None:
+            certs.append(IssuedCert(item.owner, item.i, item.j, rh.hex(), expires, spdu=inner))
+            delivered += 1
+        else:
+            assert code is not None
+            certs.append(IssuedCert(item.owner, item.i, item.j, rh.hex(), expires, refusal=code.value))
+            refusals += 1
+    # Certificates first, then the pool items, then the lease (crash safety, module docstring).
+    issued.put_many(certs)
+    pool.delete_many([key for key in keys if key in items])
+    released = pool.release(lease)
+    return Delivery(delivered, refusals, gone, released)

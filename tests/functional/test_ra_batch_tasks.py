@@ -1,0 +1,250 @@
+"""The RA's batch tasks (functions/ra/tasks.handler) run in the state machine's order on moto, for two devices at once.
+
+plan → LA1/LA2 PLVs (the LA use case) → expand → draw → ACA ``issue_task`` → deliver → finish →
+assemble → done, with the real hierarchy, LA tables, ACA response table and artifacts bucket, so
+DynamoDB's conditions really run. Shows: every (i, j) of both requests delivered once (and the
+ACA issued each once), the period zips in S3, and an ACA-side order that mixes the devices.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import itertools
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from scms_la.plv import PlvRequest, pre_linkage_values
+from scms_ra.authorize import authorize
+from scms_ra.batch_files import BatchName, batch_key, read_period_zip
+from scms_service.config import Settings
+from scms_service.hierarchy import Hierarchy, init_hierarchy
+from scms_service.iperiod import IPeriods
+from scms_service.linkage_keys import LA_IDS, ensure_la_aca_keys, la_aca_key
+from scms_service.stores.artifacts import S3Artifacts
+from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestStatus
+from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.devices import DynamoDeviceStore
+from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
+from scms_service.stores.issued_certs import DynamoDbIssuedCertStore
+from scms_service.stores.linkage_seeds import DynamoDbSeedStore
+
+from scms_codec import time32
+from scms_codec.spdu import request_hash
+from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
+from tests.functional.test_aca_issue import load_aca_handlers
+from tests.unit.ra.ee_auth import EnrolledEe
+
+_TASKS = Path(__file__).resolve().parents[2] / "functions" / "ra" / "tasks.py"
+STAGE = "dev"
+
+
+def load_ra_tasks() -> ModuleType:
+    """``functions/ra/tasks.py`` imported once as ``scms_ra_tasks`` (its folder's package is installed)."""
+    if "scms_ra_tasks" in sys.modules:
+        return sys.modules["scms_ra_tasks"]
+    spec = importlib.util.spec_from_file_location("scms_ra_tasks", _TASKS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scms_ra_tasks"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    ca: Hierarchy
+    tasks: ModuleType
+    aca: ModuleType
+    now: int
+
+
+@pytest.fixture
+def stack(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """`scms init` on moto, small batches (3 certificates per period, 1 period per chunk, one pool shard)."""
+    settings = replace(
+        aws_settings, secret_prefix=f"scms/{STAGE}/", certs_per_period=3, provision_chunk_certs=3,
+        pool_shards=1, aca_batch_size=6, provision_lanes=1,
+    )  # fmt: skip
+    now = time32.now()
+    vault = SecretsManagerKeyVault.from_settings(settings)
+    # Two weeks old: the current i-period began before now, and the ACA refuses (400-35) a validity
+    # that starts before its own certificate's.
+    ca, _ = init_hierarchy(settings, DynamoDbCaStore.from_settings(settings), vault,
+                           S3Artifacts.from_settings(settings), now=now - 14 * 86400)  # fmt: skip
+    ensure_la_aca_keys(settings, vault)
+    tasks = load_ra_tasks()
+    monkeypatch.setattr(tasks, "settings", lambda: settings)
+    monkeypatch.setattr(tasks, "_ra", tasks._Ra())
+    aca = load_aca_handlers()
+    monkeypatch.setattr(aca, "settings", lambda: settings)
+    monkeypatch.setattr(aca, "_aca", aca._Aca())
+    yield Stack(settings, ca, tasks, aca, now)
+
+
+def _accepted(stack: Stack, device_id: str) -> bytes:
+    """An enrolled device's unified butterfly request, accepted by the RA; its request hash."""
+    s = stack.settings
+    devices = DynamoDeviceStore(s.ra_table)
+    ee = EnrolledEe.enroll(hierarchy=stack.ca, devices=devices, eca_requests=DynamoDbEcaRequestStore.from_settings(s),
+                           settings=s, now=stack.now - 600, device_id=device_id)  # fmt: skip
+    data = ee.request(stack.ca.certificate("ra"), generation_time=stack.now, duration=("hours", 300))
+    authorize(data, now=stack.now, settings=s, periods=IPeriods.from_settings(s), devices=devices,
+              requests=DynamoDbAuthRequestStore.from_settings(s), ra=stack.ca)  # fmt: skip
+    return request_hash(data)
+
+
+def _plvs(stack: Stack, planned: dict[str, Any], chunk: dict[str, int]) -> list[dict[str, Any]]:
+    """The two LA task results for a chunk, through the LA use case (LA2 first: order must not matter)."""
+    s = stack.settings
+    vault = SecretsManagerKeyVault.from_settings(s)
+    request = PlvRequest(bytes.fromhex(planned["chainId"]), chunk["iFirst"], chunk["iLast"], planned["jMax"])
+    results = []
+    for la in ("la2", "la1"):
+        response = pre_linkage_values(request, la_id=LA_IDS[la], seeds=DynamoDbSeedStore.from_settings(s, la),
+                                      aca_key=la_aca_key(s, vault, la), now=stack.now)  # fmt: skip
+        plvs = [{"i": p.i, "j": p.j, "encPlv": base64.b64encode(p.enc_plv).decode("ascii")} for p in response.plvs]
+        results.append({"laId": response.la_id.hex(), "plvs": plvs})
+    return results
+
+
+def _run(stack: Stack, task: str, **fields: Any) -> dict[str, Any]:
+    result: dict[str, Any] = stack.tasks.handler({"task": task, **fields}, None)
+    return result
+
+
+def _changes(order: list[bytes]) -> int:
+    """How often the owner changes along an order (1 for two devices sent one after the other)."""
+    return sum(1 for a, b in itertools.pairwise(order) if a != b)
+
+
+def test_two_devices_are_provisioned_through_the_tasks_with_a_mixed_aca_order(stack: Stack) -> None:
+    # Given two devices whose authorization requests were accepted,
+    s = stack.settings
+    hashes = [_accepted(stack, "obu-1"), _accepted(stack, "obu-2")]
+    plans = {rh: _run(stack, "plan", requestHash=rh.hex()) for rh in hashes}
+    assert all(p["done"] is False and p["linkage"] is True and p["lanes"] == [0] for p in plans.values())
+    records = {rh: DynamoDbAuthRequestStore.from_settings(s).get(rh) for rh in hashes}
+    assert all(r is not None and r.status is RequestStatus.GENERATING for r in records.values())
+    # When every chunk of both is expanded into the pool,
+    for rh, planned in plans.items():
+        for chunk in planned["chunks"]:
+            out = _run(stack, "expand", requestHash=rh.hex(), plvs=_plvs(stack, planned, chunk), **chunk)
+            assert out["pooled"] == s.certs_per_period * (chunk["iLast"] - chunk["iFirst"] + 1)
+    # and the lane drains it through the ACA,
+    aca_batches: list[list[bytes]] = []
+    last_delivery: dict[str, Any] = {}
+    while not (drawn := _run(stack, "draw", lane=0))["empty"]:
+        requests = [base64.b64decode(r) for r in drawn["requests"]]
+        aca_batches.append(requests)
+        answer = stack.aca.issue_task({"requests": drawn["requests"]}, None)
+        last_delivery = {"lease": drawn["lease"], "keys": drawn["keys"], **answer}
+        assert answer["refused"] == []
+        out = _run(stack, "deliver", lane=0, **last_delivery)
+        assert out == {"lane": 0, "delivered": len(requests), "refused": 0}
+    # Then both requests are complete and assembled, and DONE.
+    for rh, planned in plans.items():
+        assert _run(stack, "finish", requestHash=rh.hex(), round=0) == {"complete": True, "round": 1}
+        for chunk in planned["chunks"]:
+            assert _run(stack, "assemble", requestHash=rh.hex(), **chunk) == {"files": 1}
+        assert _run(stack, "done", requestHash=rh.hex()) == {"status": "DONE"}
+        assert DynamoDbAuthRequestStore.from_settings(s).get(rh).status is RequestStatus.DONE  # type: ignore[union-attr]
+
+    # Every (i, j) of both requests has exactly one certificate, and the ACA issued each once.
+    issued = DynamoDbIssuedCertStore.from_settings(s)
+    owner_of: dict[bytes, bytes] = {}
+    total = 0
+    for rh in hashes:
+        record = records[rh]
+        assert record is not None
+        expected = {(i, j) for i in range(record.first_i, record.last_i + 1) for j in range(s.certs_per_period)}
+        certs = issued.list(rh, record.first_i, record.last_i)
+        assert {(c.i, c.j) for c in certs} == expected and len(certs) == len(expected)
+        assert all(c.spdu is not None and c.refusal is None for c in certs)
+        owner_of.update({bytes.fromhex(c.aca_request_id): rh for c in certs})
+        total += len(certs)
+        # The period zips are in S3, readable, with the right .info and every j.
+        for i in range(record.first_i, record.last_i + 1):
+            obj = boto3.client("s3").get_object(Bucket=s.artifacts_bucket, Key=batch_key(rh, i))
+            assert obj["ContentType"] == "application/zip"
+            period = read_period_zip(obj["Body"].read(), expected=BatchName(rh, i))
+            assert sorted(period.responses) == list(range(s.certs_per_period))
+            assert period.info.next_dl_time == IPeriods.from_settings(s).next_download_time(i + 1)
+            assert {c.spdu for c in certs if c.i == i} == set(period.responses.values())
+    aca_items = boto3.client("dynamodb").scan(TableName=s.aca_table)["Items"]
+    assert len(aca_items) == total == sum(len(b) for b in aca_batches)
+    assert (
+        boto3.client("dynamodb").query(
+            TableName=s.ra_table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "POOL#00"}}
+        )["Count"]
+        == 0
+    )
+
+    # The ACA-side order carries no grouping: each batch mixes both devices, and the whole order
+    # changes owner far more often than a device-by-device order would (once).
+    order = [owner_of[request_hash(r)] for batch in aca_batches for r in batch]
+    assert len(aca_batches) >= 2
+    assert all(len({owner_of[request_hash(r)] for r in batch}) == 2 for batch in aca_batches)
+    assert _changes(order) > 2
+    assert _changes(sorted(order)) == 1  # twin: the same requests grouped by device are detected
+
+    # A deliver repeated after a crash (before the lease was released) changes nothing.
+    before = issued.list(hashes[0], 0, 0xFFFF) + issued.list(hashes[1], 0, 0xFFFF)
+    out = _run(stack, "deliver", lane=0, **last_delivery)
+    assert out["delivered"] == 0 and out["refused"] == 0  # its pool items were gone: nothing re-stored
+    assert issued.list(hashes[0], 0, 0xFFFF) + issued.list(hashes[1], 0, 0xFFFF) == before
+    # A repeated plan of a DONE request does nothing.
+    assert _run(stack, "plan", requestHash=hashes[0].hex())["done"] is True
+
+
+def test_deliver_stores_a_response_signed_by_another_key_as_a_refusal(stack: Stack) -> None:
+    # Given one device's requests drawn from the pool and answered by the ACA,
+    s = stack.settings
+    rh = _accepted(stack, "obu-1")
+    planned = _run(stack, "plan", requestHash=rh.hex())
+    chunk = planned["chunks"][0]
+    _run(stack, "expand", requestHash=rh.hex(), plvs=_plvs(stack, planned, chunk), **chunk)
+    drawn = _run(stack, "draw", lane=0)
+    answer = stack.aca.issue_task({"requests": drawn["requests"]}, None)
+    # When one response's signature is broken (its last octet flipped),
+    bad = bytearray(base64.b64decode(answer["responses"][0]))
+    bad[-1] ^= 1
+    answer["responses"][0] = base64.b64encode(bytes(bad)).decode("ascii")
+    out = _run(stack, "deliver", lane=0, lease=drawn["lease"], keys=drawn["keys"], **answer)
+    # Then that item is stored as a 400-43 refusal and the others as certificates.
+    assert out == {"lane": 0, "delivered": len(drawn["keys"]) - 1, "refused": 1}
+    certs = DynamoDbIssuedCertStore.from_settings(s).list(rh, chunk["iFirst"], chunk["iLast"])
+    assert sorted(c.refusal or "" for c in certs)[-1] == "400-43"
+    good = [c for c in certs if c.spdu is not None]
+    # Twin: the untouched responses are stored as the ACA's inner SPDUs.
+    inner = {parse_aca_ra_cert_response(base64.b64decode(r)).content.response_spdu for r in answer["responses"][1:]}
+    assert {c.spdu for c in good} == inner
+
+
+def test_fail_marks_the_request_failed_with_a_short_reason(stack: Stack) -> None:
+    rh = _accepted(stack, "obu-1")
+    cause = '{"errorMessage": "chunk [3, 2] is empty\\nmore", "errorType": "ChunkInvalid", "stackTrace": ["x"]}'
+    assert _run(stack, "fail", requestHash=rh.hex(), error={"Error": "ChunkInvalid", "Cause": cause}) == {
+        "status": "FAILED"
+    }
+    record = DynamoDbAuthRequestStore.from_settings(stack.settings).get(rh)
+    assert record is not None and record.status is RequestStatus.FAILED
+    assert record.status_reason == "ChunkInvalid: chunk [3, 2] is empty"
+    # Twin: a failed request is not planned again.
+    with pytest.raises(Exception) as info:
+        _run(stack, "plan", requestHash=rh.hex())
+    assert type(info.value).__name__ == "RequestNotProvisionable"
+
+
+def test_an_unknown_task_is_invalid_input(stack: Stack) -> None:
+    with pytest.raises(stack.tasks.InvalidTaskInput):
+        _run(stack, "shred")
+    # Twin: a known task with the same event shape runs.
+    assert _run(stack, "draw", lane=0) == {"lane": 0, "empty": True}
