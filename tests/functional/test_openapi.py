@@ -38,6 +38,8 @@ import yaml
 from moto import mock_aws
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from scms_ee.download import authorization_header, download_request
+from scms_ra.batch_files import batch_filename, batch_key, period_zip
 from scms_service import aws
 from scms_service.auth import key_digest
 from scms_service.config import Settings, load_settings
@@ -46,6 +48,7 @@ from scms_service.lifecycle import DeviceState
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DynamoDeviceStore
+from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 from werkzeug.datastructures import Headers
 from werkzeug.test import Client as WsgiClient
 from werkzeug.test import EnvironBuilder, TestResponse
@@ -56,7 +59,12 @@ from scms_cli.local.template import REPO_ROOT, api_routes, create_tables, functi
 from scms_codec import errors as codec_errors
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
+from scms_codec.secured.signer import Signer
+from scms_codec.spdu import parse_ra_ee_cert_ack
+from scms_codec.spdu.ra_ee_ack import RaEeCertInfo
+from tests.functional.ra_app import create_state_machine
 from tests.unit.eca.ee import Ee
+from tests.unit.ra.ee_auth import EnrolledEe
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 ERRORS_KEY = "x-ieee-1609-2-1-errors"
@@ -355,6 +363,9 @@ def stack() -> Iterator[Stack]:
                 S3Artifacts.from_settings(settings),
                 now=time32.now() - 3600,
             )
+            # The RA starts one execution per accepted authorization request (recorded, not run here).
+            mp.setenv("SCMS_PROVISION_STATE_MACHINE", create_state_machine())
+            settings = replace(settings, provision_state_machine=os.environ["SCMS_PROVISION_STATE_MACHINE"])
             handlers = {spec.logical_id: load_handler(spec) for spec in chalice_specs()}
             gateway = Gateway.from_template(api_routes(), handlers)
             yield Stack(WsgiClient(gateway), settings, hierarchy, DynamoDeviceStore(settings.ra_table))
@@ -468,10 +479,27 @@ class Generator:
         self.stack, self.op, self.rng = stack, op, rng
         self.ee = Ee(device_id=f"ee-{op.id}"[:64])
         self.device_id = f"dev-{op.id}"[:64]
+        self.batch: StoredBatch | None = None
+        self._enrolled: EnrolledEe | None = None
+
+    def enrolled_ee(self) -> EnrolledEe:
+        """A device of this operation enrolled through the ECA use case (authorization requests need one)."""
+        if self._enrolled is None:
+            s = self.stack
+            eca_requests = DynamoDbEcaRequestStore.from_settings(s.settings)
+            self._enrolled = EnrolledEe.enroll(
+                hierarchy=s.hierarchy, devices=s.devices, eca_requests=eca_requests, settings=s.settings,
+                now=time32.now() - 600, device_id=f"enrolled-{self.op.id}"[:64],
+            )  # fmt: skip
+        return self._enrolled
 
     def live(self, param: Mapping[str, Any]) -> str | None:
         """A value the stack knows (HashedId8 of a stored certificate, a registered device), else the example."""
         name = param["name"]
+        if name == "Ieee-1609.2.1-Authorization" and self.batch is not None:
+            return self.batch.header()
+        if name == "filename" and self.batch is not None:
+            return self.batch.filename
         if name == "certId":
             return self.stack.hierarchy.certificate("eca").hashed_id8.hex()
         if name == "ctlSeriesId":
@@ -486,6 +514,9 @@ class Generator:
     def binary(self, asn1_type: str) -> bytes:
         makers: dict[str, Callable[[], bytes]] = {
             "EeEcaCertRequestSpdu": lambda: self.ee.request(generation_time=time32.now()),
+            "EeRaCertRequestSpdu": lambda: self.enrolled_ee().request(
+                self.stack.hierarchy.certificate("ra"), generation_time=time32.now()
+            ),
         }
         assert asn1_type in makers, f"no generator for request bodies of type {asn1_type}: add one"
         return makers[asn1_type]()
@@ -500,6 +531,8 @@ class Generator:
         assert compressed
         if self.op.id in PRECONDITION:
             PRECONDITION[self.op.id](self.stack, self.device_id)
+        if any(p["name"] == "Ieee-1609.2.1-Authorization" for p in self.op.parameters):
+            self.batch = StoredBatch.make(self.stack, self.enrolled_ee())
 
     def base(self) -> Case:
         case = Case("valid", {}, {}, {})
@@ -568,6 +601,42 @@ class Generator:
                 if not data and not body.get("required"):
                     invalid = False
                 yield replace(valid, name=f"body {name}", body=data, schema_invalid=invalid)
+
+
+@dataclass
+class StoredBatch:
+    """An accepted authorization request of an enrolled device and its first batch zip, stored in S3."""
+
+    stack: Stack
+    ee: EnrolledEe
+    request_hash: bytes
+    i: int
+
+    @classmethod
+    def make(cls, stack: Stack, ee: EnrolledEe) -> StoredBatch:
+        data = ee.request(stack.hierarchy.certificate("ra"), generation_time=time32.now())
+        answer = stack.client.post(
+            "/v3/authorization-certificate", data=data, headers={"Content-Type": "application/octet-stream"}
+        )
+        assert answer.status_code == 202, answer.get_data()
+        rh = parse_ra_ee_cert_ack(answer.get_data()).content.request_hash
+        i = parse_ra_ee_cert_ack(answer.get_data()).content.first_i
+        assert i is not None
+        info = RaEeCertInfo(time32.now(), i, rh, time32.now() + 3600)
+        S3Artifacts.from_settings(stack.settings).put(batch_key(rh, i), period_zip(rh, i, {0: b"r0"}, info))
+        return cls(stack, ee, rh, i)
+
+    @property
+    def filename(self) -> str:
+        return batch_filename(self.request_hash, self.i)
+
+    def header(self) -> str:
+        """A fresh ``Ieee-1609.2.1-Authorization`` value for the batch, signed by its device now."""
+        spdu = download_request(
+            self.filename, enrollment=Signer(self.ee.ee.enrollment, self.ee.certificate),
+            ra_certificate=self.stack.hierarchy.certificate("ra"), generation_time=time32.now(),
+        )  # fmt: skip
+        return authorization_header(spdu)["Ieee-1609.2.1-Authorization"]
 
 
 def send(stack: Stack, op: Operation, case: Case) -> TestResponse:
