@@ -146,7 +146,8 @@ def test_real_template_routes_reach_their_functions() -> None:
         response = client.open(path, method=route.method)
         assert (response.status_code, response.text) == (200, route.function), f"{route.method} {path}"
     assert client.open("/v3/enrollment-certificate", method="GET").status_code == 405
-    assert client.open("/v3/authorization-certificate", method="POST").status_code == 404
+    assert client.open("/v3/authorization-certificate", method="PUT").status_code == 405
+    assert client.open("/v3/pseudonym-certificate", method="POST").status_code == 404
 
 
 # --- state file ---
