@@ -15,6 +15,7 @@ import random
 import stat
 import urllib.parse
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,18 +24,30 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scms_ee.download import download_request
+from scms_ra.batch_files import batch_filename, batch_key, period_zip
+from scms_ra.wiring import from_settings
 from scms_service import aws
+from scms_service.stores.artifacts import S3Artifacts
+from scms_service.stores.devices import DynamoDeviceStore
+from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 
 from scms_cli.local import state as local_state
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.secured.encrypted_data import encrypt
 from scms_codec.secured.recipients import CertRecipient
+from scms_codec.secured.signer import Signer
+from scms_codec.spdu import parse_ra_ee_cert_ack
+from scms_codec.spdu.ra_ee_ack import RaEeCertInfo
+from tests.functional.ra_app import create_state_machine
 from tests.support.stack import Cloud, open_cloud
 from tests.support.state import StoredState, assert_unchanged, capture
 from tests.support.vectors import encoded_samples
+from tests.unit.ra.ee_auth import EnrolledEe
 
 ENROLL = "/v3/enrollment-certificate"
+AUTHZ = "/v3/authorization-certificate"
 OCTETS = {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"}
 HEADER = "Ieee-1609.2.1-Error"
 _FULL_EVERY = 40
@@ -62,9 +75,49 @@ class World:
             answer = client.http.post(ENROLL, headers=OCTETS, body=self.enrolled_request)
         assert answer.status_code == 200, answer.body
         self.valid = self.ee.request(generation_time=time32.now())
+        # The authorization-certificate routes: an enrolled device, its accepted request (through
+        # the route, so an execution was started) and its first batch in S3; another enrolled device.
+        settings = replace(cloud.settings, provision_state_machine=create_state_machine())
+        cloud.ra.configure(from_settings(settings))
+        self.authz_settings = settings
+        self.obu = self.enrolled("obu-authz")
+        self.stranger = self.enrolled("obu-authz-other")
+        self.authz_valid = self.authz_request(self.obu)
+        with Client(cloud.ra.app) as client:
+            answer = client.http.post(AUTHZ, headers=OCTETS, body=self.authz_valid)
+        assert answer.status_code == 202, answer.body
+        ack = parse_ra_ee_cert_ack(answer.body).content
+        assert ack.first_i is not None
+        self.batch_name = batch_filename(ack.request_hash, ack.first_i)
+        info = RaEeCertInfo(time32.now(), ack.first_i, ack.request_hash, time32.now() + 3600)
+        S3Artifacts.from_settings(settings).put(
+            batch_key(ack.request_hash, ack.first_i), period_zip(ack.request_hash, ack.first_i, {0: b"r"}, info)
+        )
+        self.download = self.download_request(self.obu)
         self.baseline: StoredState = capture(cloud.settings)
         cloud.watch.take()
         self.examples = 0
+
+    def enrolled(self, device_id: str) -> EnrolledEe:
+        settings = self.cloud.settings
+        return EnrolledEe.enroll(
+            hierarchy=self.cloud.hierarchy, devices=DynamoDeviceStore(settings.ra_table),
+            eca_requests=DynamoDbEcaRequestStore.from_settings(settings), settings=settings,
+            now=time32.now() - 600, device_id=device_id,
+        )  # fmt: skip
+
+    def authz_request(self, ee: EnrolledEe, **kwargs: Any) -> bytes:
+        kwargs.setdefault("generation_time", time32.now())
+        return ee.request(self.cloud.hierarchy.certificate("ra"), **kwargs)
+
+    def download_request(
+        self, ee: EnrolledEe, filename: str | None = None, generation_time: int | None = None
+    ) -> bytes:
+        return download_request(
+            filename or self.batch_name, enrollment=Signer(ee.ee.enrollment, ee.certificate),
+            ra_certificate=self.cloud.hierarchy.certificate("ra"),
+            generation_time=time32.now() if generation_time is None else generation_time,
+        )  # fmt: skip
 
     def check(self, send: Callable[[], Any]) -> Any:
         """Send one hostile request; no AWS write may succeed, and now and then the full state is compared."""
@@ -256,6 +309,247 @@ def test_random_bytes_are_refused_with_a_table_8_code(unchanged: World, body: by
     answer = _post(unchanged, body)
     assert answer.status_code == 400 and HEADER in answer.headers
     ErrorCode(answer.headers[HEADER])
+
+
+# ------------------------------------------------------------------ POST /v3/authorization-certificate
+
+# Where a defect in an encrypted request lands decides the code: the envelope's structure (42), not
+# encrypted at all (10), the recipient or ciphertext (41), the signed request inside (42, 43), the
+# enrollment certificate (40, 62, 21). It is never accepted and never starts anything.
+_ENVELOPE = (
+    ErrorCode.FAILED_PARSING,
+    ErrorCode.NOT_ENCRYPTED,
+    ErrorCode.DECRYPTION_FAILED,
+    ErrorCode.SIGNATURE_VERIFICATION_FAILED,
+)
+
+
+def _authz(world: World, body: bytes, headers: dict[str, str] | None = None) -> Any:
+    def send() -> Any:
+        with Client(world.cloud.ra.app) as client:
+            return client.http.post(AUTHZ, headers=OCTETS if headers is None else headers, body=body)
+
+    return world.check(send)
+
+
+def test_valid_authorization_request_is_acked_so_the_refusals_below_are_about_the_defect(world: World) -> None:
+    # The twin: a well-formed request of an enrolled device is acked (202), stored and started, and
+    # the write watch sees it. It writes, so the module's baseline is taken again afterwards.
+    with Client(world.cloud.ra.app) as client:
+        answer = client.http.post(
+            AUTHZ, headers=OCTETS, body=world.authz_request(world.obu, generation_time=time32.now() - 3)
+        )
+    assert answer.status_code == 202
+    writes = world.cloud.watch.take()
+    assert "stepfunctions.StartExecution" in writes and "dynamodb.TransactWriteItems" in writes
+    world.baseline = capture(world.cloud.settings)
+
+
+@given(cut=st.integers(min_value=0, max_value=10_000))
+@MANY
+def test_truncated_authorization_request_is_refused(unchanged: World, cut: int) -> None:
+    body = unchanged.authz_valid[: cut % len(unchanged.authz_valid)]
+    _refused(_authz(unchanged, body), *_ENVELOPE)
+
+
+@given(bit=st.integers(min_value=0))
+@MANY
+def test_bit_flipped_authorization_request_is_refused(unchanged: World, bit: int) -> None:
+    data = bytearray(unchanged.authz_request(unchanged.obu))
+    position = bit % (len(data) * 8)
+    data[position // 8] ^= 1 << (position % 8)
+    _refused(_authz(unchanged, bytes(data)), *_ENVELOPE)
+
+
+@given(body=st.binary(max_size=400))
+@MANY
+def test_random_bytes_as_authorization_request_are_refused_with_a_table_8_code(unchanged: World, body: bytes) -> None:
+    answer = _authz(unchanged, body)
+    assert answer.status_code == 400 and HEADER in answer.headers
+    ErrorCode(answer.headers[HEADER])
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32))
+@FEW
+def test_one_megabyte_authorization_request_is_refused(unchanged: World, seed: int) -> None:
+    noise = random.Random(seed).randbytes(1 << 20)
+    _refused(_authz(unchanged, unchanged.authz_valid + noise), *_ENVELOPE)
+
+
+def test_an_enrollment_request_sent_to_the_ra_is_400_10(unchanged: World) -> None:
+    # Signed but not encrypted: the wrong type for this endpoint.
+    _refused(_authz(unchanged, unchanged.valid), ErrorCode.NOT_ENCRYPTED)
+
+
+@pytest.mark.parametrize("role", ["ma", "eca"])
+def test_request_encrypted_to_another_certificate_is_400_41(unchanged: World, role: str) -> None:
+    recipient = unchanged.cloud.hierarchy.certificate(role)
+    if recipient.encryption_key() is None:
+        recipient = unchanged.cloud.hierarchy.certificate("ma")
+    _refused(_authz(unchanged, unchanged.obu.request(recipient, generation_time=time32.now())),
+             ErrorCode.DECRYPTION_FAILED)  # fmt: skip
+
+
+@given(offset=st.integers(min_value=0, max_value=60))
+@FEW
+def test_authorization_request_signed_by_another_key_is_400_43(unchanged: World, offset: int) -> None:
+    # The device's enrollment certificate, but a key that is not its own.
+    forged = Signer(ec.generate_private_key(ec.SECP256R1()), unchanged.obu.certificate)
+    body = unchanged.authz_request(unchanged.obu, generation_time=time32.now() - offset, sign_with=forged)
+    _refused(_authz(unchanged, body), ErrorCode.SIGNATURE_VERIFICATION_FAILED)
+
+
+@given(age=st.integers(min_value=1, max_value=10 * 365 * 86400))
+@FAST
+def test_authorization_request_older_than_ra_max_age_is_refused(unchanged: World, age: int) -> None:
+    generated = max(time32.now() - unchanged.cloud.settings.ra_max_age - age, 0)
+    # Older than ra-maxAge (77), or so old that the enrollment certificate was not yet valid (712).
+    _refused(_authz(unchanged, unchanged.authz_request(unchanged.obu, generation_time=generated)),
+             ErrorCode.RA_MAX_AGE, ErrorCode.OUTSIDE_ENROLLMENT_VALIDITY)  # fmt: skip
+
+
+@given(ahead=st.integers(min_value=1, max_value=10 * 365 * 86400))
+@FAST
+def test_future_dated_authorization_request_is_refused(unchanged: World, ahead: int) -> None:
+    generated = time32.now() + unchanged.cloud.settings.clock_skew + 2 + ahead
+    _refused(_authz(unchanged, unchanged.authz_request(unchanged.obu, generation_time=generated)),
+             ErrorCode.GENERATION_TIME_IN_FUTURE, ErrorCode.OUTSIDE_ENROLLMENT_VALIDITY)  # fmt: skip
+
+
+@given(position=st.integers(min_value=0), delta=st.integers(min_value=1, max_value=255))
+@MANY
+def test_replay_of_an_acked_request_with_one_byte_changed_is_refused(
+    unchanged: World, position: int, delta: int
+) -> None:
+    data = bytearray(unchanged.authz_valid)
+    data[position % len(data)] = (data[position % len(data)] + delta) % 256
+    _refused(_authz(unchanged, bytes(data)), *_ENVELOPE)
+
+
+@given(
+    content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", "image/png"])
+)
+@FEW
+def test_wrong_content_type_on_the_authorization_request_is_415(unchanged: World, content_type: str) -> None:
+    answer = _authz(
+        unchanged, unchanged.authz_valid, {"Content-Type": content_type, "Accept": "application/octet-stream"}
+    )
+    assert answer.status_code == 415 and HEADER not in answer.headers
+
+
+# ------------------------------------------------------------------ GET /v3/authorization-certificate
+
+
+def _download(world: World, header: str | None, query: str = "") -> Any:
+    headers = {"Accept": "application/octet-stream"}
+    if header is not None:
+        headers["Ieee-1609.2.1-Authorization"] = header
+
+    def send() -> Any:
+        with Client(world.cloud.ra.app) as client:
+            return client.http.get(AUTHZ + query, headers=headers)
+
+    return world.check(send)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def test_valid_download_is_200_and_counted_so_the_refusals_below_are_about_the_defect(world: World) -> None:
+    # The twin: the device's own download request gets its zip, and counting it is a write.
+    with Client(world.cloud.ra.app) as client:
+        answer = client.http.get(AUTHZ, headers={"Ieee-1609.2.1-Authorization": _b64(world.download_request(world.obu)),
+                                                 "Accept": "application/octet-stream"})  # fmt: skip
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/zip"
+    assert world.cloud.watch.take() == ["dynamodb.PutItem"]
+    world.baseline = capture(world.cloud.settings)
+
+
+@given(header=st.text(max_size=300))
+@MANY
+def test_garbage_authorization_header_is_400_42(unchanged: World, header: str) -> None:
+    try:
+        header.encode("latin-1")
+    except UnicodeEncodeError:
+        return  # HTTP header values are octets; clients cannot send these code points
+    if "\r" in header or "\n" in header:
+        return
+    _refused(_download(unchanged, header), ErrorCode.FAILED_PARSING)
+
+
+@given(body=st.binary(max_size=400))
+@MANY
+def test_base64_of_random_bytes_is_refused_with_a_table_8_code(unchanged: World, body: bytes) -> None:
+    answer = _download(unchanged, _b64(body))
+    assert answer.status_code == 400 and HEADER in answer.headers
+    ErrorCode(answer.headers[HEADER])
+
+
+@given(bit=st.integers(min_value=0))
+@MANY
+def test_bit_flipped_download_request_is_refused(unchanged: World, bit: int) -> None:
+    data = bytearray(unchanged.download)
+    position = bit % (len(data) * 8)
+    data[position // 8] ^= 1 << (position % 8)
+    _refused(_download(unchanged, _b64(bytes(data))), *_ENVELOPE)
+
+
+@given(cut=st.integers(min_value=1, max_value=10_000))
+@FAST
+def test_truncated_download_request_is_refused(unchanged: World, cut: int) -> None:
+    _refused(_download(unchanged, _b64(unchanged.download[: cut % len(unchanged.download)])), *_ENVELOPE)
+
+
+def test_another_devices_download_request_for_the_batch_is_400_43(unchanged: World) -> None:
+    _refused(_download(unchanged, _b64(unchanged.download_request(unchanged.stranger))),
+             ErrorCode.SIGNATURE_VERIFICATION_FAILED)  # fmt: skip
+
+
+@given(request_hash=st.binary(min_size=8, max_size=8), i=st.integers(min_value=0, max_value=0xFFFF))
+@FAST
+def test_download_of_a_request_hash_that_is_not_the_devices_is_400_43(
+    unchanged: World, request_hash: bytes, i: int
+) -> None:
+    name = batch_filename(request_hash, i)
+    if name.split("_")[0] == unchanged.batch_name.split("_")[0]:
+        return
+    spdu = unchanged.download_request(unchanged.obu, filename=name)
+    _refused(_download(unchanged, _b64(spdu)), ErrorCode.SIGNATURE_VERIFICATION_FAILED)
+
+
+@given(age=st.integers(min_value=1, max_value=10 * 365 * 86400))
+@FAST
+def test_download_request_older_than_download_max_age_is_400_74(unchanged: World, age: int) -> None:
+    generated = max(time32.now() - unchanged.cloud.settings.download_max_age - age, 0)
+    spdu = unchanged.download_request(unchanged.obu, generation_time=generated)
+    _refused(_download(unchanged, _b64(spdu)), ErrorCode.DOWNLOAD_MAX_AGE)
+
+
+@given(ahead=st.integers(min_value=1, max_value=10 * 365 * 86400))
+@FAST
+def test_future_dated_download_request_is_400_50(unchanged: World, ahead: int) -> None:
+    generated = time32.now() + unchanged.cloud.settings.clock_skew + 2 + ahead
+    spdu = unchanged.download_request(unchanged.obu, generation_time=min(generated, 2**32 - 1))
+    _refused(_download(unchanged, _b64(spdu)), ErrorCode.GENERATION_TIME_IN_FUTURE)
+
+
+@given(filename=st.text(max_size=60))
+@MANY
+def test_filename_parameter_that_is_not_the_requested_file_is_400_42(unchanged: World, filename: str) -> None:
+    if filename.lower() == unchanged.batch_name.lower():
+        return
+    query = "?" + urllib.parse.urlencode({"filename": filename})
+    _refused(_download(unchanged, _b64(unchanged.download), query), ErrorCode.FAILED_PARSING)
+
+
+def test_filename_parameter_without_the_header_is_400_42(unchanged: World) -> None:
+    _refused(_download(unchanged, None, f"?filename={unchanged.batch_name}"), ErrorCode.FAILED_PARSING)
+    _refused(_download(unchanged, None), ErrorCode.FAILED_PARSING)
+
+
+def test_an_enrollment_request_as_download_header_is_400_10(unchanged: World) -> None:
+    _refused(_download(unchanged, _b64(unchanged.valid)), ErrorCode.NOT_ENCRYPTED, ErrorCode.FAILED_PARSING)
 
 
 # ------------------------------------------------------------------ GET /v3/ca-certificate
