@@ -178,7 +178,7 @@ def _is_ra(cert: Certificate) -> bool:
 # One batch
 
 
-@dataclass
+@dataclass(slots=True)
 class _Request:
     """A request that passed every check, waiting for its key randomisation and certificate."""
 
@@ -190,7 +190,10 @@ class _Request:
     key: Point  # B (cocoon key), the EE's key or ECQV request point
     encryption_key: ec.EllipticCurvePublicKey | None = field(repr=False)
     encryption_sec1: bytes | None = field(repr=False)  # the same key, SEC 1 compressed
-    tbs: dict[str, Any] = field(repr=False)
+    # The certificate's tbs without its verifyKeyIndicator: COER octets (fixed-shape requests,
+    # wire.TbsParts) or, for a request read by the strict parser, the value for the templates.
+    tbs_head: bytes | None = field(repr=False)
+    tbs: dict[str, Any] | None = field(repr=False)
 
 
 class _Batch:
@@ -218,7 +221,9 @@ class _Batch:
         self.plv_keys = wire.LinkageKeys(plv_keys)
         self.now = now
         self.policy = policy
+        self.craca_crl = policy.craca_id + policy.crl_series.to_bytes(2, "big")  # the issued cracaId ‖ crlSeries
         self._covered: dict[tuple[bytes, Any], ErrorCode | None] = {}
+        self._validities: dict[bytes, bytes | tuple[ErrorCode, str]] = {}
 
     # --- checks ------------------------------------------------------------------------------
 
@@ -235,6 +240,29 @@ class _Batch:
                 verdict = ErrorCode.APP_PERMISSIONS_NOT_ALLOWED
             self._covered[cache_key] = verdict
         return self._covered[cache_key]
+
+    def covered_octets(self, ra: RaCertificate, fast: wire.FastRequest) -> ErrorCode | None:
+        """``covered`` for a fixed-shape request, cached by its canonical appPermissions octets."""
+        cache_key = (ra.signer_hash, fast.tbs.app_permissions)
+        if cache_key not in self._covered:
+            self._covered[cache_key] = self.covered(ra, fast.tbs_cert["appPermissions"])
+        return self._covered[cache_key]
+
+    def validity_octets(self, requested: bytes) -> bytes:
+        """``validity`` on COER ValidityPeriod octets (wire.TbsParts.validity), cached: requests share i-periods."""
+        known = self._validities.get(requested)
+        if known is None:
+            period = wire.validity_value(requested)
+            try:
+                issued = self.validity(period)
+            except _Refused as exc:
+                known = (exc.code, str(exc))
+            else:
+                known = requested if issued is period else wire.validity_octets(issued)
+            self._validities[requested] = known
+        if isinstance(known, tuple):
+            raise _Refused(*known)
+        return known
 
     def validity(self, period: dict[str, Any]) -> dict[str, Any]:
         """The requested validity, cut to the policy and the ACA certificate's end; 400-35 outside the ACA's."""
@@ -286,6 +314,16 @@ def _decompress(point: tuple[str, Any]) -> tuple[ec.EllipticCurvePublicKey, Poin
     return key, (numbers.x, numbers.y)
 
 
+def _decompress_sec1(sec1: bytes, name: str = "certEncKey") -> tuple[ec.EllipticCurvePublicKey, Point]:
+    """A SEC 1 compressed point as a pyca key and (x, y); InvalidKey (400-64) if it is not on P-256."""
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(_P256, sec1)
+    except ValueError:
+        raise InvalidKey(f"{name} is not a point of P-256") from None
+    numbers = key.public_numbers()
+    return key, (numbers.x, numbers.y)
+
+
 def _indicator_point(tbs: dict[str, Any]) -> tuple[str, Any]:
     """The EccP256CurvePoint of verifyKeyIndicator (verificationKey ecdsaNistP256 or reconstructionValue)."""
     kind, body = tbs["verifyKeyIndicator"]
@@ -297,46 +335,21 @@ def _indicator_point(tbs: dict[str, Any]) -> tuple[str, Any]:
     return tuple(body)
 
 
-def _encryption_key(
-    sec1: bytes, key_point: tuple[str, Any], key: ec.EllipticCurvePublicKey
-) -> ec.EllipticCurvePublicKey:
-    """certEncKey as a pyca key; the unified variant's certEncKey = B reuses B's key (one decompression)."""
-    if sec1[1:] == key_point[1] and sec1[0] == (3 if key_point[0] == "compressed-y-1" else 2):
-        return key
-    try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, sec1)
-    except ValueError:
-        raise InvalidKey("certEncKey is not a point of P-256") from None
-
-
 def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
     """Every check of one request in protocol.md §2.4 order; the certificate's tbs without its key."""
     fast = wire.read_ra_aca_cert_request(data)
-    encryption_key: ec.EllipticCurvePublicKey | None = None
-    encryption_sec1: bytes | None = None
     if fast is not None:
-        ra = batch.resolve_ra(fast.signer_certificate)
-        _verify(ra, fast)
-        key_point = _indicator_point(fast.tbs_cert)
-        key_object, point = _decompress(key_point)
-        if fast.cert_enc_key is not None:
-            encryption_key = _encryption_key(fast.cert_enc_key, key_point, key_object)
-            encryption_sec1 = fast.cert_enc_key
-        content = RaAcaCertRequest(
-            fast.generation_time, fast.type, fast.tbs_cert,  # type: ignore[arg-type]
-            butterfly_explicit=fast.butterfly_explicit, cubk=fast.cubk, linkage_info=fast.linkage_info,
-            cert_enc_key=encryption_key,
-        )  # fmt: skip
-    else:
-        opened = parse_ra_aca_cert_request(data)
-        assert opened.signer is not None  # SignerSingleCert: parse_ra_aca_cert_request refuses self
-        ra = batch.resolve_ra(opened.signer.encoded)
-        content = opened.content
-        encryption_key = content.cert_enc_key
-        if encryption_key is not None:
-            encryption_sec1 = encryption_key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
-        key_point = _indicator_point(content.tbs_cert)
-        key_object, point = _decompress(key_point)
+        return _prepare_fast(batch, index, fast, h)
+    opened = parse_ra_aca_cert_request(data)
+    assert opened.signer is not None  # SignerSingleCert: parse_ra_aca_cert_request refuses self
+    ra = batch.resolve_ra(opened.signer.encoded)
+    content = opened.content
+    encryption_key = content.cert_enc_key
+    encryption_sec1: bytes | None = None
+    if encryption_key is not None:
+        encryption_sec1 = encryption_key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    key_point = _indicator_point(content.tbs_cert)
+    key_object, point = _decompress(key_point)
     if ra.refusal is not None:
         raise _Refused(ra.refusal, ra.reason)
     problems = content.violations()
@@ -365,21 +378,90 @@ def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
         encryption_key = key_object
         encryption_sec1 = bytes((3 if key_point[0] == "compressed-y-1" else 2,)) + key_point[1]
     randomise = content.type == "implicit" or content.butterfly_explicit
-    return _Request(index, h, content.type, randomise, kind, point, encryption_key, encryption_sec1, issued)
+    return _Request(index, h, content.type, randomise, kind, point, encryption_key, encryption_sec1, None, issued)
+
+
+def _prepare_fast(batch: _Batch, index: int, fast: wire.FastRequest, h: bytes) -> _Request:
+    """``_prepare`` for a fixed-shape request: the same checks in the same order, on its octets.
+
+    The certificate's tbs is written from the request's octets (``wire.TbsParts``): the same
+    octets the templates write from the value ``_prepare`` builds for other requests.
+    """
+    ra = batch.resolve_ra(fast.signer_certificate)
+    _verify(ra, fast)
+    parts = fast.tbs
+    key_object, point = _decompress_sec1(parts.key, "verifyKeyIndicator")
+    encryption_key: ec.EllipticCurvePublicKey | None = None
+    encryption_sec1 = fast.cert_enc_key
+    if encryption_sec1 is not None:
+        # The unified variant's certEncKey = B reuses B's key (one decompression).
+        encryption_key = key_object if encryption_sec1 == parts.key else _decompress_sec1(encryption_sec1)[0]
+    if ra.refusal is not None:
+        raise _Refused(ra.refusal, ra.reason)
+    if not _plainly_valid(fast):
+        # Some RaAcaCertRequest constraint may be broken: the codec's own check decides and names it.
+        content = RaAcaCertRequest(
+            fast.generation_time, fast.type, fast.tbs_cert,  # type: ignore[arg-type]
+            butterfly_explicit=fast.butterfly_explicit, cubk=fast.cubk, linkage_info=fast.linkage_info,
+            cert_enc_key=encryption_key,
+        )  # fmt: skip
+        problems = content.violations()
+        if problems:
+            raise _Refused(ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, "; ".join(problems))
+    kind: AcaResponseKind = "cubk" if fast.cubk else "plain" if encryption_sec1 is None else "private"
+    if kind == "cubk" and not batch.uses_cubk:
+        raise _Refused(ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, "cubk requested but the ACA certificate lacks usesCubk")
+    refusal = batch.covered_octets(ra, fast)
+    if refusal is not None:
+        raise _Refused(refusal, "appPermissions not covered by the RA's certRequestPermissions")
+    if fast.generation_time > batch.now + batch.policy.clock_skew:
+        raise _Refused(ErrorCode.GENERATION_TIME_IN_FUTURE, "generationTime is in the future")
+    if fast.linkage_info is None:
+        identifier = parts.id  # as requested
+    else:
+        assert parts.i_cert is not None  # _plainly_valid or violations(): linkageInfo comes with linkageData
+        # linkageData {iCert, linkage-value}, no group-linkage-value (protocol.md §4.6).
+        identifier = b"\x80\x00" + parts.i_cert + _linkage_value(batch, fast.linkage_info)
+    head = parts.preamble + identifier + batch.craca_crl + batch.validity_octets(parts.validity) + parts.middle
+    if kind == "cubk":
+        # Q = B (protocol.md §4.5, Uncertain 6; crypto.butterfly.response_encryption_public_key).
+        encryption_key, encryption_sec1 = key_object, parts.key
+    randomise = fast.type == "implicit" or fast.butterfly_explicit
+    return _Request(index, h, fast.type, randomise, kind, point, encryption_key, encryption_sec1, head, None)
+
+
+def _plainly_valid(fast: wire.FastRequest) -> bool:
+    """True when ``RaAcaCertRequest.violations()`` is surely empty for ``fast`` (a cheap sufficient test).
+
+    The reader admits only tbsCerts with appPermissions and without certIssuePermissions or
+    certRequestPermissions; what remains of the constraints is read off the octets here.
+    """
+    parts = fast.tbs
+    return (
+        parts.craca_id == b"\x00\x00\x00"
+        and parts.crl_series == b"\x00\x00"
+        and parts.reconstruction == (fast.type == "implicit")
+        and not (fast.cubk and fast.cert_enc_key is not None)
+        and not (fast.butterfly_explicit and fast.type != "explicit")
+        and (fast.linkage_info is None or parts.i_cert is not None)
+    )
 
 
 def _identifier(batch: _Batch, requested: tuple[str, Any], info: LinkageInfo | None) -> tuple[str, Any]:
     """The certificate's id: linkageData {iCert, plv1 ⊕ plv2} when PLVs came, else the requested id."""
     if info is None:
         return requested
+    return "linkageData", {"iCert": requested[1]["iCert"], "linkage-value": _linkage_value(batch, info)}
+
+
+def _linkage_value(batch: _Batch, info: LinkageInfo) -> bytes:
+    """plv1 ⊕ plv2 (protocol.md §4.6); DecryptionError (400-41) if either does not open."""
     plv1 = batch.plv_keys.plv(info.enc_plv1)
     plv2 = batch.plv_keys.plv(info.enc_plv2)
     if plv1 is None or plv2 is None or info.enc_plv1.la_id == info.enc_plv2.la_id:
         # Another shape (or a bad pair): the codec's strict reading decides, with its own errors.
-        lv = linkage_value_of(info, batch.plv_keyring)
-    else:
-        lv = (int.from_bytes(plv1, "big") ^ int.from_bytes(plv2, "big")).to_bytes(9, "big")
-    return "linkageData", {"iCert": requested[1]["iCert"], "linkage-value": lv}
+        return linkage_value_of(info, batch.plv_keyring)
+    return (int.from_bytes(plv1, "big") ^ int.from_bytes(plv2, "big")).to_bytes(9, "big")
 
 
 def _verify(ra: RaCertificate, fast: wire.FastRequest) -> None:
@@ -423,9 +505,13 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
     """The certificate for ``key`` (U or P_U), its response SPDU and the ACA-signed AcaRaCertResponseSpdu."""
     tbs = request.tbs
     private_key_info = None
+    point = (b"\x83" if key[1] & 1 else b"\x82") + key[0].to_bytes(32, "big")  # EccP256CurvePoint, compressed
     if request.type == "explicit":
-        tbs["verifyKeyIndicator"] = ("verificationKey", ("ecdsaNistP256", _compressed(key)))
-        tbs_coer = cert_template.encode("ToBeSignedCertificate", tbs)
+        if tbs is None:
+            tbs_coer = request.tbs_head + b"\x80\x80" + point  # type: ignore[operator]
+        else:
+            tbs["verifyKeyIndicator"] = ("verificationKey", ("ecdsaNistP256", _compressed(key)))
+            tbs_coer = cert_template.encode("ToBeSignedCertificate", tbs)
         r, s = _sign(batch, tbs_coer)
         signature = b"\x80\x80" + r.to_bytes(32, "big") + s.to_bytes(32, "big")  # ecdsaNistP256Signature, x-only
         certificate = wire.certificate_coer("explicit", batch.issuer, tbs_coer, signature)
@@ -433,8 +519,11 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
             private_key_info = keys.scalar_to_bytes(scalar)
     else:
         assert scalar is not None
-        tbs["verifyKeyIndicator"] = ("reconstructionValue", _compressed(key))
-        tbs_coer = cert_template.encode("ToBeSignedCertificate", tbs)
+        if tbs is None:
+            tbs_coer = request.tbs_head + b"\x81" + point  # type: ignore[operator]
+        else:
+            tbs["verifyKeyIndicator"] = ("reconstructionValue", _compressed(key))
+            tbs_coer = cert_template.encode("ToBeSignedCertificate", tbs)
         e = ecqv.e_from_digests(hashlib.sha256(tbs_coer).digest(), batch.cert_hash)
         private_key_info = keys.scalar_to_bytes(ecqv.private_reconstruction(e, scalar, batch.private))
         certificate = wire.certificate_coer("implicit", batch.issuer, tbs_coer, None)
@@ -501,4 +590,3 @@ def _issue_all(batch: _Batch, prepared: list[_Request]) -> dict[bytes, bytes]:
         scalar, key = next(drawn) if request.randomise else (None, request.key)
         out[request.request_hash] = _respond(batch, request, scalar, key)
     return out
-

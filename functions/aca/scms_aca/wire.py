@@ -5,9 +5,13 @@ asn1tools costs 20-30 µs per call and the strict parse of one RaAcaCertRequestS
 accept exactly the shapes an RA sends at volume (protocol.md §1.3 SignedCertificateRequest with
 one certificate signer, §3.3 RaAcaCertRequest, §4.6 EncryptedIndividualPLV with one
 symmRecipInfo) and return None for anything else, which the caller then opens with the codec's
-strict parser. A value read here is accepted only if the templates encode it back to the very
-octets received (``cert.template``), so what passes is canonical COER that asn1tools would
-decode to the same value (tests/unit/aca/test_wire.py holds both to asn1tools).
+strict parser. Every length, count and integer read here must be in its minimal (canonical) form,
+and every choice tag, presence bit and padding bit must be the one canonical COER writes, so what
+passes is canonical COER that asn1tools would decode to the same value and that the templates
+(``cert.template``) encode back to the very octets received: the ACA copies the requested
+region, appPermissions and encryptionKey octets into the certificate as they are (``TbsParts``)
+instead of decoding and encoding them again (tests/unit/aca/test_wire.py holds the reader to
+asn1tools and to the templates, also on every single-octet change of the tbsCert).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from scms_codec.spdu.ra_aca import AcaResponseKind, EncryptedIndividualPLV, Link
 __all__ = [
     "FastRequest",
     "LinkageKeys",
+    "TbsParts",
     "aca_ee_cert_response_pdu",
     "aca_ra_cert_response_pdu",
     "certificate_coer",
@@ -36,6 +41,8 @@ __all__ = [
     "signed_data",
     "signed_data_tbs",
     "unsecured",
+    "validity_octets",
+    "validity_value",
 ]
 
 _SIGNATURE_SIZE = 66  # ecdsaNistP256Signature (80), rSig x-only (80 + 32), sSig (32)
@@ -105,7 +112,28 @@ class _Reader:
         return form, self.take(32)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class TbsParts:
+    """The parts of a fixed-shape requested ``ToBeSignedCertificate``, as the octets received (canonical COER).
+
+    A SEQUENCE is its fields' encodings in order (X.696 §16), so the issued certificate's tbs is
+    ``preamble ‖ id ‖ cracaId ‖ crlSeries ‖ validityPeriod ‖ middle ‖ verifyKeyIndicator`` with the
+    ACA's own id, cracaId, crlSeries, validity and key, and the requested ``middle`` as it is.
+    """
+
+    preamble: bytes  # the SEQUENCE preamble: presence of region, appPermissions, encryptionKey
+    id: bytes  # CertificateId: none, or linkageData without group-linkage-value
+    i_cert: bytes | None  # the linkageData iCert (Uint16, 2 octets); None for the id none
+    craca_id: bytes
+    crl_series: bytes  # Uint16, 2 octets
+    validity: bytes  # ValidityPeriod: start (4 octets), Duration choice tag and Uint16
+    middle: bytes  # region?, appPermissions, encryptionKey?
+    app_permissions: bytes  # SequenceOfPsidSsp, a part of ``middle``
+    reconstruction: bool  # verifyKeyIndicator reconstructionValue (else verificationKey ecdsaNistP256)
+    key: bytes  # the indicator's point, SEC 1 compressed (33 octets)
+
+
+@dataclass(slots=True)
 class FastRequest:
     """A RaAcaCertRequestSpdu read by ``read_ra_aca_cert_request``: not verified yet."""
 
@@ -119,7 +147,16 @@ class FastRequest:
     cubk: bool
     linkage_info: LinkageInfo | None
     cert_enc_key: bytes | None  # SEC 1 compressed point of certEncKey (33 octets)
-    tbs_cert: dict[str, Any] = field(repr=False)
+    tbs: TbsParts = field(repr=False)
+    tbs_octets: bytes = field(repr=False)  # the requested ToBeSignedCertificate as received
+    _tbs_value: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def tbs_cert(self) -> dict[str, Any]:
+        """The requested tbsCert as asn1tools would decode it, read from ``tbs_octets`` on first use."""
+        if self._tbs_value is None:
+            self._tbs_value = _read_tbs(_Reader(self.tbs_octets))
+        return self._tbs_value
 
 
 def read_ra_aca_cert_request(data: bytes) -> FastRequest | None:
@@ -134,10 +171,9 @@ def _read_request(data: bytes) -> FastRequest:
     # Fixed offsets with local arithmetic: this runs once per certificate (performance.md §4).
     if data[:2] != b"\x03\x83":  # Ieee1609Dot2Data {protocolVersion 3, signedCertificateRequest}
         raise _Outside
-    outer = _Reader(data, 2)
-    if outer.length() != len(data) - outer.pos:
+    size, pos = _length_at(data, 2)
+    if size != len(data) - pos:
         raise _Outside
-    pos = outer.pos
     # SignedCertificateRequest {hashAlgorithmId sha256, tbsRequest ScmsPdu {2, aca-ra raAcaCertRequest ...
     if data[pos : pos + 4] != b"\x00\x02\x83\x80":
         raise _Outside
@@ -160,12 +196,10 @@ def _read_request(data: bytes) -> FastRequest:
             raise _Outside
         cert_enc_key = bytes((data[pos + 2] & 0x7F,)) + data[pos + 3 : pos + 35]
         pos += 35
-    reader = _Reader(data, pos)
-    tbs = _read_tbs(reader)
-    if cert_template.to_be_signed_certificate(tbs) != data[pos : reader.pos]:
-        raise _Outside
-    pos = reader.pos
-    tbs_request = data[start:pos]
+    tbs, end = _scan_tbs(data, pos)
+    tbs_octets = data[pos:end]
+    tbs_request = data[start:end]
+    pos = end
     end = len(data) - _SIGNATURE_SIZE
     # signer: certificate, SEQUENCE OF one; signature ecdsaNistP256Signature with an x-only rSig.
     if data[pos : pos + 3] != b"\x81\x01\x01" or end <= pos + 3 or data[end : end + 2] != b"\x80\x80":
@@ -173,8 +207,108 @@ def _read_request(data: bytes) -> FastRequest:
     return FastRequest(
         tbs_request, data[pos + 3 : end], int.from_bytes(data[end + 2 : end + 34], "big"),
         int.from_bytes(data[end + 34 :], "big"), generation_time, "implicit" if kind else "explicit",
-        bool(flags & 0x80), bool(flags & 0x40), linkage_info, cert_enc_key, tbs,
+        bool(flags & 0x80), bool(flags & 0x40), linkage_info, cert_enc_key, tbs, tbs_octets,
     )  # fmt: skip
+
+
+def _length_at(data: bytes, pos: int) -> tuple[int, int]:
+    """A length determinant at ``pos`` and the position after it (X.696 §8.6); non-minimal forms are outside."""
+    first = data[pos]
+    if first < 0x80:
+        return first, pos + 1
+    end = pos + 1 + (first & 0x7F)
+    value = int.from_bytes(data[pos + 1 : end], "big")
+    if end == pos + 1 or end > len(data) or value < 0x80 or cert_template.length(value)[0] != first:
+        raise _Outside
+    return value, end
+
+
+def _uint_at(data: bytes, pos: int) -> tuple[int, int]:
+    """An ``INTEGER (0..MAX)`` or a quantity at ``pos`` (X.696 §10.4, §20.6), minimal octets only."""
+    size, pos = _length_at(data, pos)
+    end = pos + size
+    if not size or end > len(data) or (size > 1 and data[pos] == 0):
+        raise _Outside
+    return int.from_bytes(data[pos:end], "big"), end
+
+
+def _scan_tbs(data: bytes, pos: int) -> tuple[TbsParts, int]:
+    """The parts of the fixed-shape ToBeSignedCertificate at ``pos`` and the position after it.
+
+    Accepts exactly what ``_read_tbs`` accepts, without building its value: the hot path needs
+    the octets only (``_read_tbs`` builds the value when a check needs it, ``FastRequest.tbs_cert``).
+    """
+    preamble = data[pos]
+    if preamble & ~_TBS_ALLOWED or not preamble & _TBS_APP:
+        raise _Outside
+    p = pos + 1
+    i_cert = None
+    if data[p] == 0x83:  # none (NULL: no octets)
+        p += 1
+    elif data[p] == 0x80 and data[p + 1] == 0x00:  # linkageData {iCert, linkage-value}: no group-linkage-value
+        i_cert = data[p + 2 : p + 4]
+        p += 13
+    else:
+        raise _Outside
+    # cracaId (3), crlSeries (2), validityPeriod {start (4), duration choice tag, Uint16}.
+    if not 0x80 <= data[p + 9] < 0x80 + len(_DURATIONS):
+        raise _Outside
+    middle = p + 12
+    p = middle
+    if preamble & _TBS_REGION:
+        # identifiedRegion: SEQUENCE OF countryOnly (tag 80, Uint16).
+        if data[p] != 0x83:
+            raise _Outside
+        count, p = _uint_at(data, p + 1)
+        end = p + 3 * count
+        if end > len(data) or data[p:end:3] != b"\x80" * count:
+            raise _Outside
+        p = end
+    app = p
+    count, p = _uint_at(data, p)
+    for _ in range(count):
+        has_ssp = data[p]
+        _, p = _uint_at(data, p + 1)  # psid
+        if has_ssp == 0x80:
+            if data[p] != 0x80:
+                raise _Outside  # bitmapSsp and extensions: the strict parser
+            size, p = _length_at(data, p + 1)
+            p += size
+        elif has_ssp != 0x00:
+            raise _Outside
+    app_end = p
+    if preamble & _TBS_ENCRYPTION_KEY:
+        if data[p : p + 2] != b"\x00\x80" or data[p + 2] not in _POINT_FORMS:
+            raise _Outside
+        p += 35
+    middle_end = p
+    if data[p] == 0x81:  # reconstructionValue
+        p += 1
+    elif data[p] == 0x80 and data[p + 1] == 0x80:  # verificationKey ecdsaNistP256
+        p += 2
+    else:
+        raise _Outside
+    if data[p] not in _POINT_FORMS or p + 33 > len(data):
+        raise _Outside
+    parts = TbsParts(
+        data[pos : pos + 1], data[pos + 1 : middle - 12], i_cert, data[middle - 12 : middle - 9],
+        data[middle - 9 : middle - 7], data[middle - 7 : middle], data[middle:middle_end], data[app:app_end],
+        data[middle_end] == 0x81, bytes((data[p] & 0x7F,)) + data[p + 1 : p + 33],
+    )  # fmt: skip
+    return parts, p + 33
+
+
+def validity_value(octets: bytes) -> dict[str, Any]:
+    """The ``ValidityPeriod`` value of its 7 COER octets as ``TbsParts.validity`` holds them."""
+    unit = _DURATIONS[octets[4] - 0x80]
+    return {"start": int.from_bytes(octets[:4], "big"), "duration": (unit, int.from_bytes(octets[5:7], "big"))}
+
+
+def validity_octets(value: dict[str, Any]) -> bytes:
+    """COER ``ValidityPeriod`` {start Time32, duration Duration} (1609.2 §6.4.14), as ``cert.template`` writes it."""
+    start: int = value["start"]
+    unit, count = value["duration"]
+    return start.to_bytes(4, "big") + bytes((0x80 | _DURATIONS.index(unit),)) + int(count).to_bytes(2, "big")
 
 
 # EncryptedIndividualPLV {version 2, laId, encPlv Ieee1609Dot2Data {3, encryptedData {[symmRecipInfo
@@ -302,9 +436,7 @@ def aca_ra_cert_response_pdu(generation_time: int, request_hash: bytes, kind: Ac
         raise ValueError("request_hash: a HashedId8 is 8 octets")
     # ScmsPdu version 2, content aca-ra (3), AcaRaInterfacePdu acaRaCertResponse (1); the
     # AcaRaCertResponse preamble holds its extension bit only (no OPTIONAL members).
-    return (
-        b"\x02\x83\x81\x00\x02" + generation_time.to_bytes(4, "big") + request_hash + _ACA_RESPONSE_TAGS[kind] + spdu
-    )
+    return b"\x02\x83\x81\x00\x02" + generation_time.to_bytes(4, "big") + request_hash + _ACA_RESPONSE_TAGS[kind] + spdu
 
 
 def certificate_coer(kind: str, issuer_id: bytes, tbs_coer: bytes, signature: bytes | None) -> bytes:

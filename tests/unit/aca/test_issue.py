@@ -8,9 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from scms_aca import wire
 from scms_aca.issue import IssuePolicy
 from scms_service.hierarchy import Hierarchy
 
+from scms_codec import asn1
 from scms_codec.asn1._spec import specification
 from scms_codec.cert.certificate import Certificate, issue_explicit, verify_signature
 from scms_codec.errors import DecryptionError, ErrorCode
@@ -19,7 +21,7 @@ from scms_codec.secured.keyring import Keyring
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import request_hash
 from scms_codec.spdu._wrap import scms_pdu_bytes
-from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
+from scms_codec.spdu.ra_aca import RaAcaCertRequest, parse_aca_ra_cert_response
 from tests.support.pki import build_pki, new_key
 from tests.support.pki import tbs as role_tbs
 from tests.unit.aca.conftest import NOW, Aca
@@ -147,7 +149,9 @@ def test_cubk_from_an_aca_without_uses_cubk_is_refused_with_400_32(make_aca: Cal
     unified = ra.request("explicit", "unified", 1, 0, generation_time=NOW)
     # Then a compact-unified request is refused, and a unified one is issued by the same ACA.
     assert [r.refusal for r in plain_aca.issue([cubk.spdu, unified.spdu])] == [
-        ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, None]
+        ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED,
+        None,
+    ]
     # Twin: the hierarchy's ACA (usesCubk) issues the compact-unified request.
     assert [r.refusal for r in make_aca().issue([cubk.spdu])] == [None]
 
@@ -169,7 +173,8 @@ def test_a_request_breaking_its_constraints_is_refused_with_400_32(aca: Aca, ra:
     content = ra.content("explicit", "unified", 1, 0, generation_time=NOW)
     tbs = dict(content.tbs_cert, crlSeries=7)
     assert [r.refusal for r in aca.issue([_unchecked_request(ra, tbs_cert=tbs)])] == [
-        ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED]
+        ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED
+    ]
 
 
 def _restricted_ra(hierarchy: Hierarchy, psids: list[int]) -> Signer:
@@ -183,9 +188,7 @@ def _restricted_ra(hierarchy: Hierarchy, psids: list[int]) -> Signer:
     return Signer(key, issue_explicit(tbs, key.public_key(), ica.certificate, ica.key))
 
 
-def test_app_permissions_the_ra_may_not_request_are_refused_with_400_30(
-    make_aca: Callable[..., Aca], ra: Ra
-) -> None:
+def test_app_permissions_the_ra_may_not_request_are_refused_with_400_30(make_aca: Callable[..., Aca], ra: Ra) -> None:
     # Given an RA under the hierarchy that may request PSID 35 only,
     narrow = Ra(_restricted_ra(ra_hierarchy(make_aca), [35]), ee=ra.ee, lines=ra.lines, epoch=ra.epoch)
     content = narrow.content("explicit", "unified", 1, 0, generation_time=NOW)
@@ -194,7 +197,9 @@ def test_app_permissions_the_ra_may_not_request_are_refused_with_400_30(
                                 tbs_cert=dict(content.tbs_cert, appPermissions=[{"psid": 35}]))  # fmt: skip
     # Then its PSID 32 request is refused and its PSID 35 request issued.
     assert [r.refusal for r in make_aca().issue([bsm.spdu, management.spdu])] == [
-        ErrorCode.APP_PERMISSIONS_NOT_ALLOWED, None]
+        ErrorCode.APP_PERMISSIONS_NOT_ALLOWED,
+        None,
+    ]
 
 
 def test_a_generation_time_in_the_future_is_refused_with_400_50(aca: Aca, ra: Ra) -> None:
@@ -272,14 +277,23 @@ def test_a_refusal_stores_nothing_and_is_refused_again(aca: Aca, ra: Ra) -> None
 def test_a_request_outside_the_fixed_shape_is_issued_through_the_strict_parser(aca: Aca, ra: Ra) -> None:
     # Given a request whose tbsCert id is a name (no fixed-shape reader for it) and one with a region,
     content = ra.content("explicit", "private", 0, 0, generation_time=NOW)
-    named = ra.request("explicit", "private", 0, 0, generation_time=NOW,
-                       tbs_cert=dict(content.tbs_cert, id=("name", "app")))
-    regional = ra.request("explicit", "private", 0, 1, generation_time=NOW,
-                          tbs_cert=dict(content.tbs_cert, region=("identifiedRegion", [("countryOnly", 124)])))
+    named = ra.request(
+        "explicit", "private", 0, 0, generation_time=NOW, tbs_cert=dict(content.tbs_cert, id=("name", "app"))
+    )
+    regional = ra.request(
+        "explicit",
+        "private",
+        0,
+        1,
+        generation_time=NOW,
+        tbs_cert=dict(content.tbs_cert, region=("identifiedRegion", [("countryOnly", 124)])),
+    )
     results = aca.issue([named.spdu, regional.spdu])
     # Then both are issued with what they asked for.
-    certs = [open_response(ra, s, r.response or b"", _aca_cert(aca)).inner.certificate
-             for s, r in zip((named, regional), results, strict=True)]
+    certs = [
+        open_response(ra, s, r.response or b"", _aca_cert(aca)).inner.certificate
+        for s, r in zip((named, regional), results, strict=True)
+    ]
     assert certs[0].tbs["id"] == ("name", "app")
     assert certs[1].tbs["region"] == ("identifiedRegion", [("countryOnly", 124)])
 
@@ -326,8 +340,9 @@ def test_the_asn1tools_spy_sees_the_strict_path(aca: Aca, ra: Ra) -> None:
     # Twin: a request outside the fixed shape goes through asn1tools, and the spy counts it.
     aca.issue([ra.request("explicit", "plain", 0, 0, generation_time=NOW).spdu])
     content = ra.content("explicit", "plain", 0, 1, generation_time=NOW)
-    named = ra.request("explicit", "plain", 0, 1, generation_time=NOW,
-                       tbs_cert=dict(content.tbs_cert, id=("name", "a")))
+    named = ra.request(
+        "explicit", "plain", 0, 1, generation_time=NOW, tbs_cert=dict(content.tbs_cert, id=("name", "a"))
+    )
     with asn1tools_calls() as calls:
         assert aca.issue([named.spdu])[0].ok
     assert any(c.startswith("decode") for c in calls)
@@ -337,3 +352,73 @@ def test_results_follow_the_request_order(aca: Aca, ra: Ra) -> None:
     sent: list[Sent] = [ra.request("explicit", "plain", 0, j, generation_time=NOW) for j in range(4)]
     results = aca.issue([s.spdu for s in reversed(sent)])
     assert [r.request_hash for r in results] == [request_hash(s.spdu) for s in reversed(sent)]
+
+
+# --- the fixed-shape path writes what the strict path writes ----------------------------------
+
+
+def _issued_tbs(aca: Aca, ra: Ra, sent: Sent) -> Certificate:
+    [result] = aca.issue([sent.spdu])
+    cert = open_response(ra, sent, result.response or b"", _aca_cert(aca)).inner.certificate
+    # Canonical: asn1tools writes the very octets the certificate carries (and that were hashed and signed).
+    assert asn1.encode("ToBeSignedCertificate", cert.tbs) == cert.tbs_encoded
+    return cert
+
+
+def _without_key(cert: Certificate) -> dict[str, Any]:
+    return {name: value for name, value in cert.tbs.items() if name != "verifyKeyIndicator"}
+
+
+RICH = {
+    "region": ("identifiedRegion", [("countryOnly", 124), ("countryOnly", 840)]),
+    "appPermissions": [{"psid": 32, "ssp": ("opaque", b"\x01\x02")}, {"psid": 300}],
+}
+
+
+@pytest.mark.parametrize("rich", [False, True], ids=["simple", "region-ssp"])
+@pytest.mark.parametrize(("cert_type", "kind"), VARIANTS, ids=[f"{t}-{k}" for t, k in VARIANTS])
+def test_the_fixed_shape_path_issues_the_tbs_the_strict_path_issues(
+    make_aca: Callable[..., Aca], ra: Ra, monkeypatch: pytest.MonkeyPatch, cert_type: Any, kind: Any, rich: bool
+) -> None:
+    # Given a request the fixed-shape reader reads, and an ACA policy that cuts its validity,
+    def request(i: int) -> Sent:
+        changes = {}
+        if rich:
+            changes["tbs_cert"] = dict(ra.content(cert_type, kind, i, 1, generation_time=NOW).tbs_cert, **RICH)
+        return ra.request(cert_type, kind, i, 1, generation_time=NOW, **changes)
+
+    sent = request(4)
+    assert wire.read_ra_aca_cert_request(sent.spdu) is not None
+    policy = IssuePolicy(ra_hierarchy(make_aca).certificate("root").hashed_id3, 9, max_validity_seconds=100 * 3600)
+    fast = _issued_tbs(make_aca(policy=policy), ra, sent)
+    # When the same request is issued through the strict parser (the reader declines every request),
+    with monkeypatch.context() as patched:
+        patched.setattr(wire, "read_ra_aca_cert_request", lambda _data: None)
+        strict = _issued_tbs(make_aca(policy=policy), ra, sent)
+    # Then both certificates carry the same tbs but for the fresh key.
+    assert _without_key(fast) == _without_key(strict)
+    assert fast.tbs["validityPeriod"]["duration"] == ("hours", 100) and fast.tbs["crlSeries"] == 9
+    if rich:
+        assert fast.tbs["region"] == RICH["region"] and fast.tbs["appPermissions"] == RICH["appPermissions"]
+    # Twin: another i-period's request gets another tbs (another validity start), so the comparison can fail.
+    other = _issued_tbs(make_aca(policy=policy), ra, request(5))
+    assert _without_key(other) != _without_key(fast)
+
+
+BROKEN: dict[str, Callable[[RaAcaCertRequest], dict[str, Any]]] = {
+    "cracaId": lambda c: {"tbs_cert": dict(c.tbs_cert, cracaId=b"\x00\x00\x01")},
+    "implicit-butterflyExplicit": lambda c: {"type": "implicit", "tbs_cert": dict(
+        c.tbs_cert, verifyKeyIndicator=("reconstructionValue", c.tbs_cert["verifyKeyIndicator"][1][1]))},
+    "indicator-not-for-type": lambda c: {"type": "implicit", "butterfly_explicit": False},
+    "linkageInfo-without-linkageData": lambda c: {"tbs_cert": dict(c.tbs_cert, id=("none", None))},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=list(BROKEN))
+def test_a_fixed_shape_request_breaking_a_constraint_is_refused_with_400_32(aca: Aca, ra: Ra, broken: str) -> None:
+    # Given an explicit butterfly request (unchanged: issued) and its copy breaking one RaAcaCertRequest constraint,
+    content = ra.content("explicit", "original", 1, 0, generation_time=NOW)
+    bad = sign_cert_request(scms_pdu_bytes(dataclasses.replace(content, **BROKEN[broken](content))), ra.signer)
+    good = sign_cert_request(scms_pdu_bytes(content), ra.signer)
+    assert wire.read_ra_aca_cert_request(bad) is not None  # the fixed-shape path reads it
+    assert [r.refusal for r in aca.issue([bad, good])] == [ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED, None]

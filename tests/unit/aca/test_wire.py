@@ -9,7 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from scms_aca.wire import (
+    FastRequest,
     LinkageKeys,
+    TbsParts,
     aca_ee_cert_response_pdu,
     aca_ra_cert_response_pdu,
     certificate_coer,
@@ -19,9 +21,12 @@ from scms_aca.wire import (
     signed_data,
     signed_data_tbs,
     unsecured,
+    validity_octets,
+    validity_value,
 )
 
 from scms_codec import asn1
+from scms_codec.cert import template as cert_template
 from scms_codec.cert.certificate import Certificate
 from scms_codec.crypto import keys
 from scms_codec.errors import DecryptionError
@@ -46,7 +51,11 @@ def test_the_reader_gives_what_the_strict_parser_gives(ra: Ra, cert_type: Any, k
     assert fast is not None
     content = strict.content
     assert (fast.generation_time, fast.type, fast.butterfly_explicit, fast.cubk) == (
-        content.generation_time, content.type, content.butterfly_explicit, content.cubk)
+        content.generation_time,
+        content.type,
+        content.butterfly_explicit,
+        content.cubk,
+    )
     assert fast.tbs_cert == content.tbs_cert and fast.linkage_info == content.linkage_info
     assert strict.signer is not None and fast.signer_certificate == strict.signer.encoded
     key = content.cert_enc_key
@@ -61,8 +70,9 @@ def test_the_reader_gives_what_the_strict_parser_gives(ra: Ra, cert_type: Any, k
 
 def test_the_reader_leaves_other_shapes_to_the_strict_parser(ra: Ra) -> None:
     content = ra.content("explicit", "private", 1, 1, generation_time=NOW)
-    named = ra.request("explicit", "private", 1, 1, generation_time=NOW,
-                       tbs_cert=dict(content.tbs_cert, id=("name", "x")))
+    named = ra.request(
+        "explicit", "private", 1, 1, generation_time=NOW, tbs_cert=dict(content.tbs_cert, id=("name", "x"))
+    )
     spdu = ra.request("explicit", "unified", 1, 1, generation_time=NOW).spdu
     assert read_ra_aca_cert_request(named.spdu) is None
     assert parse_ra_aca_cert_request(named.spdu).content.tbs_cert["id"] == ("name", "x")
@@ -170,3 +180,112 @@ def test_encrypted_data_and_rek_id_octets_are_the_codecs() -> None:
     })}  # fmt: skip
     built = encrypted_data_rek(rek_recipient_id(sec1), v_sec1, b"c" * 16, b"t" * 16, b"n" * 12, b"x" * 200)
     assert built == coer.encode("Ieee1609Dot2Data", value) == asn1.encode("Ieee1609Dot2Data", value)
+
+
+# --- the tbsCert parts the ACA copies into certificates ----------------------------------------
+
+
+def _tbs_of_parts(parts: TbsParts) -> bytes:
+    indicator = b"\x81" if parts.reconstruction else b"\x80\x80"
+    key = bytes((0x80 | parts.key[0],)) + parts.key[1:]
+    head = parts.preamble + parts.id + parts.craca_id + parts.crl_series + parts.validity
+    return head + parts.middle + indicator + key
+
+
+def _assert_canonical(fast: FastRequest) -> None:
+    """What the reader accepted is canonical COER: asn1tools and the templates write those very octets."""
+    value = asn1.decode("ToBeSignedCertificate", fast.tbs_octets)
+    assert fast.tbs_cert == value
+    assert cert_template.to_be_signed_certificate(value) == fast.tbs_octets
+    assert asn1.encode("ToBeSignedCertificate", value) == fast.tbs_octets
+    assert _tbs_of_parts(fast.tbs) == fast.tbs_octets
+    assert fast.tbs.app_permissions == asn1.encode("SequenceOfPsidSsp", value["appPermissions"])
+    assert fast.tbs.validity == validity_octets(value["validityPeriod"])
+    assert validity_value(fast.tbs.validity) == value["validityPeriod"]
+
+
+@pytest.mark.parametrize(("cert_type", "kind"), VARIANTS, ids=[f"{t}-{k}" for t, k in VARIANTS])
+def test_the_tbs_parts_are_the_requested_octets(ra: Ra, cert_type: Any, kind: Any) -> None:
+    fast = read_ra_aca_cert_request(ra.request(cert_type, kind, 9, 4, generation_time=NOW).spdu)
+    assert fast is not None
+    _assert_canonical(fast)
+    assert fast.tbs.reconstruction == (cert_type == "implicit")
+    assert (fast.tbs.i_cert is None) == (kind not in ("original", "unified", "compact-unified"))
+
+
+SHAPES: dict[str, dict[str, Any]] = {
+    "region": {"region": ("identifiedRegion", [("countryOnly", 124), ("countryOnly", 840), ("countryOnly", 0)])},
+    "empty-region": {"region": ("identifiedRegion", [])},
+    "psids": {"appPermissions": [{"psid": p} for p in (0, 127, 128, 255, 256, 65_536, 2**31)]},
+    "ssps": {"appPermissions": [{"psid": 32, "ssp": ("opaque", b"\x01" * n)} for n in (0, 1, 127, 128, 300)]},
+    "encryption-key": {"encryptionKey": {"supportedSymmAlg": "aes128Ccm", "publicKey": (
+        "eciesNistP256", keys.point_to_asn1(ec.generate_private_key(ec.SECP256R1()).public_key()))}},
+    "validity": {"validityPeriod": {"start": 2**32 - 1, "duration": ("microseconds", 65_535)}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=list(SHAPES))
+def test_richer_tbs_shapes_are_read_canonically(ra: Ra, shape: str) -> None:
+    content = ra.content("explicit", "unified", 2, 1, generation_time=NOW)
+    tbs = dict(content.tbs_cert, **SHAPES[shape])
+    fast = read_ra_aca_cert_request(ra.request("explicit", "unified", 2, 1, generation_time=NOW, tbs_cert=tbs).spdu)
+    assert fast is not None
+    _assert_canonical(fast)
+    assert fast.tbs_cert == tbs
+
+
+def _replace_tbs(spdu: bytes, old: bytes, new: bytes) -> bytes:
+    """The SPDU with its tbsCert octets replaced and the outer length written again (the signature no longer holds)."""
+    first = spdu[2]
+    start = 3 if first < 0x80 else 3 + (first & 0x7F)
+    body = spdu[start:]
+    assert body.count(old) == 1
+    body = body.replace(old, new)
+    return b"\x03\x83" + cert_template.length(len(body)) + body
+
+
+@pytest.mark.parametrize("cert_type", ["explicit", "implicit"])
+def test_every_single_octet_change_of_the_tbs_is_refused_or_read_canonically(ra: Ra, cert_type: Any) -> None:
+    # Given a request with a region, SSPs and a linkage id (every part of the fixed shape),
+    content = ra.content(cert_type, "unified", 2, 1, generation_time=NOW)
+    ssps = [{"psid": 32, "ssp": ("opaque", b"\x01" * n)} for n in (0, 2, 128)] + [{"psid": 300}]
+    tbs = dict(content.tbs_cert, **SHAPES["region"], appPermissions=ssps)
+    spdu = ra.request(cert_type, "unified", 2, 1, generation_time=NOW, tbs_cert=tbs).spdu
+    fast = read_ra_aca_cert_request(spdu)
+    assert fast is not None
+    octets = fast.tbs_octets
+    # When any octet is replaced, dropped or doubled,
+    changed = set()
+    for at in range(len(octets)):
+        for value in {0x00, 0x01, 0x03, 0x7F, 0x80, 0x81, 0x82, 0x83, 0xFF, octets[at] ^ 0x01, octets[at] ^ 0x80}:
+            changed.add(octets[:at] + bytes((value,)) + octets[at + 1 :])
+        changed.add(octets[:at] + octets[at + 1 :])
+        changed.add(octets[:at] + octets[at : at + 1] + octets[at:])
+    changed.discard(octets)
+    read = [f for f in (read_ra_aca_cert_request(_replace_tbs(spdu, octets, c)) for c in changed) if f is not None]
+    # Then the reader either leaves the SPDU to the strict parser or reads canonical COER of it.
+    for other in read:
+        _assert_canonical(other)
+    # (Both happen: value octets are read, broken lengths, tags and padding are not.)
+    assert 0 < len(read) < len(changed) - 100
+
+
+NON_MINIMAL = {
+    "psid": (b"\x01\x01\x00\x01\x20", b"\x01\x01\x00\x02\x00\x20"),  # psid 32 in two octets
+    "quantity": (b"\x01\x01\x00\x01\x20", b"\x02\x00\x01\x00\x01\x20"),  # one entry counted in two octets
+    "long-length": (b"\x01\x01\x00\x01\x20", b"\x01\x01\x00\x81\x01\x20"),  # length 1 in the long form
+    "psid-padding": (b"\x01\x01\x00\x01\x20", b"\x01\x01\x01\x01\x20"),  # a non-zero padding bit in PsidSsp
+}
+
+
+@pytest.mark.parametrize("case", NON_MINIMAL, ids=list(NON_MINIMAL))
+def test_non_canonical_app_permissions_are_left_to_the_strict_parser(ra: Ra, case: str) -> None:
+    spdu = ra.request("implicit", "compact-unified", 2, 1, generation_time=NOW).spdu
+    fast = read_ra_aca_cert_request(spdu)
+    assert fast is not None
+    canonical, stretched = NON_MINIMAL[case]
+    assert fast.tbs.app_permissions == canonical
+    tbs = fast.tbs_octets
+    # Twin: the same surgery writing the canonical octets back is read again.
+    assert read_ra_aca_cert_request(_replace_tbs(spdu, tbs, tbs.replace(canonical, canonical))) is not None
+    assert read_ra_aca_cert_request(_replace_tbs(spdu, tbs, tbs.replace(canonical, stretched))) is None
