@@ -1,6 +1,7 @@
 """``scms-ee``: a command-line end entity that talks to the SCMS only through its public HTTP API and the codec.
 
-``scms-ee --url URL --state DIR [--trace DIR] init|register|enroll|fetch-chain|show`` (issue #4 §6).
+``scms-ee --url URL --state DIR [--trace DIR] init|register|enroll|fetch-chain|show|provision|download``
+(issue #4 §6, issue #5 §6).
 Exit codes: 0 ok; 1 refused by the SCMS or verification failed; 2 usage or local error.
 """
 
@@ -10,6 +11,7 @@ import argparse
 import string
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -19,8 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
 
+from . import download as download_use_case
 from . import enroll as enroll_use_case
 from . import fetch_chain as fetch_chain_use_case
+from . import provision as provision_use_case
 from . import register as register_use_case
 from .client import Client, HttpError, Transport, TransportError, urllib_transport
 from .enroll import VerificationFailed
@@ -58,7 +62,33 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--root", type=Path, help="pin this COER root certificate (default: the stored root)")
     fetch.add_argument("--series", type=_series_id, help="ctlSeriesId, 16 hex (default: the root's HashedId8)")
     sub.add_parser("show", help="summarise the state directory")
+    provision = sub.add_parser("provision", help="request authorization certificates from the RA, then download them")
+    provision.add_argument("--variant", required=True, choices=["obk", "ubk", "cubk", "plain", "private"])
+    provision.add_argument("--cert", required=True, choices=["explicit", "implicit"], dest="cert_type")
+    provision.add_argument("--periods", type=_positive, default=1, help="i-periods to ask for (butterfly; default 1)")
+    provision.add_argument("--start", type=_time32, help="validity start: Time32 or ISO 8601 UTC (default now)")
+    provision.add_argument("--psid", type=int, action="append", default=[], help="PSID (repeat; default registered)")
+    provision.add_argument("--no-download", action="store_true", help="stop after the ack")
+    _schedule_arguments(provision)
+    _download_arguments(provision)
+    download = sub.add_parser("download", help="download, decrypt and verify a request's certificate batches")
+    download.add_argument("--request", type=_request_hash, help="request hash, 16 hex (default: the latest)")
+    _download_arguments(download)
     return parser
+
+
+def _schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = provision_use_case.default_schedule()
+    group = parser.add_argument_group("i-period schedule (the RA's; defaults of docs/params.md)")
+    group.add_argument("--i-period-length", type=_positive, default=defaults.length, help="seconds")
+    group.add_argument("--i-period-epoch", type=int, default=defaults.epoch, help="Time32 of period init")
+    group.add_argument("--i-period-init", type=int, default=defaults.init, help="i of the epoch")
+    group.add_argument("--time-overlap", type=int, default=defaults.overlap, help="seconds")
+
+
+def _download_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for batches (default 60)")
+    parser.add_argument("--workers", type=int, help="processes opening batches (default: up to 2)")
 
 
 def main(
@@ -86,9 +116,13 @@ def main(
             )
             say(f"registered device {answer.get('device_id', '?')} (state {answer.get('state', '?')})")
             return EXIT_OK
-        pinned = None if args.root is None else load_certificate(args.root)
+        pinned = None if getattr(args, "root", None) is None else load_certificate(args.root)
         if args.command == "fetch-chain":
             return _fetch_chain(state, client, Trace(args.trace), pinned, args.series, say)
+        if args.command == "provision":
+            return _provision(state, client, Trace(args.trace), args, say)
+        if args.command == "download":
+            return _download(state, client, Trace(args.trace), args, args.request, say)
         result = enroll_use_case.enroll(
             state,
             client,
@@ -107,9 +141,79 @@ def main(
     except VerificationFailed as exc:
         print(f"scms-ee {args.command}: verification failed: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except download_use_case.NotReady as exc:
+        print(f"scms-ee {args.command}: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except (_Usage, StateError, TransportError, OSError) as exc:
         print(f"scms-ee {args.command}: {exc}", file=sys.stderr)
         return EXIT_LOCAL
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer")
+    return value
+
+
+def _time32(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a Time32 or an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return time32.from_datetime(moment)
+
+
+def _request_hash(text: str) -> bytes:
+    if len(text) != 16 or any(c not in string.hexdigits for c in text):
+        raise argparse.ArgumentTypeError("expected 16 hex digits")
+    return bytes.fromhex(text)
+
+
+def _provision(
+    state: DeviceState, client: Client, trace: Trace, args: argparse.Namespace, say: Callable[[str], None]
+) -> int:
+    schedule = provision_use_case.default_schedule(
+        length=args.i_period_length, epoch=args.i_period_epoch, init=args.i_period_init, overlap=args.time_overlap
+    )
+    record = provision_use_case.provision(
+        state, client, trace, variant=args.variant, cert_type=args.cert_type, now=time32.now(), schedule=schedule,
+        periods=args.periods, start=args.start, psids=args.psid or None, say=say,
+    )  # fmt: skip
+    first = "" if record.expected.variant not in ("obk", "ubk", "cubk") else f", firstI {record.first_i:x}"
+    say(f"request {record.request_hash.hex().upper()} acked{first}, next download {_utc(record.next_dl_time)}")
+    say(f"periods {record.first_i:x}..{record.last_i:x} ({record.variant}, {record.cert_type})")
+    if args.no_download:
+        return EXIT_OK
+    return _download(state, client, trace, args, record.request_hash, say)
+
+
+def _download(
+    state: DeviceState,
+    client: Client,
+    trace: Trace,
+    args: argparse.Namespace,
+    request_hash: bytes | None,
+    say: Callable[[str], None],
+) -> int:
+    result = download_use_case.download(
+        state, client, trace, request_hash=request_hash, wait=args.wait, workers=args.workers, say=say
+    )
+    counts = sorted(set(result.periods.values()))
+    per_period = "/".join(str(c) for c in counts)
+    say(
+        f"downloaded {len(result.periods)} period(s), {per_period} certificate(s) per period: "
+        f"{result.verified} verified (keys match, linkage values distinct)"
+    )
+    say(
+        f"time {result.total_seconds:.3f} s (RA {result.download_seconds:.3f} s over {result.downloads} GET(s), "
+        f"opening {result.open_seconds:.3f} s in {result.workers} process(es))"
+    )
+    return EXIT_OK
 
 
 def _series_id(text: str) -> bytes:

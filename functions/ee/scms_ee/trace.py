@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +36,9 @@ class Trace:
 
     directory: Path | None
     entries: list[dict[str, Any]] = field(default_factory=list)
+    _names: set[str] = field(default_factory=set, repr=False)
+    _messages: int = field(default=0, repr=False)
+    _deferred: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         if self.directory is None:
@@ -42,6 +47,19 @@ class Trace:
         index = self.directory / _INDEX
         if index.exists():
             self.entries = list(json.loads(index.read_text(encoding="utf-8"))["files"])
+        self._names = {e["file"] for e in self.entries}
+        self._messages = sum(1 for e in self.entries if e["kind"] == "message")
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Write ``trace.json`` once when the block ends instead of after every file (thousands of certificates)."""
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+            if self._deferred == 0:
+                self._write_index()
 
     @property
     def enabled(self) -> bool:
@@ -53,8 +71,8 @@ class Trace:
         """Record one SPDU as ``NNN-<asn1_type>.oer``; returns its trace-relative name."""
         if self.directory is None:
             return None
-        number = 1 + sum(1 for e in self.entries if e["kind"] == "message")
-        name = f"{number:03d}-{asn1_type}.oer"
+        self._messages += 1
+        name = f"{self._messages:03d}-{asn1_type}.oer"
         entry: dict[str, Any] = {
             "file": name,
             "kind": "message",
@@ -69,10 +87,14 @@ class Trace:
 
     def certificate(self, role: str, cert: Certificate, *, issued_by: str | None) -> str | None:
         """Record a received certificate (as received) under ``certs/``; returns its trace-relative name."""
+        return self.certificate_octets(role, cert.hashed_id8, cert.received, issued_by=issued_by)
+
+    def certificate_octets(self, role: str, hashed_id8: bytes, data: bytes, *, issued_by: str | None) -> str | None:
+        """``certificate`` for octets whose HashedId8 the caller knows (no second parse of each pseudonym)."""
         if self.directory is None:
             return None
-        name = certificate_file(role, cert)
-        if any(e["file"] == name for e in self.entries):
+        name = f"certs/{role}-{hashed_id8.hex()}.oer"
+        if name in self._names:
             return name
         entry = {
             "file": name,
@@ -82,7 +104,7 @@ class Trace:
             "role": role,
             "issued_by": issued_by,
         }
-        self._write(name, cert.received, entry)
+        self._write(name, data, entry)
         return name
 
     def _write(self, name: str, data: bytes, entry: dict[str, Any]) -> None:
@@ -91,6 +113,13 @@ class Trace:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         self.entries.append(entry)
+        self._names.add(name)
+        if not self._deferred:
+            self._write_index()
+
+    def _write_index(self) -> None:
+        if self.directory is None:
+            return
         index = self.directory / _INDEX
         tmp = index.with_suffix(".json.tmp")
         tmp.write_text(json.dumps({"files": self.entries}, indent=2) + "\n", encoding="utf-8")
