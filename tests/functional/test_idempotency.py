@@ -1,5 +1,6 @@
 """Idempotency of enrollment (issue #7 §3): the same request twice, concurrently, or after a crash or a
 timeout yields one certificate, the same answer bytes, one Enrolled transition and one audit entry.
+Idempotency of authorization requests: one record, one provisioning execution, the same ack bytes.
 
 Concurrency is simulated as Lambda scales: each thread calls its own copy of ``functions/eca/app.py``
 (its own Chalice app, as a separate container), all on one moto cloud whose calls are each atomic
@@ -11,11 +12,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
 import pytest
 from chalice.test import Client
+from scms_ra import provision_start
+from scms_ra.wiring import from_settings
 from scms_service.errors import TransientStoreError
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.devices import DynamoDeviceStore
@@ -24,8 +28,10 @@ from scms_service.stores.eca_requests import DynamoDbEcaRequestStore, RequestSta
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu import request_hash
-from tests.support.stack import Cloud, open_cloud
+from tests.functional.ra_app import create_state_machine
+from tests.support.stack import Cloud, load_app, open_cloud
 from tests.unit.eca.ee import Ee
+from tests.unit.ra.ee_auth import EnrolledEe
 
 ENROLL = "/v3/enrollment-certificate"
 OCTETS = {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"}
@@ -204,3 +210,132 @@ def test_different_requests_of_one_device_concurrently_enroll_it_once(cloud: Clo
     kept = [store.get(request_hash(r)) for r in requests]
     issued = [k for k in kept if k is not None and k.issued is not None]
     assert [k.issued.certificate_id for k in issued if k.issued is not None] == [cert_id]
+
+
+# ------------------------------------------------------------------ POST /v3/authorization-certificate
+# The same authorization request twice, concurrently, or after a crash or a timeout: one record, one
+# execution of the provisioning state machine (named by the request hash), the same ack bytes.
+
+AUTHZ = "/v3/authorization-certificate"
+
+
+@pytest.fixture(scope="module")
+def state_machine(cloud: Cloud) -> str:
+    return create_state_machine("scms-provision-idempotency")
+
+
+def ra_container(cloud: Cloud, state_machine: str, n: int) -> Any:
+    """The RA app as a separate container ``n``, wired to the cloud and the state machine."""
+    module = load_app("ra", f"scms_ra_container_{n}")
+    module.configure(from_settings(replace(cloud.settings, provision_state_machine=state_machine)))
+    return module
+
+
+@pytest.fixture
+def obu(cloud: Cloud) -> EnrolledEe:
+    settings = cloud.settings
+    return EnrolledEe.enroll(
+        hierarchy=cloud.hierarchy, devices=DynamoDeviceStore(settings.ra_table),
+        eca_requests=DynamoDbEcaRequestStore.from_settings(settings), settings=settings,
+        now=time32.now() - 600, device_id=f"obu-authz-{next(_ids)}",
+    )  # fmt: skip
+
+
+def post_authz(app_module: Any, body: bytes) -> Any:
+    with Client(app_module.app) as client:
+        return client.http.post(AUTHZ, headers=OCTETS, body=body)
+
+
+def started(state_machine: str, rh: bytes) -> int:
+    """How many executions of the state machine carry this request's name."""
+    listed = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine)["executions"]
+    return sum(1 for e in listed if e["name"] == rh.hex())
+
+
+def authz_items(cloud: Cloud, rh: bytes) -> list[str]:
+    items = boto3.client("dynamodb").scan(TableName=cloud.settings.ra_table, ConsistentRead=True)["Items"]
+    return sorted(i["pk"]["S"].split("#")[0] for i in items if rh.hex() in i["pk"]["S"] + i["sk"]["S"])
+
+
+def test_same_authorization_request_twice_gets_identical_ack_and_one_execution(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe
+) -> None:
+    data = obu.request(cloud.hierarchy.certificate("ra"), generation_time=time32.now())
+    ra = ra_container(cloud, state_machine, 0)
+    first, second = post_authz(ra, data), post_authz(ra, data)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert second.body == first.body
+    rh = request_hash(data)
+    assert started(state_machine, rh) == 1
+    assert authz_items(cloud, rh) == ["RARATE", "REQ"]
+
+
+def test_different_authorization_requests_each_start_their_own_execution(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe
+) -> None:
+    # The twin: only the SAME bytes share an execution.
+    now = time32.now()
+    ra = ra_container(cloud, state_machine, 0)
+    requests = [obu.request(cloud.hierarchy.certificate("ra"), generation_time=now - n) for n in range(2)]
+    assert [post_authz(ra, r).status_code for r in requests] == [202, 202]
+    assert [started(state_machine, request_hash(r)) for r in requests] == [1, 1]
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_same_authorization_request_concurrently_gets_one_execution_and_identical_bytes(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe, round_: int
+) -> None:
+    data = obu.request(cloud.hierarchy.certificate("ra"), generation_time=time32.now())
+    containers = [ra_container(cloud, state_machine, n) for n in range(4)]
+    answers = run_together([lambda c=c: post_authz(c, data) for c in containers])
+    assert all(not isinstance(a, BaseException) for a in answers), answers
+    assert {a.status_code for a in answers} == {202}, [(a.status_code, a.body) for a in answers]
+    assert len({a.body for a in answers}) == 1
+    rh = request_hash(data)
+    assert started(state_machine, rh) == 1
+    assert authz_items(cloud, rh) == ["RARATE", "REQ"]
+
+
+def test_crash_before_the_start_is_finished_by_the_replay(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Lambda died after storing the record and before StartExecution: the ack never left. The
+    # device sends the same bytes again, gets the stored ack and the batch starts then.
+    data = obu.request(cloud.hierarchy.certificate("ra"), generation_time=time32.now())
+    ra = ra_container(cloud, state_machine, 0)
+
+    def crash(*args: Any, **kwargs: Any) -> bool:
+        raise SimulatedCrash
+
+    with monkeypatch.context() as m:
+        m.setattr("scms_ra.wiring.start_provisioning", crash)
+        with pytest.raises(SimulatedCrash):
+            post_authz(ra, data)
+    rh = request_hash(data)
+    assert started(state_machine, rh) == 0 and authz_items(cloud, rh) == ["RARATE", "REQ"]
+    retry, again = post_authz(ra, data), post_authz(ra, data)
+    assert (retry.status_code, again.status_code) == (202, 202) and retry.body == again.body
+    assert started(state_machine, rh) == 1
+
+
+def test_timeout_after_the_execution_started_is_503_and_the_retry_does_not_start_a_second(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # StartExecution was applied but its answer was lost: the attempt is a 503; the device's retry
+    # finds the execution (ExecutionAlreadyExists counts as started) and gets the ack.
+    data = obu.request(cloud.hierarchy.certificate("ra"), generation_time=time32.now())
+    ra = ra_container(cloud, state_machine, 0)
+    real = provision_start.start_provisioning
+
+    def start_then_time_out(client: Any, arn: str, rh: bytes) -> bool:
+        real(client, arn, rh)
+        raise provision_start.ProvisioningBusy("timed out")
+
+    with monkeypatch.context() as m:
+        m.setattr("scms_ra.wiring.start_provisioning", start_then_time_out)
+        assert post_authz(ra, data).status_code == 503
+    rh = request_hash(data)
+    assert started(state_machine, rh) == 1
+    retry = post_authz(ra, data)
+    assert retry.status_code == 202
+    assert started(state_machine, rh) == 1
