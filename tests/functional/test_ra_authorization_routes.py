@@ -23,6 +23,7 @@ from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestStatus
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DynamoDeviceStore
+from scms_service.stores.download_counters import CounterChanged, DownloadCounter, DynamoDbDownloadCounterStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 
 from scms_codec import time32
@@ -383,3 +384,19 @@ def test_execution_input_is_json_with_the_hash_only(
     raw = client.describe_execution(executionArn=listed["executionArn"])["input"]
     assert json.loads(raw) == {"requestHash": request_hash(data).hex()}
     assert ee.ee.device_id not in raw
+
+
+def test_download_counter_writes_are_conditional_on_the_version_read(aws_settings: Settings) -> None:
+    store = DynamoDbDownloadCounterStore.from_settings(aws_settings)
+    cert = "0123456789abcdef"
+    store.replace(DownloadCounter(cert, {8000: 1}, 5, 1), expected_version=0, expires_at=10)
+    # A second "first" count and a count over a version nobody stored both lose.
+    with pytest.raises(CounterChanged):
+        store.replace(DownloadCounter(cert, {8000: 2}, 6, 1), expected_version=0, expires_at=10)
+    with pytest.raises(CounterChanged):
+        store.replace(DownloadCounter(cert, {8000: 2}, 6, 3), expected_version=2, expires_at=10)
+    assert store.get(cert) == DownloadCounter(cert, {8000: 1}, 5, 1)
+    # Twin: over the version read, it is replaced.
+    store.replace(DownloadCounter(cert, {8000: 2}, 6, 2), expected_version=1, expires_at=10)
+    assert store.get(cert) == DownloadCounter(cert, {8000: 2}, 6, 2)
+    assert store.get("fedcba9876543210") is None
