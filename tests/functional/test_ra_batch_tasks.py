@@ -12,7 +12,7 @@ import base64
 import importlib.util
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -23,23 +23,32 @@ import pytest
 from scms_la.plv import PlvRequest, pre_linkage_values
 from scms_ra.authorize import authorize
 from scms_ra.batch_files import BatchName, batch_key, read_period_zip
+from scms_ra.shuffle import draw
 from scms_service.config import Settings
+from scms_service.errors import Conflict
 from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.iperiod import IPeriods
 from scms_service.linkage_keys import LA_IDS, ensure_la_aca_keys, la_aca_key
 from scms_service.stores.artifacts import S3Artifacts
-from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestStatus
+from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestNotFound, RequestStatus
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 from scms_service.stores.issued_certs import DynamoDbIssuedCertStore
 from scms_service.stores.linkage_seeds import DynamoDbSeedStore
+from scms_service.stores.shuffle_pool import DynamoDbShufflePool
 
 from scms_codec import time32
 from scms_codec.spdu import request_hash
 from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
 from tests.functional.test_aca_issue import load_aca_handlers
 from tests.unit.ra.ee_auth import EnrolledEe
+from tests.unit.ra.test_batch_status import record as status_record
+from tests.unit.service.test_issued_certs import CONTRACT as CERTS_CONTRACT
+from tests.unit.service.test_issued_certs import RH as RH_CERTS
+from tests.unit.service.test_issued_certs import cert
+from tests.unit.service.test_shuffle_pool import CONTRACT as POOL_CONTRACT
+from tests.unit.service.test_shuffle_pool import item as pool_item
 
 _TASKS = Path(__file__).resolve().parents[2] / "functions" / "ra" / "tasks.py"
 STAGE = "dev"
@@ -248,3 +257,71 @@ def test_an_unknown_task_is_invalid_input(stack: Stack) -> None:
         _run(stack, "shred")
     # Twin: a known task with the same event shape runs.
     assert _run(stack, "draw", lane=0) == {"lane": 0, "empty": True}
+
+
+# --------------------------------------------------------------------------------------------
+# The stores' DynamoDB adapters on moto's RaTable: the contracts of the fakes, conditions real
+
+
+@pytest.mark.parametrize("check", POOL_CONTRACT, ids=lambda c: c.__name__)
+def test_dynamodb_pool_keeps_the_contract(aws_settings: Settings, check: Callable[[Any], None]) -> None:
+    check(DynamoDbShufflePool(aws_settings.ra_table, 4))
+
+
+@pytest.mark.parametrize("check", CERTS_CONTRACT, ids=lambda c: c.__name__)
+def test_dynamodb_certificate_store_keeps_the_contract(aws_settings: Settings, check: Callable[[Any], None]) -> None:
+    check(DynamoDbIssuedCertStore.from_settings(aws_settings))
+
+
+def test_delivered_certificates_are_found_by_aca_request(aws_settings: Settings) -> None:
+    # The byAcaRequest index (keys only) leads from an ACA request id to the request and its (i, j).
+    store = DynamoDbIssuedCertStore.from_settings(aws_settings)
+    store.put_many([cert(7, 3)])
+    aca_request_id = cert(7, 3).aca_request_id
+    out = boto3.client("dynamodb").query(
+        TableName=aws_settings.ra_table, IndexName="byAcaRequest",
+        KeyConditionExpression="acaRequestId = :id", ExpressionAttributeValues={":id": {"S": aca_request_id}},
+    )  # fmt: skip
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in out["Items"]] == [(f"REQ#{RH_CERTS.hex()}", "CERT#00007#003")]
+    # Twin: another id finds nothing.
+    out = boto3.client("dynamodb").query(
+        TableName=aws_settings.ra_table, IndexName="byAcaRequest",
+        KeyConditionExpression="acaRequestId = :id", ExpressionAttributeValues={":id": {"S": "ff" * 8}},
+    )  # fmt: skip
+    assert out["Items"] == []
+
+
+def test_lanes_drawing_side_by_side_lease_each_shard_once(aws_settings: Settings) -> None:
+    # Given a pool of 4 shards with items in each, drawn by 8 lanes that do not deliver yet
+    # (one after the other: moto's condition checks are not atomic across threads, DynamoDB's are),
+    pool = DynamoDbShufflePool(aws_settings.ra_table, 4)
+    pool.put_many([pool_item(n) for n in range(16)], expires_at=9_999_999_999)
+    now = time32.now()
+    drawn = [draw(pool, batch_size=100, lease_seconds=60, now=now) for _ in range(8)]
+    # Then four lanes each got one shard and the others nothing: no item went to two lanes.
+    got = [d for d in drawn if d is not None]
+    assert sorted(d.lease.shard for d in got) == [0, 1, 2, 3]
+    keys = [i.key for d in got for i in d.items]
+    assert len(keys) == len(set(keys)) == 16
+    # Twin: once the leases lapse, a lane draws again.
+    assert draw(pool, batch_size=100, lease_seconds=60, now=now + 61) is not None
+
+
+def test_set_status_is_conditional_on_the_current_status(aws_settings: Settings) -> None:
+    s = aws_settings
+    store = DynamoDbAuthRequestStore.from_settings(s)
+    rh = bytes.fromhex("0123456789abcdef")
+    store.put(status_record(request_hash=rh))
+    moved = store.set_status(rh, RequestStatus.GENERATING, allowed_from=(RequestStatus.ACCEPTED,), now=5)
+    assert moved.status is RequestStatus.GENERATING and moved.updated_at == 5 and store.get(rh) == moved
+    # Twin: the same move again is refused (GENERATING is not ACCEPTED) and changes nothing.
+    with pytest.raises(Conflict):
+        store.set_status(rh, RequestStatus.GENERATING, allowed_from=(RequestStatus.ACCEPTED,), now=6)
+    assert store.get(rh) == moved
+    failed = store.set_status(rh, RequestStatus.FAILED, allowed_from=(RequestStatus.GENERATING,), reason="E: m", now=7)
+    assert failed.status_reason == "E: m" and store.get(rh) == failed
+    cleared = store.set_status(rh, RequestStatus.FAILED, allowed_from=(RequestStatus.FAILED,), now=8)
+    assert cleared.status_reason is None
+    with pytest.raises(RequestNotFound):
+        store.set_status(b"\x00" * 8, RequestStatus.DONE, allowed_from=(RequestStatus.GENERATING,), now=9)
+    assert store.get(b"\x00" * 8) is None
