@@ -493,8 +493,8 @@ def _signed(batch: _Batch, payload: bytes) -> bytes:
 
 def _encrypted(plaintext: bytes, key: ec.EllipticCurvePublicKey, key_sec1: bytes) -> bytes:
     """``Ieee1609Dot2Data-Encrypted`` to a key from the request: rekRecipInfo, P1 = SHA-256("") (protocol.md §4.4)."""
-    data_key = os.urandom(16)
-    nonce = os.urandom(12)
+    fresh = os.urandom(28)  # one call for both: the AES key and the CCM nonce
+    data_key, nonce = fresh[:16], fresh[16:]
     wrapped = ecies.wrap(key, data_key, EMPTY_SHA256)  # fresh v, ECDH, KDF2, XOR, HMAC (1609.2 §5.3.5)
     v_sec1 = wrapped.v.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
     ciphertext = aesccm.encrypt(data_key, nonce, plaintext)

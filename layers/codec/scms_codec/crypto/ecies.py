@@ -35,6 +35,15 @@ class EciesCiphertext:
     t: bytes
 
     def __post_init__(self) -> None:
+        if (
+            type(self.c) is bytes
+            and type(self.t) is bytes
+            and len(self.c) == KEY_SIZE
+            and len(self.t) == TAG_SIZE
+            and isinstance(self.v, ec.EllipticCurvePublicKey)
+            and type(self.v.curve) is ec.SECP256R1
+        ):
+            return  # the usual case, checked without building names or messages (wrap runs once per response)
         if not isinstance(self.v, ec.EllipticCurvePublicKey) or curve_of(self.v) is not _P256:
             raise TypeError("v: expected a nistP256 EllipticCurvePublicKey")
         for name, value in (("c", self.c), ("t", self.t)):
@@ -71,7 +80,7 @@ def wrap(
     """
     if not isinstance(recipient, ec.EllipticCurvePublicKey):
         raise TypeError(f"recipient: expected EllipticCurvePublicKey, got {type(recipient).__name__}")
-    if curve_of(recipient) is not _P256:
+    if type(recipient.curve) is not ec.SECP256R1 and curve_of(recipient) is not _P256:
         raise UnsupportedAlgorithm(f"recipient: ECIES is supported on nistP256 only, not {recipient.curve.name}")
     if not isinstance(aes_key, (bytes, bytearray)) or len(aes_key) != KEY_SIZE:
         raise ValueError(f"aes_key: must be {KEY_SIZE} octets of bytes")
@@ -80,7 +89,8 @@ def wrap(
         ephemeral = ec.generate_private_key(_P256.ec_curve)
     elif not isinstance(ephemeral, ec.EllipticCurvePrivateKey) or curve_of(ephemeral) is not _P256:
         raise TypeError("ephemeral: expected a nistP256 EllipticCurvePrivateKey")
-    k1, k2 = _derive(shared_secret(ephemeral, recipient), p1)
+    # Both keys are checked above: the ECDH primitive directly (shared_secret would check them again).
+    k1, k2 = _derive(ephemeral.exchange(_ECDH, recipient), p1)
     c = _xor(bytes(aes_key), k1)
     return EciesCiphertext(ephemeral.public_key(), c, mac1(k2, c))
 

@@ -7,10 +7,17 @@ import hashlib
 __all__ = ["kdf2_sha256"]
 
 _SHA256_SIZE = 32
+_sha256 = hashlib.sha256
 
 
 def kdf2_sha256(z: bytes, p1: bytes, length: int) -> bytes:
     """SHA256(Z ‖ 00000001 ‖ P1) ‖ SHA256(Z ‖ 00000002 ‖ P1) ‖ … cut to ``length``, 1609.2 §5.3.5 (protocol.md §4.4)."""
+    if type(z) is bytes and type(p1) is bytes and type(length) is int and 0 <= length <= 2 * _SHA256_SIZE:
+        # The ECIES case (48 octets), checked without building messages: at most two blocks.
+        first = _sha256(z + b"\x00\x00\x00\x01" + p1).digest()
+        if length <= _SHA256_SIZE:
+            return first[:length]
+        return (first + _sha256(z + b"\x00\x00\x00\x02" + p1).digest())[:length]
     if not isinstance(z, (bytes, bytearray)):
         raise TypeError(f"z: expected bytes, got {type(z).__name__}")
     if not isinstance(p1, (bytes, bytearray)):
