@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestStatus
 
 from scms_cli.local.stepfunctions import (
     create_functions,
@@ -22,7 +24,13 @@ from scms_cli.local.stepfunctions import (
     stop_process_pool,
     uninstall_lambda_patch,
 )
-from scms_cli.local.template import FunctionSpec, state_machines
+from scms_cli.local.template import FunctionSpec, functions, state_machines
+from tests.functional import test_ra_batch_tasks as batch_tasks
+from tests.functional.test_la import load_la
+from tests.functional.test_ra_batch_tasks import Stack, _accepted
+
+# `scms init` on moto with small batches (3 certificates per period, a period per chunk).
+stack = batch_tasks.stack
 
 ASL = {
     "StartAt": "Double",
@@ -76,9 +84,9 @@ def sfn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, 
             uninstall_lambda_patch()
 
 
-def _run(client: Any, machine: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _run(client: Any, machine: str, payload: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     # A name per run: moto names unnamed executions "None", so a second one would collide.
-    name = uuid.uuid4().hex
+    name = name or uuid.uuid4().hex
     arn = client.start_execution(stateMachineArn=machine, name=name, input=json.dumps(payload))["executionArn"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -104,7 +112,7 @@ def test_handler_error_type_is_the_asl_error_name(sfn: tuple[Any, str]) -> None:
     assert json.loads(result["output"]) == {"refused": True}
 
 
-TASKS = '''
+TASKS = """
 import os
 
 
@@ -112,12 +120,10 @@ def pid(event, context):
     if event["n"] < 0:
         raise ValueError("negative")
     return {"n": event["n"] * 2, "pid": os.getpid(), "function": context.function_name}
-'''
+"""
 
 
-def test_pooled_task_runs_in_a_worker_process_and_keeps_its_error_name(
-    sfn: tuple[Any, str], tmp_path: Path
-) -> None:
+def test_pooled_task_runs_in_a_worker_process_and_keeps_its_error_name(sfn: tuple[Any, str], tmp_path: Path) -> None:
     # Given the task function handed to the process pool (as `make serve` does for task functions)
     code = tmp_path / "code"
     code.mkdir()
@@ -137,3 +143,94 @@ def test_pooled_task_runs_in_a_worker_process_and_keeps_its_error_name(
         stop_process_pool()
     # After stopping, the task runs in-process again (no pool, no worker left)
     assert json.loads(_run(client, machine, {"n": 1})["output"]) == {"n": 2}
+
+
+# --- The provisioning state machine of the template with the real task handlers ---
+
+
+def _engine_parts() -> tuple[Any, Any, Any]:
+    """moto's engine Lambda call, its JSONPath parser and the copy module its state data uses."""
+    utils = importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils")
+    json_path = importlib.import_module("moto.stepfunctions.parser.asl.utils.json_path")
+    states = importlib.import_module("moto.stepfunctions.parser.asl.eval.states")
+    return utils._invoke_lambda_function, json_path.parse, states.copy
+
+
+def test_engine_tasks_skip_boto3_and_the_speed_ups_are_undone_on_uninstall() -> None:
+    # Given the patch installed, Then the engine's Lambda call, JSONPath parser and copies are replaced,
+    originals = _engine_parts()
+    install_lambda_patch({"DoubleFunction": _double})
+    try:
+        patched = _engine_parts()
+        assert all(a is not b for a, b in zip(patched, originals, strict=True))
+        # and a JSON clone is equal to the value and shares no container with it.
+        value = {"a": [1, {"b": "c", "d": None, "e": 1.5, "f": True}], "g": (1, 2)}
+        clone = patched[2].deepcopy(value)
+        assert clone == value and clone["a"] is not value["a"] and clone["a"][1] is not value["a"][1]
+    finally:
+        uninstall_lambda_patch()
+    # Twin: after uninstalling, moto's own functions are back.
+    assert all(a is b for a, b in zip(_engine_parts(), originals, strict=True))
+
+
+def test_a_task_of_a_function_without_handler_goes_through_moto_lambda(sfn: tuple[Any, str]) -> None:
+    # Given a machine whose function has no local handler (only moto's placeholder),
+    client, machine = sfn
+    from scms_cli.local import stepfunctions
+
+    stepfunctions._HANDLERS.pop("DoubleFunction")
+    # When it runs, Then moto's Lambda path answers (the patched _invoke_lambda: ResourceNotFound).
+    result = _run(client, machine, {"n": 1})
+    assert result["status"] == "FAILED" and result["error"] == "ResourceNotFound"
+
+
+@pytest.fixture
+def provisioning(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """The template's ProvisionStateMachine in moto (execute mode), its tasks on the real handlers."""
+    from moto.core.config import default_user_config
+
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    settings = stack.settings
+    handlers = {
+        "RaBatchFunction": stack.tasks.handler,
+        "AcaFunction": stack.aca.issue_task,
+        "La1Function": load_la("la1", settings),
+        "La2Function": load_la("la2", settings),
+    }
+    install_lambda_patch(handlers)
+    try:
+        specs = {s.logical_id: s.handler for s in functions() if s.logical_id in handlers}
+        arns = create_functions(boto3.client("lambda"), boto3.client("iam"), specs)
+        role = boto3.client("iam").get_role(RoleName="scms-local-lambda")["Role"]["Arn"]
+        client = boto3.client("stepfunctions")
+        machines = [m for m in state_machines() if m.logical_id == "ProvisionStateMachine"]
+        names = {f"{logical_id}.Arn": arn for logical_id, arn in arns.items()}
+        created = create_state_machines(client, machines, names, role)
+        yield client, created["ProvisionStateMachine"]
+    finally:
+        uninstall_lambda_patch()
+
+
+def test_the_provisioning_state_machine_runs_the_real_tasks_to_done(
+    stack: Stack, provisioning: tuple[Any, str]
+) -> None:
+    # Given two accepted butterfly requests (several periods, one period per chunk),
+    client, machine = provisioning
+    hashes = [_accepted(stack, "obu-a"), _accepted(stack, "obu-b")]
+    requests = DynamoDbAuthRequestStore.from_settings(stack.settings)
+    # When an execution named by each request hash runs (as the RA route starts it),
+    results = [_run(client, machine, {"requestHash": rh.hex()}, name=rh.hex()) for rh in hashes]
+    # Then each succeeds, its request is DONE, and every period's zip is in S3.
+    s3 = boto3.client("s3")
+    for rh, result in zip(hashes, results, strict=True):
+        assert result["status"] == "SUCCEEDED", result
+        record = requests.get(rh)
+        assert record is not None and record.status is RequestStatus.DONE
+        listed = s3.list_objects_v2(Bucket=stack.settings.artifacts_bucket, Prefix=f"batches/{rh.hex().upper()}/")
+        assert len(listed.get("Contents", [])) == record.last_i - record.first_i + 1
+    # Twin: the same execution name again is refused by Step Functions (one batch per request),
+    with pytest.raises(client.exceptions.ExecutionAlreadyExists):
+        client.start_execution(stateMachineArn=machine, name=hashes[0].hex(), input=json.dumps({"requestHash": "00"}))
+    # and an unknown request fails the execution through the fail task's Catch path.
+    unknown = _run(client, machine, {"requestHash": "00" * 8})
+    assert unknown["status"] == "FAILED"

@@ -364,12 +364,14 @@ def test_every_chunk_is_expanded_once_with_the_two_las_results(harness: Harness)
     # When the execution runs,
     result = harness.run(pipeline)
     assert result["status"] == "SUCCEEDED", result
-    # Then each chunk asked LA1 and LA2 once, with exactly the chain, bounds and jMax,
+    # Then each LA was first asked for the first period alone (its chain's origin), then once per
+    # chunk, with exactly the chain, bounds and jMax,
     for la in ("la1", "la2"):
-        asked = sorted((e["iFirst"], e["iLast"]) for e in pipeline.called(la))
-        assert asked == chunks
+        origin, *per_chunk = pipeline.called(la)
+        assert origin == {"chainId": CHAIN, "iFirst": 100, "iLast": 100, "jMax": 1}
+        assert sorted((e["iFirst"], e["iLast"]) for e in per_chunk) == chunks
         assert all(e == {"chainId": CHAIN, "iFirst": e["iFirst"], "iLast": e["iLast"], "jMax": 2}
-                   for e in pipeline.called(la))  # fmt: skip
+                   for e in per_chunk)  # fmt: skip
     # and was expanded once, with [LA1 result, LA2 result] of that very chunk as plvs.
     expands = pipeline.called("expand")
     assert sorted((e["iFirst"], e["iLast"]) for e in expands) == chunks
@@ -402,7 +404,7 @@ def test_a_non_butterfly_request_skips_the_linkage_authorities(harness: Harness)
     # Twin: the butterfly request of the same chunks asks both LAs per chunk.
     linked = Pipeline(chunks=chunks)
     assert harness.run(linked)["status"] == "SUCCEEDED"
-    assert len(linked.called("la1")) == len(linked.called("la2")) == 2
+    assert len(linked.called("la1")) == len(linked.called("la2")) == 1 + 2
 
 
 def test_each_lane_draws_issues_and_delivers_until_draw_says_empty(harness: Harness) -> None:

@@ -79,8 +79,10 @@ class LocalStack:
         from .local.cloud import LocalCloud, handler_environment
         from .local.gateway import Gateway, handler_for
         from .local.state import read_state
-        from .local.template import api_routes, functions
+        from .local.template import api_routes, functions, process_environment, resolve_function
 
+        # SCMS_* variables set before the start are the operator's: they win over the template's.
+        explicit = {key for key in os.environ if key.startswith("SCMS_")}
         state_dir = self.state_dir or Path(os.environ.get("SCMS_STATE_DIR", ".scms"))
         self.state_dir = state_dir.resolve()
         saved = read_state(self.state_dir)
@@ -111,7 +113,11 @@ class LocalStack:
         if self.init:
             self._bootstrap(settings)
 
-        specs = functions()
+        # Step Functions resources first: a function's environment may name one (RaFunction's
+        # SCMS_PROVISION_STATE_MACHINE), and handlers read their environment when imported.
+        names = self._step_functions_resources(functions())
+        specs = [resolve_function(spec, names, keep=explicit) for spec in functions()]
+        os.environ.update(process_environment(specs, keep=explicit))
         handlers = {}
         for spec in specs:
             handler = handler_for(spec, {k: str(v) for k, v in spec.environment.items()})
@@ -119,7 +125,7 @@ class LocalStack:
                 self.out(f"warning: {spec.logical_id} ({spec.code_dir}) did not load; its routes answer 502")
             else:
                 handlers[spec.logical_id] = handler
-        self._step_functions(handlers, specs)
+        self._run_tasks(handlers, specs)
 
         gateway = Gateway.from_template(api_routes(), handlers)
         self._server = make_server(self.host, self.port, gateway, threaded=True)
@@ -151,7 +157,10 @@ class LocalStack:
 
         vault = SecretsManagerKeyVault.from_settings(settings)
         ca, created = hierarchy.init_hierarchy(
-            settings, DynamoDbCaStore.from_settings(settings), vault, S3Artifacts.from_settings(settings),
+            settings,
+            DynamoDbCaStore.from_settings(settings),
+            vault,
+            S3Artifacts.from_settings(settings),
             now=time32.now(),
         )
         self.out("hierarchy: created" if created else "hierarchy: present")
@@ -165,30 +174,45 @@ class LocalStack:
             assert self.state_dir is not None
             _write_private(self.state_dir / API_KEY_FILE, key + "\n")
 
-    def _step_functions(self, handlers: dict[str, Any], specs: list[Any]) -> None:
-        from .local.stepfunctions import (
-            create_functions,
-            create_state_machines,
-            install_lambda_patch,
-            start_process_pool,
-        )
-        from .local.template import api_routes, state_machines
+    def _step_functions_resources(self, specs: list[Any]) -> dict[str, str]:
+        """moto Lambda functions and the template's state machines; returns the names to resolve the template by.
 
+        Functions are created (their ARNs are what the ASL's ``DefinitionSubstitutions`` name) and
+        every state machine's ``Ref`` is its ARN; the result also holds the tables, bucket and
+        parameters (``_physical_names``).
+        """
+        from .local.cloud import LOCAL_STAGE, _physical_names
+        from .local.stepfunctions import LAMBDA_ROLE, create_functions, create_state_machines
+        from .local.template import state_machines
+
+        cloud = self._cloud
+        names = _physical_names(cloud.kms_key_id, LOCAL_STAGE)
         machines = state_machines()
         if not machines:
-            return  # nothing to run yet (statemachines/ is empty until issue #5)
+            return names
+        arns = create_functions(cloud.client("lambda"), cloud.client("iam"), {s.logical_id: s.handler for s in specs})
+        names.update({logical_id: logical_id for logical_id in arns})  # Ref of a function: its name
+        names.update({f"{logical_id}.Arn": arn for logical_id, arn in arns.items()})
+        role = cloud.client("iam").get_role(RoleName=LAMBDA_ROLE)["Role"]["Arn"]
+        created = create_state_machines(cloud.client("stepfunctions"), machines, names, role)
+        names.update(created)  # Ref of a state machine: its ARN
+        names.update({f"{logical_id}.Arn": arn for logical_id, arn in created.items()})
+        for logical_id, arn in created.items():
+            self.out(f"state machine {logical_id}: {arn}")
+        return names
+
+    def _run_tasks(self, handlers: dict[str, Any], specs: list[Any]) -> None:
+        """State machine tasks run the real handlers; task functions (no API events) in two worker processes."""
+        from .local.stepfunctions import install_lambda_patch, start_process_pool
+        from .local.template import api_routes, state_machines
+
+        if not state_machines():
+            return
         install_lambda_patch(handlers)
-        # Task functions (no API events) are the CPU-bound fan-out work: a worker process per core.
+        # Task functions are the CPU-bound fan-out work (expansion, PLVs, issuance): a worker
+        # process per core. Started after the environment is final: workers copy it.
         routed = {route.function for route in api_routes()}
         start_process_pool([spec for spec in specs if spec.logical_id not in routed])
-        cloud = self._cloud
-        arns = create_functions(cloud.client("lambda"), cloud.client("iam"), {s.logical_id: s.handler for s in specs})
-        from .local.cloud import LOCAL_STAGE, _physical_names
-
-        names = _physical_names(cloud.kms_key_id, LOCAL_STAGE)
-        names.update({f"{k}.Arn": v for k, v in arns.items()})
-        role = cloud.client("iam").get_role(RoleName="scms-local-lambda")["Role"]["Arn"]
-        create_state_machines(cloud.client("stepfunctions"), machines, names, role)
 
     def _snapshots(self) -> None:
         while not self._stopping.wait(self.snapshot_seconds):
@@ -275,4 +299,3 @@ def run(args: argparse.Namespace) -> int:
         stack.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-

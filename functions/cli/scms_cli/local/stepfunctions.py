@@ -7,15 +7,28 @@ type becomes the ASL error name, so ``Retry``/``Catch`` match as on AWS. Functio
 ``start_process_pool`` run in a pool of worker processes instead: expansion and issuance are
 CPU-bound and the GIL would keep threads on one core (platform.md "Fan-out CPU"), and moto runs
 Map iterations on threads, so a pool of two uses both cores.
+
+moto's ASL engine reaches a Lambda task through a boto3 client it creates for every task (plus,
+under ``scms serve``, an HTTP round trip to the moto server): about 10 ms a task. The patch also
+routes the engine's Lambda tasks of known functions straight to the same dispatch (same payloads,
+same error documents), and ``install_lambda_patch`` makes two semantics-preserving speed-ups of
+the engine (``_speed_up_asl_engine``): parsed JSONPaths are cached, and the engine's copies of
+JSON state data use a plain JSON clone instead of ``copy.deepcopy``. Measured on a 13-chunk
+execution with trivial tasks (753 history events): 2.3 s without, about 0.5 s with them.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import importlib
 import io
 import json
 import logging
 import multiprocessing
 import os
+import threading
+import types
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +52,8 @@ log = logging.getLogger(__name__)
 LAMBDA_ROLE = "scms-local-lambda"
 _HANDLERS: dict[str, Handler] = {}
 _original: Callable[..., Any] | None = None
+_originals: dict[tuple[Any, str], Any] = {}  # (module, attribute) → what the patches replaced
+_patch_lock = threading.Lock()
 _POOL: ProcessPoolExecutor | None = None
 _POOLED: dict[str, FunctionSpec] = {}
 _WORKER_HANDLERS: dict[str, Handler] = {}  # inside a worker process: handlers loaded once each
@@ -79,26 +94,104 @@ def _call_in_worker(spec: FunctionSpec, payload: Any) -> tuple[bool, Any]:
         return True, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
 
-def _invoke(self: Any, event: str | bytes | dict[str, Any] | None = None) -> tuple[str, bool, str]:
-    """moto's ``_invoke_lambda`` signature: returns (payload JSON, errored, logs)."""
-    pooled = _POOLED.get(self.function_name)
-    handler = _HANDLERS.get(self.function_name)
+def _dispatch(function_name: str, payload: Any) -> tuple[str, bool]:
+    """Run ``function_name``'s task on ``payload``: (result JSON or moto's error document JSON, errored)."""
+    pooled = _POOLED.get(function_name)
+    handler = _HANDLERS.get(function_name)
     if handler is None and pooled is None:
-        return json.dumps({"errorType": "ResourceNotFound", "errorMessage": self.function_name}), True, ""
+        return json.dumps({"errorType": "ResourceNotFound", "errorMessage": function_name}), True
     try:
-        # moto passes the task input as JSON text or, from the ASL engine, already parsed.
-        payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
         if pooled is not None and _POOL is not None:
             errored, outcome = _POOL.submit(_call_in_worker, pooled, payload).result()
             if errored:
-                log.warning("local Lambda %s raised %s", self.function_name, outcome["errorType"])
-            return json.dumps(outcome), errored, ""
+                log.warning("local Lambda %s raised %s", function_name, outcome["errorType"])
+            return json.dumps(outcome), errored
         assert handler is not None
-        result = handler(payload, LambdaContext(function_name=self.function_name))
-        return json.dumps(result), False, ""
+        return json.dumps(handler(payload, LambdaContext(function_name=function_name))), False
     except Exception as exc:
-        log.warning("local Lambda %s raised %s", self.function_name, type(exc).__name__)
+        log.warning("local Lambda %s raised %s", function_name, type(exc).__name__)
+        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True
+
+
+def _invoke(self: Any, event: str | bytes | dict[str, Any] | None = None) -> tuple[str, bool, str]:
+    """moto's ``_invoke_lambda`` signature: returns (payload JSON, errored, logs)."""
+    try:
+        # moto passes the task input as JSON text or, from the ASL engine, already parsed.
+        payload = json.loads(event) if isinstance(event, str | bytes) and event else (event or {})
+    except ValueError as exc:
         return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
+    text, errored = _dispatch(self.function_name, payload)
+    return text, errored, ""
+
+
+def _function_name(name_or_arn: str) -> str:
+    """``arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`` or a bare name → the name."""
+    parts = name_or_arn.split(":")
+    return parts[6] if name_or_arn.startswith("arn:") and len(parts) > 6 else name_or_arn
+
+
+def _engine_invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+    """moto's ``lambda_eval_utils._invoke_lambda_function``: a known function runs without boto3 or HTTP."""
+    name = _function_name(str(parameters["FunctionName"]))
+    if name not in _HANDLERS and name not in _POOLED:
+        original = _originals[(_lambda_eval_utils(), "_invoke_lambda_function")]
+        response: dict[str, Any] = original(parameters=parameters, region=region, state_credentials=state_credentials)
+        return response
+    raw = parameters.get("Payload")
+    payload = json.loads(raw) if raw else {}
+    text, errored = _dispatch(name, payload)
+    response = {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": json.loads(text)}
+    if errored:
+        response["FunctionError"] = "Unhandled"  # what Lambda says of an exception the handler raised
+    return response
+
+
+def _lambda_eval_utils() -> types.ModuleType:
+    return importlib.import_module("moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils")
+
+
+def _json_clone(value: Any) -> Any:
+    """A deep copy of JSON data (dict, list, str, numbers, bool, None); anything else via ``copy.deepcopy``."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _json_clone(item) for key, item in value.items()}
+    if kind is list:
+        return [_json_clone(item) for item in value]
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
+# The engine modules whose deep copies are of JSON state data only (inputs, results, errors,
+# payload templates): they get the JSON clone. Modules that copy the engine's own stack or
+# program state keep copy.deepcopy.
+_JSON_COPYING_MODULES = (
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_parallel.state_parallel",
+)
+_JSONPATH_PARSING_MODULES = (
+    "moto.stepfunctions.parser.asl.utils.json_path",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",
+)
+
+
+def _replace(module: Any, attribute: str, value: Any) -> None:
+    _originals.setdefault((module, attribute), getattr(module, attribute))
+    setattr(module, attribute, value)
+
+
+def _speed_up_asl_engine() -> None:
+    """Cache parsed JSONPaths, clone JSON state data without ``deepcopy``, call known tasks directly."""
+    fast_copy = types.SimpleNamespace(deepcopy=_json_clone, copy=copy.copy)
+    for name in _JSON_COPYING_MODULES:
+        _replace(importlib.import_module(name), "copy", fast_copy)
+    for name in _JSONPATH_PARSING_MODULES:
+        module = importlib.import_module(name)
+        # A parsed path is immutable (find() only reads it), so one parse serves every thread.
+        _replace(module, "parse", functools.lru_cache(maxsize=4096)(module.parse))
+    _replace(_lambda_eval_utils(), "_invoke_lambda_function", _engine_invoke)
 
 
 def install_lambda_patch(handlers: Mapping[str, Handler]) -> None:
@@ -107,18 +200,24 @@ def install_lambda_patch(handlers: Mapping[str, Handler]) -> None:
     from moto.awslambda.models import LambdaFunction
 
     _HANDLERS.update(handlers)
-    if _original is None:
-        _original = LambdaFunction._invoke_lambda
-        LambdaFunction._invoke_lambda = _invoke  # type: ignore[method-assign]
+    with _patch_lock:
+        if _original is None:
+            _original = LambdaFunction._invoke_lambda
+            LambdaFunction._invoke_lambda = _invoke  # type: ignore[method-assign]
+            _speed_up_asl_engine()
 
 
 def uninstall_lambda_patch() -> None:
     global _original
     from moto.awslambda.models import LambdaFunction
 
-    if _original is not None:
-        LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]
-        _original = None
+    with _patch_lock:
+        if _original is not None:
+            LambdaFunction._invoke_lambda = _original  # type: ignore[method-assign]
+            _original = None
+        for (module, attribute), value in _originals.items():
+            setattr(module, attribute, value)
+        _originals.clear()
     _HANDLERS.clear()
     stop_process_pool()
 
@@ -128,7 +227,12 @@ def create_functions(lambda_client: Any, iam_client: Any, names: Mapping[str, st
     try:
         role = iam_client.get_role(RoleName=LAMBDA_ROLE)["Role"]["Arn"]
     except iam_client.exceptions.NoSuchEntityException:
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # noqa: E501
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
         role = iam_client.create_role(RoleName=LAMBDA_ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ __all__ = [
     "create_tables",
     "functions",
     "load_template",
+    "process_environment",
     "resolve",
+    "resolve_function",
     "state_machines",
     "table_properties",
 ]
@@ -195,3 +197,28 @@ def resolve(value: Any, names: Mapping[str, str]) -> Any:
             return names[key]
         raise ValueError(f"value: unsupported intrinsic {sorted(value)}")
     return value
+
+
+def resolve_function(spec: FunctionSpec, names: Mapping[str, str], *, keep: Collection[str] = ()) -> FunctionSpec:
+    """``spec`` with its environment's intrinsics resolved against ``names``; variables in ``keep`` left out.
+
+    ``keep`` names variables the operator set for the whole local run (they win over the template's).
+    """
+    environment = {key: str(resolve(value, names)) for key, value in spec.environment.items() if key not in keep}
+    return replace(spec, environment=environment)
+
+
+def process_environment(specs: Iterable[FunctionSpec], *, keep: Collection[str] = ()) -> dict[str, str]:
+    """The functions' own ``SCMS_*`` variables that every function declaring them agrees on.
+
+    Locally one process hosts every function, and a handler may read its settings after its import
+    (when ``load_handler`` has put its own environment back). A variable no two functions disagree
+    on (RaFunction's state machine ARN, the pipeline settings of RaBatchFunction) can be process-wide;
+    one they disagree on (each LA's ``SCMS_LA_ID``) stays an import-time variable of its function.
+    """
+    values: dict[str, set[str]] = {}
+    for spec in specs:
+        for key, value in spec.environment.items():
+            if key.startswith("SCMS_") and key not in keep:
+                values.setdefault(key, set()).add(str(value))
+    return {key: next(iter(found)) for key, found in values.items() if len(found) == 1}
