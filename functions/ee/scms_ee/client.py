@@ -61,9 +61,7 @@ class HttpError(Exception):
         super().__init__(f"{method} {path} refused: HTTP {status}{code}{detail}")
 
 
-def urllib_transport(
-    method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
-) -> Response:
+def urllib_transport(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float) -> Response:
     """The default transport: ``urllib.request`` (no third-party HTTP client)."""
     if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
         raise TransportError(f"{url}: only http and https URLs are supported")

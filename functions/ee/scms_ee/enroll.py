@@ -243,9 +243,7 @@ def enroll(
     permissions = [Permission.from_json(p) for p in saved.get("permissions", [])] or default_permissions([32])
     trusted = pinned_root if pinned_root is not None else state.trusted_root()
     source: RootSource = "pinned" if pinned_root is not None else "stored"
-    prepared = build_request(
-        state.canonical_key(), cert_type, permissions, now=now, validity_years=validity_years
-    )
+    prepared = build_request(state.canonical_key(), cert_type, permissions, now=now, validity_years=validity_years)
     trace.message("sent", "EeEcaCertRequestSpdu", prepared.spdu, signed_by=None, signer="self (canonical key)")
     response = client.post_spdu(ENROLLMENT_PATH, prepared.spdu)
     _trace_response(trace, response)

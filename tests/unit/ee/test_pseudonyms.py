@@ -37,6 +37,7 @@ from scms_codec.crypto import ecqv, points
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu.ra_aca import LinkageInfo, parse_aca_ra_cert_response
 from scms_codec.spdu.ra_ee_ack import RaEeCertInfo
+from scms_codec.spdu.scms_pdu import request_hash
 from tests.unit.aca.conftest import resolver_for
 from tests.unit.aca.simulator import Linkage
 from tests.unit.ra.ee_auth import EnrolledEe
@@ -75,23 +76,36 @@ class World:
         lines: Linkage | None = None,
     ) -> Issued:
         """Accept, expand, issue and zip ``prepared`` as the pipeline does (no server)."""
+        ack, responses, zips, lines = self.run(prepared.spdu, linkage=linkage, lines=lines)
+        verify_ack(prepared, ack, self.hierarchy.certificate("ra"))
+        return Issued(prepared, responses, zips, lines)
+
+    def run(
+        self,
+        spdu: bytes,
+        *,
+        linkage: dict[tuple[int, int], LinkageInfo] | None = None,
+        lines: Linkage | None = None,
+        now: int = NOW,
+    ) -> tuple[bytes, dict[tuple[int, int], bytes], dict[int, bytes], Linkage]:
+        """The RA and ACA side of one EeRaCertRequestSpdu: the ack, every response by (i, j), the zips by i."""
         periods = IPeriods.from_settings(self.settings)
         requests = FakeAuthRequestStore()
-        ack = authorize(prepared.spdu, now=NOW, settings=self.settings, periods=periods, devices=self.devices,
+        ack = authorize(spdu, now=now, settings=self.settings, periods=periods, devices=self.devices,
                         requests=requests, ra=self.hierarchy)  # fmt: skip
-        verify_ack(prepared, ack, self.hierarchy.certificate("ra"))
-        record = requests.get(prepared.request_hash)
+        rh = request_hash(spdu)
+        record = requests.get(rh)
         assert record is not None
         lines = lines or Linkage()
         pairs = [(i, j) for i in range(record.first_i, record.last_i + 1) for j in range(record.certs_per_period)]
-        if linkage is None and prepared.keys.butterfly:
+        if linkage is None and record.variant in ("original", "unified", "compactUnified"):
             linkage = {(i, j): lines.info(i, j) for i, j in pairs}
         pooled = expand_chunk(record, record.first_i, record.last_i, linkage, ra=self.hierarchy.signer("ra"),
-                              periods=periods, now=NOW)  # fmt: skip
+                              periods=periods, now=now)  # fmt: skip
         results = issue_batch(
             [p.spdu for p in pooled], aca=self.hierarchy.signer("aca"),
             ra_certificate_resolver=resolver_for(self.hierarchy),
-            plv_keys=lines.aca_keyring(), now=NOW, policy=IssuePolicy(self.hierarchy.certificate("root").hashed_id3, 1),
+            plv_keys=lines.aca_keyring(), now=now, policy=IssuePolicy(self.hierarchy.certificate("root").hashed_id3, 1),
             responses=FakeAcaResponseStore(),
         )  # fmt: skip
         responses: dict[tuple[int, int], bytes] = {}
@@ -100,9 +114,9 @@ class World:
             responses[p.i, p.j] = parse_aca_ra_cert_response(result.response).content.response_spdu
         zips = {}
         for i in range(record.first_i, record.last_i + 1):
-            info = RaEeCertInfo(NOW, i, prepared.request_hash, periods.next_download_time(i + 1))
-            zips[i] = period_zip(prepared.request_hash, i, {j: d for (k, j), d in responses.items() if k == i}, info)
-        return Issued(prepared, responses, zips, lines)
+            info = RaEeCertInfo(now, i, rh, periods.next_download_time(i + 1))
+            zips[i] = period_zip(rh, i, {j: d for (k, j), d in responses.items() if k == i}, info)
+        return ack, responses, zips, lines
 
     def opener(self, prepared: PreparedRequest, **changes: Any) -> Opener:
         device = changes.pop("device", prepared.keys)
