@@ -9,6 +9,7 @@ ACA issued each once), the period zips in S3, and an ACA-side order that mixes t
 from __future__ import annotations
 
 import base64
+import copy
 import importlib.util
 import itertools
 import sys
@@ -38,10 +39,12 @@ from scms_service.stores.issued_certs import DynamoDbIssuedCertStore
 from scms_service.stores.linkage_seeds import DynamoDbSeedStore
 from scms_service.stores.shuffle_pool import DynamoDbShufflePool
 
+from scms_cli.local.template import load_template
 from scms_codec import time32
 from scms_codec.spdu import request_hash
 from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
 from tests.functional.test_aca_issue import load_aca_handlers
+from tests.functional.test_iam import CallRecorder, _table_arn, allowed, granted
 from tests.unit.ra.ee_auth import EnrolledEe
 from tests.unit.ra.test_batch_status import record as status_record
 from tests.unit.service.test_issued_certs import CONTRACT as CERTS_CONTRACT
@@ -66,6 +69,20 @@ def load_ra_tasks() -> ModuleType:
     return module
 
 
+class _Recorder(CallRecorder):
+    """test_iam's recorder, on only while an RA task runs; batch calls name their tables in RequestItems."""
+
+    active = False
+
+    def _record(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        if not self.active:
+            return
+        if model.name in ("BatchGetItem", "BatchWriteItem"):
+            self.calls |= {(f"dynamodb:{model.name}", _table_arn(table)) for table in params["RequestItems"]}
+            return
+        super()._record(params, model, **kwargs)
+
+
 @dataclass
 class Stack:
     settings: Settings
@@ -73,6 +90,7 @@ class Stack:
     tasks: ModuleType
     aca: ModuleType
     now: int
+    recorder: _Recorder | None = None
 
 
 @pytest.fixture
@@ -125,7 +143,13 @@ def _plvs(stack: Stack, planned: dict[str, Any], chunk: dict[str, int]) -> list[
 
 
 def _run(stack: Stack, task: str, **fields: Any) -> dict[str, Any]:
-    result: dict[str, Any] = stack.tasks.handler({"task": task, **fields}, None)
+    if stack.recorder is not None:
+        stack.recorder.active = True
+    try:
+        result: dict[str, Any] = stack.tasks.handler({"task": task, **fields}, None)
+    finally:
+        if stack.recorder is not None:
+            stack.recorder.active = False
     return result
 
 
@@ -137,6 +161,7 @@ def _changes(order: list[bytes]) -> int:
 def test_two_devices_are_provisioned_through_the_tasks_with_a_mixed_aca_order(stack: Stack) -> None:
     # Given two devices whose authorization requests were accepted,
     s = stack.settings
+    stack.recorder = _Recorder()
     hashes = [_accepted(stack, "obu-1"), _accepted(stack, "obu-2")]
     plans = {rh: _run(stack, "plan", requestHash=rh.hex()) for rh in hashes}
     assert all(p["done"] is False and p["linkage"] is True and p["lanes"] == [0] for p in plans.values())
@@ -211,6 +236,20 @@ def test_two_devices_are_provisioned_through_the_tasks_with_a_mixed_aca_order(st
     assert issued.list(hashes[0], 0, 0xFFFF) + issued.list(hashes[1], 0, 0xFFFF) == before
     # A repeated plan of a DONE request does nothing.
     assert _run(stack, "plan", requestHash=hashes[0].hex())["done"] is True
+
+    # RaBatchFunction's role in the template allows every call the tasks made.
+    calls = stack.recorder.calls
+    grants = granted("RaBatchFunction")
+    missing = sorted(c for c in calls if not allowed(c, grants))
+    assert {c[0] for c in calls} >= {"dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "s3:PutObject"}
+    assert not missing, f"RaBatchFunction's role lacks: {missing}"
+    # Twin: without DeleteItem (the lease release) the check reports it.
+    template = copy.deepcopy(load_template())
+    statements = template["Resources"]["RaBatchFunction"]["Properties"]["Policies"][0]["Statement"]
+    for statement in statements:
+        if isinstance(statement["Action"], list) and "dynamodb:DeleteItem" in statement["Action"]:
+            statement["Action"].remove("dynamodb:DeleteItem")
+    assert any(c[0] == "dynamodb:DeleteItem" for c in calls if not allowed(c, granted("RaBatchFunction", template)))
 
 
 def test_deliver_stores_a_response_signed_by_another_key_as_a_refusal(stack: Stack) -> None:
