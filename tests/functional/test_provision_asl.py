@@ -170,6 +170,7 @@ class Pipeline:
     batch: int = 3
     already_done: bool = False
     withheld: int = 0  # items a 'foreign lease' hides from draw until the first finish
+    gate: threading.Event | None = None  # plan waits for it (an execution kept RUNNING)
     failures: dict[str, list[BaseException]] = field(default_factory=dict)  # task → raised on successive calls
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     pool: list[tuple[int, int]] = field(default_factory=list)
@@ -215,6 +216,8 @@ class Pipeline:
         return result
 
     def _plan(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self.gate is not None:
+            assert self.gate.wait(30), "the test never opened the gate"
         if self.already_done:
             return {"requestHash": event["requestHash"], "done": True}
         return {
@@ -286,12 +289,19 @@ class Harness:
     sleeps: list[float]
     waits: list[int]
 
-    def run(self, pipeline: Pipeline) -> dict[str, Any]:
-        """Run one execution to its end with ``pipeline``'s stand-ins; returns DescribeExecution."""
+    def start(self, pipeline: Pipeline, name: str | None = None) -> str:
+        """Start an execution (named ``name`` or at random) with ``pipeline``'s stand-ins; its ARN."""
         install_lambda_patch(pipeline.handlers())
-        arn = self.client.start_execution(
-            stateMachineArn=self.machine, name=uuid.uuid4().hex, input=json.dumps({"requestHash": REQUEST})
+        arn: str = self.client.start_execution(
+            stateMachineArn=self.machine, name=name or uuid.uuid4().hex, input=json.dumps({"requestHash": REQUEST})
         )["executionArn"]
+        return arn
+
+    def run(self, pipeline: Pipeline, name: str | None = None) -> dict[str, Any]:
+        """Run one execution to its end with ``pipeline``'s stand-ins; returns DescribeExecution."""
+        return self.wait(self.start(pipeline, name))
+
+    def wait(self, arn: str) -> dict[str, Any]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             described: dict[str, Any] = self.client.describe_execution(executionArn=arn)
@@ -508,3 +518,21 @@ def test_an_error_in_any_stage_is_caught_and_marks_the_request_failed(
     (failed,) = pipeline.called("fail")
     assert failed["requestHash"] == REQUEST and failed["error"]["Error"] == type(error).__name__
     assert _tasks(pipeline)[-1] == "fail"
+
+
+def test_starting_the_same_request_twice_makes_one_execution(harness: Harness) -> None:
+    # Given an execution named by the request hash, still running (its plan is held),
+    gate = threading.Event()
+    pipeline = Pipeline(chunks=[(0, 0)], gate=gate)
+    first = harness.start(pipeline, name=REQUEST)
+    try:
+        # When the RA starts it again with the same name and input, Then it gets the same execution,
+        assert harness.start(pipeline, name=REQUEST) == first
+        listed = harness.client.list_executions(stateMachineArn=harness.machine)["executions"]
+        assert [e["executionArn"] for e in listed] == [first]
+    finally:
+        gate.set()
+    assert harness.wait(first)["status"] == "SUCCEEDED" and len(pipeline.called("plan")) == 1
+    # Twin: once it has ended, the same name is refused (the RA counts that as started).
+    with pytest.raises(harness.client.exceptions.ExecutionAlreadyExists):
+        harness.start(pipeline, name=REQUEST)
