@@ -365,12 +365,17 @@ def test_download_min_wait_refuses_a_quick_retry_and_allows_a_later_one(
     assert get(batch.ra, batch.header(generation_time=clock[0])).status_code == 200
 
 
-def test_not_ready_downloads_count_too(batch: Batch) -> None:
-    # Polling for a batch that is not there yet is what download-maxReqs limits.
-    batch.ra.configure(from_settings(replace(batch.settings, download_max_reqs=1)))
-    assert get(batch.ra, batch.header()).status_code == 404
-    refused = get(batch.ra, batch.header())
-    assert refused.headers.get(ERROR) == ErrorCode.DOWNLOAD_MAX_REQS.value
+def test_polls_for_a_batch_not_generated_yet_are_not_counted(batch: Batch) -> None:
+    # A device polling as Retry-After says while the batch is late must not use up its downloads.
+    limited = replace(batch.settings, download_max_reqs=1)
+    batch.ra.configure(from_settings(limited))
+    before = capture(limited)
+    assert [get(batch.ra, batch.header()).status_code for _ in range(3)] == [404, 404, 404]
+    assert_unchanged(before, capture(limited))
+    # Twin: once generated, the download is served and counted, and the next one is over the limit.
+    batch.store()
+    assert get(batch.ra, batch.header()).status_code == 200
+    assert get(batch.ra, batch.header()).headers.get(ERROR) == ErrorCode.DOWNLOAD_MAX_REQS.value
 
 
 def test_execution_input_is_json_with_the_hash_only(

@@ -19,15 +19,18 @@ blocking, times), each refusal changing nothing:
    request is not signed by the certificate the file belongs to) over 403: Table 8 as we know it
    has no 403 code of its own for this, and 403-43 is only OpenSCMS's (protocol.md §2.4);
 6. generationTime in the future (beyond ``clock_skew``) → 400-50; older than download-maxAge → 400-74;
-7. download-maxReqs: more than ``download_max_reqs`` counted requests of this enrollment
-   certificate in the last seven days (daily buckets: the current day and the six before it) →
-   400-75; download-minWait: less than ``download_min_wait`` seconds since its last counted
-   request → 400-76. Otherwise the request is counted (``stores.download_counters``, one
-   conditional write per request; a refusal above or here counts nothing). Every request that gets
-   this far counts, whether its batch is ready or not: the limits are about polling;
-8. the request FAILED (the state machine's Catch) → ``ProvisioningFailed`` (410) naming the reason;
-9. i outside the request's [first_i, last_i] → 404 (the batch never exists); the batch not yet
-   in the artifacts bucket → ``BatchNotReady`` (404) carrying the next download time.
+7. the request FAILED (the state machine's Catch) → ``ProvisioningFailed`` (410) naming the reason;
+8. i outside the request's [first_i, last_i] → 404 (the batch never exists); the batch not yet
+   in the artifacts bucket → ``BatchNotReady`` (404) carrying the next download time;
+9. download-maxReqs: ``download_max_reqs`` downloads of this enrollment certificate counted in the
+   last seven days (daily buckets: the current day and the six before it) → 400-75;
+   download-minWait: less than ``download_min_wait`` seconds since its last counted download →
+   400-76. Otherwise the download is counted (``stores.download_counters``, one conditional write;
+   a refusal anywhere counts nothing) and the batch served.
+
+Only answers from a batch file count (200, and the route's 206/304/416), not the 404s of a batch
+still being generated: a device that polls as ``Retry-After`` tells it while the SCMS is slow (a
+past-due batch says "now") must not use up its week's downloads and be locked out.
 """
 
 from __future__ import annotations
@@ -207,7 +210,7 @@ def authorization_download(
 ) -> BatchFile:
     """Check a download request and return the batch zip it names (module docstring for the order of checks).
 
-    ``counters`` None skips step 7 (unit tests of the other checks); the RA route always passes one.
+    ``counters`` None skips step 9 (unit tests of the other checks); the RA route always passes one.
     """
     if header_value is None:
         if filename_param is None:
@@ -244,8 +247,6 @@ def authorization_download(
     if now - generated > settings.download_max_age:
         raise BadRequest("generationTime older than download-maxAge", code=ErrorCode.DOWNLOAD_MAX_AGE)
 
-    if counters is not None:
-        count_download(counters, cert_id, now=now, settings=settings)
     if record.status == RequestStatus.FAILED:
         raise ProvisioningFailed(f"provisioning failed: {record.status_reason or 'no reason recorded'}")
 
@@ -259,6 +260,8 @@ def authorization_download(
         batch = read_period_zip(data, expected=name)
     except BadPeriodZip as exc:
         raise CorruptBatch(f"stored batch {name.filename} is corrupt") from exc
+    if counters is not None:
+        count_download(counters, cert_id, now=now, settings=settings)
     # The name requested, as the device spelled it (Content-Disposition must equal it, protocol.md §2.1).
     return BatchFile(data, content.filename, time32.to_unix(batch.info.generation_time))
 
