@@ -66,6 +66,7 @@ __all__ = [
     "Pseudonym",
     "TrustedAca",
     "Variant",
+    "implicit_key_matches",
     "uses_cubk",
 ]
 
@@ -227,6 +228,7 @@ class TrustedAca:
     uses_cubk: bool
     start: int
     end: int
+    g_minus_q: points.Point = field(repr=False)  # G - Q_ACA, for ``implicit_key_matches``
 
     @classmethod
     def of(cls, certificate: Certificate) -> TrustedAca:
@@ -234,9 +236,10 @@ class TrustedAca:
             raise ValueError("certificate: an ACA issuing P-256 certificates has an explicit P-256 key")
         key = certificate.public_key()
         start, end = certificate.validity
+        point = points.from_public_key(key)
         return cls(
-            certificate, key, points.from_public_key(key), hashlib.sha256(certificate.encoded).digest(),
-            uses_cubk(certificate), start, end,
+            certificate, key, point, hashlib.sha256(certificate.encoded).digest(), uses_cubk(certificate), start, end,
+            points.add(points.P256_G, points.neg(point)),
         )  # fmt: skip
 
 
@@ -463,11 +466,11 @@ class Opener:
             e = ecqv.e_from_digests(hashlib.sha256(cert.tbs_coer).digest(), aca.cert_hash)
             try:
                 d = butterfly.implicit_private_key(b, e, int.from_bytes(info, "big"))
-                p_u = points.from_public_key(keys.point_from_asn1(key, "nistP256"))
-                # Q = e·P_U + Q_ACA, exactly as a verifier of this certificate's signatures computes it.
-                ecqv.check_key_pair(d, ecqv.reconstruct_public(e, p_u, aca.point))
+                matches = implicit_key_matches(d, keys.point_from_asn1(key, "nistP256"), e, aca.g_minus_q)
             except (CodecError, ValueError):
-                raise VerificationFailed("reconstructed private key does not match the implicit certificate") from None
+                matches = False
+            if not matches:
+                raise VerificationFailed("reconstructed private key does not match the implicit certificate")
             return d
         point = key[1]
         if self.device.butterfly:
@@ -486,6 +489,36 @@ class Opener:
         if compressed != _SEC1.get(point[0], b"") + bytes(point[1]):
             raise VerificationFailed("private key does not match the certificate's verification key")
         return d
+
+
+def implicit_key_matches(d: int, p_u: ec.EllipticCurvePublicKey, e: int, g_minus_q: points.Point) -> bool:
+    """d·G = e·P_U + Q_CA (1609.2 §5.3.2, protocol.md §4.3), with one ECDSA verification as the multiplier.
+
+    ``g_minus_q`` is G - Q_CA. The textbook check computes Q_U = e·P_U by the ECDH trick (two ECDH and
+    two fixed-base multiplications, ``ecqv.reconstruct_public``). Instead: with Y = G + d·G - Q_CA,
+    r = x(Y) mod n and s = r·e⁻¹, the ECDSA verification of (r, s) on digest z = s under P_U computes
+    u1 = z/s = 1, u2 = r/s = e and accepts exactly when x(G + e·P_U) ≡ r, i.e. G + e·P_U = ±Y. The
+    + case is the check. The - case means d·G = Q_CA - 2G - e·P_U; since d = e·b + r_CA, reaching it
+    needs the discrete logarithm of Q_CA, and a certificate whose P_U has the wrong y (-P_U) fails
+    both cases (it would need 2G = 0 or e·P_U = 0). tests/unit/ee/test_pseudonyms.py holds it to
+    ``ecqv.check_key_pair``.
+    """
+    if not 0 < d < P256_N or e % P256_N == 0:
+        return False
+    own = ec.derive_private_key(d, _P256).public_key().public_numbers()
+    try:
+        y = points.add((own.x, own.y), g_minus_q)
+    except ValueError:
+        return False  # d·G = Q_CA - G: the point at infinity, never a match
+    r = y[0] % P256_N
+    if r == 0:
+        return False
+    s = r * pow(e, -1, P256_N) % P256_N
+    try:
+        p_u.verify(encode_dss_signature(r, s), s.to_bytes(32, "big"), _ECDSA_SHA256)
+    except _PycaInvalidSignature:
+        return False
+    return True
 
 
 def _order(permission: Permission) -> tuple[int, bytes]:
