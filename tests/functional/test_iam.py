@@ -9,28 +9,39 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
 from chalice.test import Client
 from scms_eca.enroll import enroll
+from scms_ra.batch_files import batch_key
 from scms_service import aws
 from scms_service.auth import key_digest
 from scms_service.config import Settings
 from scms_service.errors import Conflict
 from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.lifecycle import DeviceState
+from scms_service.linkage_keys import ensure_la_aca_keys
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 
 from scms_cli.local.cloud import LOCAL_ACCOUNT, LOCAL_REGION, _physical_names
-from scms_cli.local.template import load_template, resolve
+from scms_cli.local.stepfunctions import (
+    create_functions,
+    create_state_machines,
+    install_lambda_patch,
+    uninstall_lambda_patch,
+)
+from scms_cli.local.template import load_template, resolve, state_machines
 from scms_codec import time32
 from tests.functional.ra_app import load_ra_app
 from tests.functional.test_eca_enroll import OCTETS, PATH, load_eca_app
@@ -46,9 +57,15 @@ _TRANSACT_ACTIONS = {
 }
 
 
-def granted(function: str, template: dict[str, Any] | None = None) -> set[Grant]:
-    """(action, resource) pairs of the function's inline policy statements, resolved to local ARNs."""
+def granted(function: str, template: dict[str, Any] | None = None, **refs: str) -> set[Grant]:
+    """(action, resource) pairs of the function's inline policy statements, resolved to local ARNs.
+
+    ``refs``: physical ids of further resources (e.g. ``ProvisionStateMachine=<its ARN>``).
+    """
     names = _physical_names("test-key", STAGE)
+    # The state machine as the local stack names it, unless the test created its own.
+    names["ProvisionStateMachine"] = f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:ProvisionStateMachine"
+    names.update(refs)
     names["AWS::Partition"] = "aws"
     statements = (template or load_template())["Resources"][function]["Properties"]["Policies"][0]["Statement"]
     out: set[Grant] = set()
@@ -69,7 +86,7 @@ class CallRecorder:
 
     def __init__(self) -> None:
         self.calls: set[Grant] = set()
-        for service in ("dynamodb", "secretsmanager", "s3", "kms"):
+        for service in ("dynamodb", "secretsmanager", "s3", "kms", "stepfunctions"):
             aws.client(service).meta.events.register(f"before-parameter-build.{service}", self._record)
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -77,8 +94,11 @@ class CallRecorder:
         name = model.name
         if name == "TransactWriteItems":
             for item in params["TransactItems"]:
-                (kind, body), = item.items()
+                ((kind, body),) = item.items()
                 self.calls.add((f"dynamodb:{_TRANSACT_ACTIONS[kind]}", _table_arn(body["TableName"])))
+        elif name in ("BatchGetItem", "BatchWriteItem"):
+            for table in params["RequestItems"]:
+                self.calls.add((f"dynamodb:{name}", _table_arn(table)))
         elif service == "dynamodb":
             arn = _table_arn(params["TableName"])
             index = f"/index/{params['IndexName']}" if "IndexName" in params else ""
@@ -88,6 +108,8 @@ class CallRecorder:
             # A secret's ARN is its name plus a random 6-character suffix.
             arn = f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:{secret}-AbCdEf"
             self.calls.add((f"secretsmanager:{name}", arn))
+        elif service == "states":
+            self.calls.add((f"states:{name}", params.get("stateMachineArn", "*")))
         elif service == "s3":
             self.calls.add((f"s3:{name}", f"arn:aws:s3:::{params['Bucket']}/{params.get('Key', '')}"))
         else:
@@ -207,3 +229,153 @@ def test_the_ra_role_allows_every_call_of_the_management_api_and_download(
     grants = granted("RaFunction")
     missing = sorted(c for c in recorder.calls if not allowed(c, grants))
     assert recorder.calls and not missing, f"RaFunction's role lacks: {missing}"
+
+
+def test_the_ra_role_allows_every_call_of_authorization_requests_and_their_downloads(
+    deployed: tuple[Settings, Hierarchy],
+) -> None:
+    # Imported here: these modules import others that import this one.
+    from scms_ra.wiring import from_settings
+
+    from tests.functional.ra_app import create_state_machine
+    from tests.functional.test_ra_authorization_routes import Batch, _enroll, get
+
+    settings, ca = deployed
+    machine = create_state_machine()
+    settings = replace(settings, provision_state_machine=machine)
+    now = time32.now()
+    ee = _enroll(settings, ca, now, "obu-iam")  # the ECA's writes: before recording
+    ra = load_ra_app()
+    ra.configure(from_settings(settings))
+    recorder = CallRecorder()
+    try:
+        # Given a device's request (accepted, execution started), its replay, and downloads:
+        batch = Batch(ra, settings, ca, ee, now)
+        data = batch.store()  # the RaBatchFunction's write, not the RA's
+        recorder.calls.discard(
+            ("s3:PutObject", f"arn:aws:s3:::{settings.artifacts_bucket}/{batch_key(batch.rh, batch.first_i)}")
+        )
+        assert get(ra, batch.header()).body == data
+        assert get(ra, batch.header(batch.name(batch.last_i))).status_code == 404  # not generated yet
+    finally:
+        ra.configure(None)
+    # Then RaFunction's role allows each call, StartExecution on the provisioning state machine included.
+    grants = granted("RaFunction", ProvisionStateMachine=machine)
+    missing = sorted(c for c in recorder.calls if not allowed(c, grants))
+    assert ("states:StartExecution", machine) in recorder.calls
+    assert not missing, f"RaFunction's role lacks: {missing}"
+    # Twin: another state machine's ARN is not covered.
+    assert not allowed(("states:StartExecution", machine + "-other"), grants)
+
+
+# --- RaBatchFunction: the provisioning state machine's RA tasks ---
+
+
+class FunctionRecorder(CallRecorder):
+    """``CallRecorder`` per function: a handler wrapped by ``wrap`` tags the calls its thread makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_function: dict[str, set[Grant]] = {}
+        self._current = threading.local()
+
+    def wrap(self, function: str, handler: Any) -> Any:
+        def tagged(event: Any, context: Any) -> Any:
+            self._current.function = function
+            try:
+                return handler(event, context)
+            finally:
+                self._current.function = None
+
+        return tagged
+
+    def _record(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        before = set(self.calls)
+        self.calls.clear()
+        super()._record(params, model, **kwargs)
+        new, self.calls = self.calls, before | self.calls
+        function = getattr(self._current, "function", None) or "test"
+        self.by_function.setdefault(function, set()).update(new)
+
+
+@pytest.fixture
+def batch_stack(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """test_ra_batch_tasks' ``stack`` (stage dev, small batches, tasks and ACA handlers on these settings)."""
+    # Imported here: test_ra_batch_tasks imports test_aca_issue, which imports this module.
+    from tests.functional import test_ra_batch_tasks as batch_tasks
+
+    settings = replace(aws_settings, secret_prefix=f"scms/{STAGE}/", certs_per_period=3, provision_chunk_certs=3,
+                       pool_shards=1, aca_batch_size=6, provision_lanes=1)  # fmt: skip
+    now = time32.now()
+    vault = SecretsManagerKeyVault.from_settings(settings)
+    ca, _ = init_hierarchy(settings, DynamoDbCaStore.from_settings(settings), vault,
+                           S3Artifacts.from_settings(settings), now=now - 14 * 86400)  # fmt: skip
+    ensure_la_aca_keys(settings, vault)
+    tasks = batch_tasks.load_ra_tasks()
+    monkeypatch.setattr(tasks, "settings", lambda: settings)
+    monkeypatch.setattr(tasks, "_ra", tasks._Ra())
+    aca = batch_tasks.load_aca_handlers()
+    monkeypatch.setattr(aca, "settings", lambda: settings)
+    monkeypatch.setattr(aca, "_aca", aca._Aca())
+    yield batch_tasks.Stack(settings, ca, tasks, aca, now)
+
+
+def _provisioning_calls(stack: Any) -> dict[str, set[Grant]]:
+    """Every call of the four task functions while the template's state machine provisions two devices."""
+    from moto.core.config import default_user_config
+
+    from tests.functional.test_la import load_la  # imported here: test_la imports this module
+    from tests.functional.test_ra_batch_tasks import _accepted
+
+    hashes = [_accepted(stack, "obu-a"), _accepted(stack, "obu-b")]
+    recorder = FunctionRecorder()
+    handlers = {
+        "RaBatchFunction": stack.tasks.handler,
+        "AcaFunction": stack.aca.issue_task,
+        "La1Function": load_la("la1", stack.settings),
+        "La2Function": load_la("la2", stack.settings),
+    }
+    install_lambda_patch({name: recorder.wrap(name, handler) for name, handler in handlers.items()})
+    try:
+        with mock.patch.dict(default_user_config, {"stepfunctions": {"execute_state_machine": True}}):
+            arns = create_functions(boto3.client("lambda"), boto3.client("iam"), dict.fromkeys(handlers, "x.handler"))
+            role = boto3.client("iam").get_role(RoleName="scms-local-lambda")["Role"]["Arn"]
+            sfn = boto3.client("stepfunctions")
+            machine = [m for m in state_machines() if m.logical_id == "ProvisionStateMachine"]
+            names = {f"{logical_id}.Arn": arn for logical_id, arn in arns.items()}
+            arn = create_state_machines(sfn, machine, names, role)["ProvisionStateMachine"]
+            runs = [(rh.hex(), rh.hex()) for rh in hashes] + [("unknown", "00" * 8)]  # the last one fails
+            for name, rh_hex in runs:
+                started = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps({"requestHash": rh_hex}))
+                status = _wait_for(sfn, started["executionArn"])
+                assert status == ("FAILED" if name == "unknown" else "SUCCEEDED")
+    finally:
+        uninstall_lambda_patch()
+    return recorder.by_function
+
+
+def _wait_for(sfn: Any, execution_arn: str) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status: str = sfn.describe_execution(executionArn=execution_arn)["status"]
+        if status != "RUNNING":
+            return status
+        time.sleep(0.05)  # polling moto's execution thread, not timing anything
+    raise AssertionError("execution still running")
+
+
+def test_the_ra_batch_role_allows_every_call_of_the_provisioning_tasks_and_nothing_more(batch_stack: Any) -> None:
+    # Given two devices provisioned and one request failed through the real state machine,
+    calls = _provisioning_calls(batch_stack)["RaBatchFunction"]
+    # Then RaBatchFunction's role allows each call its tasks made, and grants nothing they never use.
+    grants = granted("RaBatchFunction")
+    missing = sorted(c for c in calls if not allowed(c, grants))
+    unused = sorted(g for g in grants if not any(allowed(c, {g}) for c in calls) and not g[0].startswith("kms:"))
+    assert calls and not missing, f"RaBatchFunction's role lacks: {missing}"
+    assert not unused, f"RaBatchFunction's role grants what its tasks never call: {unused}"
+    # Twin: without the S3 statement, the period zips' PutObject calls are reported missing.
+    template = json.loads(json.dumps(load_template()))
+    statements = template["Resources"]["RaBatchFunction"]["Properties"]["Policies"][0]["Statement"]
+    statements[:] = [s for s in statements if s["Sid"] != "BatchFilesWrite"]
+    lacking = {c[0] for c in calls if not allowed(c, granted("RaBatchFunction", template))}
+    assert lacking == {"s3:PutObject"}
