@@ -303,6 +303,7 @@ def batch_stack(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
     """test_ra_batch_tasks' ``stack`` (stage dev, small batches, tasks and ACA handlers on these settings)."""
     # Imported here: test_ra_batch_tasks imports test_aca_issue, which imports this module.
     from tests.functional import test_ra_batch_tasks as batch_tasks
+    from tests.functional.test_aca_issue import load_aca_handlers
 
     settings = replace(aws_settings, secret_prefix=f"scms/{STAGE}/", certs_per_period=3, provision_chunk_certs=3,
                        pool_shards=1, aca_batch_size=6, provision_lanes=1)  # fmt: skip
@@ -314,7 +315,7 @@ def batch_stack(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
     tasks = batch_tasks.load_ra_tasks()
     monkeypatch.setattr(tasks, "settings", lambda: settings)
     monkeypatch.setattr(tasks, "_ra", tasks._Ra())
-    aca = batch_tasks.load_aca_handlers()
+    aca = load_aca_handlers()
     monkeypatch.setattr(aca, "settings", lambda: settings)
     monkeypatch.setattr(aca, "_aca", aca._Aca())
     yield batch_tasks.Stack(settings, ca, tasks, aca, now)
