@@ -224,6 +224,7 @@ class _Batch:
         self.craca_crl = policy.craca_id + policy.crl_series.to_bytes(2, "big")  # the issued cracaId ‖ crlSeries
         self._covered: dict[tuple[bytes, Any], ErrorCode | None] = {}
         self._validities: dict[bytes, bytes | tuple[ErrorCode, str]] = {}
+        self.p256_signers: set[bytes] = set()  # signer_hash of RA certificates whose key is P-256
 
     # --- checks ------------------------------------------------------------------------------
 
@@ -314,12 +315,17 @@ def _decompress(point: tuple[str, Any]) -> tuple[ec.EllipticCurvePublicKey, Poin
     return key, (numbers.x, numbers.y)
 
 
-def _decompress_sec1(sec1: bytes, name: str = "certEncKey") -> tuple[ec.EllipticCurvePublicKey, Point]:
-    """A SEC 1 compressed point as a pyca key and (x, y); InvalidKey (400-64) if it is not on P-256."""
+def _public_key(sec1: bytes, name: str) -> ec.EllipticCurvePublicKey:
+    """A SEC 1 compressed point as a pyca key (decompressed and checked); InvalidKey (400-64) if not on P-256."""
     try:
-        key = ec.EllipticCurvePublicKey.from_encoded_point(_P256, sec1)
+        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, sec1)
     except ValueError:
         raise InvalidKey(f"{name} is not a point of P-256") from None
+
+
+def _decompress_sec1(sec1: bytes, name: str) -> tuple[ec.EllipticCurvePublicKey, Point]:
+    """``_public_key`` and its (x, y), for the point additions."""
+    key = _public_key(sec1, name)
     numbers = key.public_numbers()
     return key, (numbers.x, numbers.y)
 
@@ -388,14 +394,18 @@ def _prepare_fast(batch: _Batch, index: int, fast: wire.FastRequest, h: bytes) -
     octets the templates write from the value ``_prepare`` builds for other requests.
     """
     ra = batch.resolve_ra(fast.signer_certificate)
-    _verify(ra, fast)
+    if ra.signer_hash in batch.p256_signers:
+        _verify_p256(ra, fast)
+    else:
+        _verify(ra, fast)
+        batch.p256_signers.add(ra.signer_hash)  # its certificate holds a P-256 key: checked once per batch
     parts = fast.tbs
     key_object, point = _decompress_sec1(parts.key, "verifyKeyIndicator")
     encryption_key: ec.EllipticCurvePublicKey | None = None
     encryption_sec1 = fast.cert_enc_key
     if encryption_sec1 is not None:
         # The unified variant's certEncKey = B reuses B's key (one decompression).
-        encryption_key = key_object if encryption_sec1 == parts.key else _decompress_sec1(encryption_sec1)[0]
+        encryption_key = key_object if encryption_sec1 == parts.key else _public_key(encryption_sec1, "certEncKey")
     if ra.refusal is not None:
         raise _Refused(ra.refusal, ra.reason)
     if not _plainly_valid(fast):
@@ -468,6 +478,11 @@ def _verify(ra: RaCertificate, fast: wire.FastRequest) -> None:
     """The RA's signature over H(H(tbsRequest) ‖ H(RA certificate)), protocol.md §4.2 (InvalidSignature 400-43)."""
     if not isinstance(ra.key.curve, ec.SECP256R1):
         raise InvalidSignature("cert request SPDU: hashAlgorithmId sha256 does not match the signer's curve")
+    _verify_p256(ra, fast)
+
+
+def _verify_p256(ra: RaCertificate, fast: wire.FastRequest) -> None:
+    """``_verify`` once the RA key is known to be P-256."""
     if not (0 < fast.r < P256_N and 0 < fast.s < P256_N):
         raise InvalidSignature("signature: r or s is out of range")
     digest = hashlib.sha256(hashlib.sha256(fast.tbs_request).digest() + ra.signer_hash).digest()

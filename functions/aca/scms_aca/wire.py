@@ -112,7 +112,7 @@ class _Reader:
         return form, self.take(32)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 1 µs more, once per certificate
 class TbsParts:
     """The parts of a fixed-shape requested ``ToBeSignedCertificate``, as the octets received (canonical COER).
 

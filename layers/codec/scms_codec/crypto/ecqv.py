@@ -71,10 +71,14 @@ def e_from_digests(tbs_hash: bytes, issuer_cert_hash: bytes) -> int:
 
     Lets a CA hash its own certificate once per process instead of once per issued certificate.
     """
-    for name, value in (("tbs_hash", tbs_hash), ("issuer_cert_hash", issuer_cert_hash)):
-        if len(_bytes(value, name)) != 32:
-            raise ValueError(f"{name} must be 32 octets (SHA-256)")
-    digest = hashlib.sha256(bytes(tbs_hash) + bytes(issuer_cert_hash)).digest()
+    if not (type(tbs_hash) is bytes and type(issuer_cert_hash) is bytes):  # else check and copy, with messages
+        for name, value in (("tbs_hash", tbs_hash), ("issuer_cert_hash", issuer_cert_hash)):
+            if len(_bytes(value, name)) != 32:
+                raise ValueError(f"{name} must be 32 octets (SHA-256)")
+        tbs_hash, issuer_cert_hash = bytes(tbs_hash), bytes(issuer_cert_hash)
+    elif len(tbs_hash) != 32 or len(issuer_cert_hash) != 32:
+        raise ValueError(f"{'tbs_hash' if len(tbs_hash) != 32 else 'issuer_cert_hash'} must be 32 octets (SHA-256)")
+    digest = hashlib.sha256(tbs_hash + issuer_cert_hash).digest()
     return _nonzero_e(int.from_bytes(digest, "big") % P256_N)
 
 
@@ -112,8 +116,9 @@ def reconstruct_private(e: int, k_u: int, r: int) -> int:
 
 def _mul_add(e: int, x: int, y: int, names: tuple[str, str, str]) -> int:
     """(e·x + y) mod n, the one ECQV multiply-add of the CA and of the holder (1609.2 §5.3.2)."""
-    for value, name in zip((e, x, y), names, strict=True):
-        _int(value, name)
+    if not (type(e) is int and type(x) is int and type(y) is int):  # the usual case without building messages
+        for value, name in zip((e, x, y), names, strict=True):
+            _int(value, name)
     # Secret-scalar arithmetic in Python: cryptography offers no scalar ring operations, and this
     # multiply-add is unavoidable (performance.md §8). Big-int arithmetic is not constant time.
     return (e * x + y) % P256_N

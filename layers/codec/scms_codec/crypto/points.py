@@ -72,11 +72,13 @@ def _check_point(p: Point, name: str) -> None:
 
 def is_on_curve(p: Point) -> bool:
     """True if p = (x, y) is an affine point of P-256: y² = x³ - 3x + b over F_p."""
-    _check_point(p, "p")
+    if not _is_point(p):
+        _check_point(p, "p")
     x, y = p
     if not (0 <= x < P256_P and 0 <= y < P256_P):
         return False
-    return (y * y - (x * x * x + P256_A * x + P256_B)) % P256_P == 0
+    # x³ + a·x + b with a = -3, written as x·(x² - 3): no multiplication by the 256-bit a.
+    return (y * y - x * (x * x - 3) - P256_B) % P256_P == 0
 
 
 def neg(p: Point) -> Point:
