@@ -116,6 +116,15 @@ def stack(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     yield Stack(settings, ca, tasks, aca, now)
 
 
+@pytest.fixture
+def bare(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The tasks on empty tables, without a hierarchy: for events refused before any use case runs."""
+    tasks = load_ra_tasks()
+    monkeypatch.setattr(tasks, "settings", lambda: aws_settings)
+    monkeypatch.setattr(tasks, "_ra", tasks._Ra())
+    return Stack(aws_settings, None, tasks, None, time32.now())  # type: ignore[arg-type]
+
+
 def _accepted(stack: Stack, device_id: str) -> bytes:
     """An enrolled device's unified butterfly request, accepted by the RA; its request hash."""
     s = stack.settings
@@ -291,11 +300,11 @@ def test_fail_marks_the_request_failed_with_a_short_reason(stack: Stack) -> None
     assert type(info.value).__name__ == "RequestNotProvisionable"
 
 
-def test_an_unknown_task_is_invalid_input(stack: Stack) -> None:
-    with pytest.raises(stack.tasks.InvalidTaskInput):
-        _run(stack, "shred")
+def test_an_unknown_task_is_invalid_input(bare: Stack) -> None:
+    with pytest.raises(bare.tasks.InvalidTaskInput):
+        _run(bare, "shred")
     # Twin: a known task with the same event shape runs.
-    assert _run(stack, "draw", lane=0) == {"lane": 0, "empty": True}
+    assert _run(bare, "draw", lane=0) == {"lane": 0, "empty": True}
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,3 +373,59 @@ def test_set_status_is_conditional_on_the_current_status(aws_settings: Settings)
     with pytest.raises(RequestNotFound):
         store.set_status(b"\x00" * 8, RequestStatus.DONE, allowed_from=(RequestStatus.GENERATING,), now=9)
     assert store.get(b"\x00" * 8) is None
+
+
+def test_a_retried_expand_pools_nothing_twice(stack: Stack) -> None:
+    # Given a chunk expanded into the pool,
+    rh = _accepted(stack, "obu-1")
+    planned = _run(stack, "plan", requestHash=rh.hex())
+    chunk = planned["chunks"][0]
+    plvs = _plvs(stack, planned, chunk)
+    first = _run(stack, "expand", requestHash=rh.hex(), plvs=plvs, **chunk)
+    assert first["pooled"] == stack.settings.certs_per_period
+    pool = DynamoDbShufflePool.from_settings(stack.settings)
+    pooled = {i.key: i.spdu for i in pool.read(0, 100)}
+    # When the task is retried (a crash after its writes), nothing is pooled again or replaced,
+    assert _run(stack, "expand", requestHash=rh.hex(), plvs=plvs, **chunk) == {"pooled": 0}
+    assert {i.key: i.spdu for i in pool.read(0, 100)} == pooled
+    # and after the chunk was delivered, a late retry pools nothing either.
+    drawn = _run(stack, "draw", lane=0)
+    answer = stack.aca.issue_task({"requests": drawn["requests"]}, None)
+    _run(stack, "deliver", lane=0, lease=drawn["lease"], keys=drawn["keys"], **answer)
+    assert _run(stack, "expand", requestHash=rh.hex(), plvs=plvs, **chunk) == {"pooled": 0}
+    assert pool.read(0, 100) == []
+    # Twin: the chunk's other period was never expanded, so it is pooled in full.
+    other = planned["chunks"][1]
+    assert _run(stack, "expand", requestHash=rh.hex(), plvs=_plvs(stack, planned, other), **other)["pooled"] == 3
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"task": "plan", "requestHash": "00"},
+        {"task": "plan", "requestHash": "zz" * 8},
+        {"task": "expand", "requestHash": "00" * 8, "iFirst": 3, "iLast": 2},
+        {"task": "draw", "lane": "0"},
+        {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": [], "refused": []},
+        {"task": "deliver", "lease": {"shard": 0}, "keys": [], "responses": [], "refused": []},
+        {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": ["!"],
+         "refused": []},
+        {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": [None],
+         "refused": [{"index": 0, "code": "400-99"}]},
+        {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": [None],
+         "refused": [{"index": 1, "code": "400-35"}]},
+        {"task": "finish", "requestHash": "00" * 8, "round": True},
+        "not an object",
+    ],
+)  # fmt: skip
+def test_a_malformed_event_is_invalid_task_input_and_changes_nothing(bare: Stack, event: Any) -> None:
+    with pytest.raises(bare.tasks.InvalidTaskInput):
+        bare.tasks.handler(event, None)
+    assert boto3.client("dynamodb").scan(TableName=bare.settings.ra_table, Select="COUNT")["Count"] == 0
+
+
+def test_a_well_formed_deliver_of_a_vanished_batch_stores_nothing(stack: Stack) -> None:
+    # Twin of the malformed deliveries: the same shape with a valid refusal runs (its pool item is gone).
+    event = {"lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": [None],
+             "refused": [{"index": 0, "code": "400-35"}]}  # fmt: skip
+    assert _run(stack, "deliver", **event) == {"delivered": 0, "refused": 0}
