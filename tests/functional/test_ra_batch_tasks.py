@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import copy
 import importlib.util
+import io
 import itertools
+import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -167,7 +169,19 @@ def _changes(order: list[bytes]) -> int:
     return sum(1 for a, b in itertools.pairwise(order) if a != b)
 
 
-def test_two_devices_are_provisioned_through_the_tasks_with_a_mixed_aca_order(stack: Stack) -> None:
+@pytest.fixture
+def task_logs(stack: Stack) -> Iterator[io.StringIO]:
+    """What the tasks' Powertools logger writes (its JSON lines), while the test runs."""
+    handler = stack.tasks.logger.registered_handler
+    buffer = io.StringIO()
+    old = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(old)
+
+
+def test_two_devices_are_provisioned_through_the_tasks_with_a_mixed_aca_order(
+    stack: Stack, task_logs: io.StringIO
+) -> None:
     # Given two devices whose authorization requests were accepted,
     s = stack.settings
     stack.recorder = _Recorder()
@@ -245,6 +259,17 @@ def test_two_devices_are_provisioned_through_the_tasks_with_a_mixed_aca_order(st
     assert issued.list(hashes[0], 0, 0xFFFF) + issued.list(hashes[1], 0, 0xFFFF) == before
     # A repeated plan of a DONE request does nothing.
     assert _run(stack, "plan", requestHash=hashes[0].hex())["done"] is True
+
+    # The logs name no chain id or device, and the pool's tasks (which see every device) carry no
+    # request's correlation id.
+    logs = [json.loads(line) for line in task_logs.getvalue().splitlines() if line.startswith("{")]
+    pool_logs = [e for e in logs if e.get("message") in ("batch drawn", "batch delivered")]
+    assert pool_logs and all(e.get("correlation_id") is None for e in pool_logs)
+    assert {e.get("correlation_id") for e in logs if e.get("message") == "chunk pooled"} == {h.hex() for h in hashes}
+    text = "\n".join(json.dumps(e) for e in logs).lower()
+    for planned in plans.values():
+        assert planned["chainId"] not in text
+    assert "obu-1" not in text and "obu-2" not in text
 
     # RaBatchFunction's role in the template allows every call the tasks made.
     calls = stack.recorder.calls
