@@ -91,17 +91,18 @@ def authorization_header(spdu: bytes) -> dict[str, str]:
     return {"Ieee-1609.2.1-Authorization": base64.b64encode(spdu).decode("ascii")}
 
 
-def open_period_zip(data: bytes, *, request_hash: bytes, i: int) -> PeriodZip:
+def open_period_zip(data: bytes, *, request_hash: bytes, i: int, allow_empty: bool = False) -> PeriodZip:
     """A downloaded batch i of ``request_hash``: layout checked, ``.info`` for this request and period.
 
-    ``VerificationFailed`` names the first broken rule (the CLI's exit code 1).
+    ``VerificationFailed`` names the first broken rule (the CLI's exit code 1). A batch without any
+    certificate (the ACA refused them all) is one too, unless ``allow_empty``.
     """
     expected = BatchName(request_hash, i)
     try:
         batch = read_period_zip(data, expected=expected)
     except BadPeriodZip as exc:
         raise VerificationFailed(f"{batch_filename(request_hash, i)}: {exc}") from None
-    if not batch.responses:
+    if not batch.responses and not allow_empty:
         raise VerificationFailed(f"{expected.filename}: no certificate in the batch")
     return batch
 
@@ -212,8 +213,9 @@ def _open_in_worker(i: int, data: bytes) -> PeriodResult:
 def open_period(opener: Opener, request_hash: bytes, i: int, data: bytes) -> PeriodResult:
     """Read batch i's zip (layout, ``.info``) and open every response in it."""
     started = time.perf_counter()
-    batch = open_period_zip(data, request_hash=request_hash, i=i)
-    if not opener.device.butterfly and len(batch.responses) != 1:
+    # An empty batch is reported, not refused: the ACA may refuse certificates by policy (batch_files).
+    batch = open_period_zip(data, request_hash=request_hash, i=i, allow_empty=True)
+    if not opener.device.butterfly and len(batch.responses) > 1:
         raise VerificationFailed(f"{batch_filename(request_hash, i)}: a non-butterfly request has one certificate")
     found = tuple(opener.open(i, j, body) for j, body in batch.responses.items())
     return PeriodResult(i, found, batch.info.next_dl_time, time.perf_counter() - started)
@@ -267,6 +269,11 @@ class DownloadResult:
     @property
     def verified(self) -> int:
         return len(self.pseudonyms)
+
+    @property
+    def empty_periods(self) -> tuple[int, ...]:
+        """Periods whose batch held no certificate (every one refused by the SCMS)."""
+        return tuple(i for i, count in self.periods.items() if count == 0)
 
 
 def download(

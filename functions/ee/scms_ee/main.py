@@ -213,6 +213,10 @@ def _download(
         f"time {result.total_seconds:.3f} s (RA {result.download_seconds:.3f} s over {result.downloads} GET(s), "
         f"opening {result.open_seconds:.3f} s in {result.workers} process(es))"
     )
+    if result.empty_periods:
+        empty = ", ".join(f"{i:x}" for i in result.empty_periods)
+        print(f"scms-ee {args.command}: no certificate in the batch of period(s) {empty}", file=sys.stderr)
+        return EXIT_REFUSED
     return EXIT_OK
 
 

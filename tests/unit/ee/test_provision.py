@@ -35,7 +35,7 @@ from scms_ee.provision import (
 from scms_ee.pseudonyms import VARIANTS, DeviceKeys
 from scms_ee.state import DeviceState
 from scms_ee.trace import Trace
-from scms_ra.batch_files import parse_batch_filename
+from scms_ra.batch_files import parse_batch_filename, period_zip, read_period_zip
 
 from scms_codec import time32
 from scms_codec.secured.keyring import Keyring
@@ -366,6 +366,30 @@ def test_the_cli_reports_a_batch_that_does_not_verify(world: World, tmp_path: Pa
     code, _ = _cli(state, ra, "download", "--workers", "1")
     assert code == EXIT_REFUSED
     assert "verification failed" in capsys.readouterr().err
+
+
+def test_a_period_whose_certificates_were_all_refused_is_reported_not_hidden(world: World, tmp_path: Path) -> None:
+    # Given an RA whose ACA refused every certificate of the first period (e.g. 400-35: the period starts
+    # before the ACA certificate), so that batch holds only its .info,
+    state = device_state(world, tmp_path / "obu")
+
+    def empty_first(i: int, data: bytes) -> bytes:
+        if i != min(ra.zips):
+            return data
+        info = read_period_zip(data).info
+        return period_zip(info.request_hash, i, {}, info)
+
+    ra = FakeRa(world, not_ready=0, mutate=empty_first, now=time32.now())
+    code, out = _cli(
+        state, ra, "provision", "--variant", "obk", "--cert", "explicit", "--periods", "2", "--workers", "1"
+    )
+    # Then the other period is verified and saved, the summary shows 0 and 20, and the command fails.
+    assert code == EXIT_REFUSED
+    assert "0/20 certificate(s) per period: 20 verified" in out
+    record, _ = ProvisioningStore(state).load(ProvisioningStore(state).latest())
+    saved = tmp_path / "obu" / "pseudonyms" / record.request_hash.hex().upper()
+    assert len(list((saved / f"{record.last_i:x}").glob("*.oer"))) == 20
+    assert not list((saved / f"{record.first_i:x}").glob("*.oer"))
 
 
 def test_download_of_a_device_without_requests_is_a_local_error(world: World, tmp_path: Path) -> None:
