@@ -511,7 +511,8 @@ def _encrypted(plaintext: bytes, key: ec.EllipticCurvePublicKey, key_sec1: bytes
     fresh = os.urandom(28)  # one call for both: the AES key and the CCM nonce
     data_key, nonce = fresh[:16], fresh[16:]
     wrapped = ecies.wrap(key, data_key, EMPTY_SHA256)  # fresh v, ECDH, KDF2, XOR, HMAC (1609.2 §5.3.5)
-    v_sec1 = wrapped.v.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    v = wrapped.v.public_numbers()  # 4 µs, where public_bytes(CompressedPoint) costs 5
+    v_sec1 = (b"\x03" if v.y & 1 else b"\x02") + v.x.to_bytes(32, "big")
     ciphertext = aesccm.encrypt(data_key, nonce, plaintext)
     return wire.encrypted_data_rek(wire.rek_recipient_id(key_sec1), v_sec1, wrapped.c, wrapped.t, nonce, ciphertext)
 

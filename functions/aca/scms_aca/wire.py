@@ -53,6 +53,7 @@ _DURATIONS = ("microseconds", "milliseconds", "seconds", "minutes", "hours", "si
 _TBS_REGION, _TBS_APP, _TBS_ENCRYPTION_KEY = 0x40, 0x10, 0x01
 _TBS_ALLOWED = _TBS_REGION | _TBS_APP | _TBS_ENCRYPTION_KEY
 _ACA_RESPONSE_TAGS: dict[str, bytes] = {"plain": b"\x80", "private": b"\x81", "cubk": b"\x82"}
+_HEADER_PSID_35 = b"\x00\x01\x23"  # HeaderInfo {psid 35}: the SecurityMgmtPsid of every ACA-signed SPDU
 
 
 class _Outside(Exception):
@@ -472,7 +473,8 @@ def signed_data_tbs(payload: bytes, psid: int) -> bytes:
 
     Same octets as ``secured.template.to_be_signed_data`` of that value: the hash input of the signature.
     """
-    return b"\x40" + unsecured(payload) + b"\x00" + cert_template.unbounded_uint(psid)
+    header = _HEADER_PSID_35 if psid == 35 else b"\x00" + cert_template.unbounded_uint(psid)
+    return b"\x40" + b"\x03\x80" + cert_template.length(len(payload)) + payload + header
 
 
 def signed_data(tbs_data: bytes, certificate: bytes, r: int, s: int) -> bytes:

@@ -157,6 +157,10 @@ def test_signed_data_octets_are_the_codec_templates(aca: Aca) -> None:
              "headerInfo": {"psid": 35}}  # fmt: skip
     tbs = signed_data_tbs(payload, 35)
     assert tbs == coer.to_be_signed_data(value)
+    # Any other PSID (and a long payload) is written as the template writes it too.
+    other = {**value, "headerInfo": {"psid": 0x20_40_95}}
+    other["payload"] = {"data": {"protocolVersion": 3, "content": ("unsecuredData", payload * 5)}}
+    assert signed_data_tbs(payload * 5, 0x20_40_95) == coer.to_be_signed_data(other) != tbs
     assert aca.signer.certificate is not None
     cert = aca.signer.certificate.encoded
     r, s = 0x1234, 0xABCDEF
