@@ -8,16 +8,18 @@ request and the i-period asked for.
 
 ``fetch_batch`` GETs one period's zip and polls while the RA answers 404 with ``Retry-After`` (not
 generated yet): it waits what the server says, never less than ``poll`` seconds (0.05 by default, so
-a ``Retry-After: 0`` of a batch being generated is polled quickly), and gives up with ``NotReady``
-when the wait would pass the deadline. A 404 without ``Retry-After`` (no such batch) or any other
+a ``Retry-After: 0`` of a batch being generated is polled quickly). When the server's time lies
+beyond the wait, it still polls every ``poll`` seconds until the deadline (a request's batches are
+generated in one go, so a batch "due next week" is usually there in seconds), then gives up with
+``NotReady``. A 404 without ``Retry-After`` (no such batch) or any other
 refusal is an ``HttpError`` at once, carrying ``Ieee-1609.2.1-Error``.
 
 ``download`` does the whole command for a stored request (``provision.ProvisioningStore``): every
-period firstI … lastI is fetched in order and opened as soon as it arrives, in a pool of worker
-processes (``pseudonyms.Opener``: decrypt, verify, reconstruct, check), while the next one
-downloads. Then every linkage value of the request must be distinct, and the certificates are
-saved under ``pseudonyms/<REQHASH>/<i hex>/<j hex>.oer`` with the private keys of each period in
-``keys.json`` (0600).
+period firstI … lastI is fetched (the first alone, polled while the RA generates; then ``fetchers``
+at a time) and opened as soon as it arrives, in a pool of worker processes (``pseudonyms.Opener``:
+decrypt, verify, reconstruct, check), while the next ones download. Then every linkage value of
+the request must be distinct, and the certificates are saved under ``pseudonyms/<REQHASH>/<i hex>/<j hex>.oer``
+with the private keys of each period in ``keys.json`` (0600).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import os
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -262,7 +264,7 @@ class DownloadResult:
     pseudonyms: tuple[Pseudonym, ...] = field(repr=False)
     downloads: int  # GETs, polls included
     total_seconds: float
-    download_seconds: float  # waiting for the RA (polls, transfers)
+    download_seconds: float  # from the first GET until the last zip arrived (polls, transfers)
     open_seconds: float  # decrypting and checking, summed over workers
     workers: int
 
@@ -285,6 +287,7 @@ def download(
     wait: float = 60.0,
     poll: float = 0.05,
     workers: int | None = None,
+    fetchers: int = 2,
     now: Callable[[], int] = time32.now,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -319,7 +322,9 @@ def download(
     count = workers if workers is not None else (min(2, os.cpu_count() or 1) if len(indices) > 2 else 1)
     deadline = started + wait
     with trace.deferred():
-        results, downloads, waited, zips = _fetch_and_open(fetcher, record, device, acas, indices, count, deadline)
+        results, downloads, waited, zips = _fetch_and_open(
+            fetcher, record, device, acas, indices, count, deadline, fetchers
+        )
         pseudonyms = tuple(p for i in indices for p in results[i].pseudonyms)
         _check_distinct(pseudonyms)
         if trace.enabled:
@@ -339,6 +344,33 @@ def _ra_certificate(state: DeviceState, record: ProvisionedRequest) -> Certifica
     raise StateError(f"the RA certificate {record.ra_certificate} of this request is no longer in the stored CCF")
 
 
+def _fetched(fetcher: _Fetcher, indices: list[int], deadline: float, fetchers: int) -> Iterator[tuple[int, bytes, int]]:
+    """(i, zip, GETs) per period: the first alone (polled while the RA generates), the rest ``fetchers`` at a time.
+
+    Only one period is polled while the batch is generated, so polling never competes with the SCMS
+    for CPU more than one request at a time; once the first batch exists the others usually do too.
+    """
+    if not indices:
+        return
+    data, attempts = fetch_batch(fetcher, indices[0], deadline)
+    yield indices[0], data, attempts
+    rest = indices[1:]
+    if fetchers <= 1 or len(rest) <= 1:
+        for i in rest:
+            data, attempts = fetch_batch(fetcher, i, deadline)
+            yield i, data, attempts
+        return
+    with ThreadPoolExecutor(fetchers, thread_name_prefix="scms-ee-download") as threads:
+        futures = {threads.submit(fetch_batch, fetcher, i, deadline): i for i in rest}
+        try:
+            for future in as_completed(futures):
+                data, attempts = future.result()
+                yield futures[future], data, attempts
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 def _fetch_and_open(
     fetcher: _Fetcher,
     record: ProvisionedRequest,
@@ -347,29 +379,28 @@ def _fetch_and_open(
     indices: list[int],
     workers: int,
     deadline: float,
+    fetchers: int,
 ) -> tuple[dict[int, PeriodResult], int, float, dict[int, bytes]]:
-    """Fetch the periods in order; each zip is opened (in the pool) while the next one downloads."""
+    """Fetch the periods; each zip is opened (in the pool) while the next ones download."""
     zips: dict[int, bytes] = {}
     downloads = 0
+    begin = fetcher.clock()
     waited = 0.0
     if workers <= 1:
         opener = Opener(device, record.expected, acas)
         results: dict[int, PeriodResult] = {}
-        for i in indices:
-            begin = fetcher.clock()
-            zips[i], attempts = fetch_batch(fetcher, i, deadline)
-            downloads, waited = downloads + attempts, waited + fetcher.clock() - begin
-            results[i] = open_period(opener, record.request_hash, i, zips[i])
+        for i, data, attempts in _fetched(fetcher, indices, deadline, fetchers):
+            zips[i], downloads, waited = data, downloads + attempts, fetcher.clock() - begin
+            results[i] = open_period(opener, record.request_hash, i, data)
         return results, downloads, waited, zips
     initargs = (device, record.expected, [c.encoded for c in acas], record.request_hash)
+    # The first submit forks every worker (fork context) before any download thread exists.
     with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker, initargs=initargs) as pool:
         futures: dict[int, Future[PeriodResult]] = {}
         try:
-            for i in indices:
-                begin = fetcher.clock()
-                zips[i], attempts = fetch_batch(fetcher, i, deadline)
-                downloads, waited = downloads + attempts, waited + fetcher.clock() - begin
-                futures[i] = pool.submit(_open_in_worker, i, zips[i])
+            for i, data, attempts in _fetched(fetcher, indices, deadline, fetchers):
+                zips[i], downloads, waited = data, downloads + attempts, fetcher.clock() - begin
+                futures[i] = pool.submit(_open_in_worker, i, data)
             return {i: futures[i].result() for i in indices}, downloads, waited, zips
         except BaseException:
             for future in futures.values():

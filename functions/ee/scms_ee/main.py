@@ -89,6 +89,7 @@ def _schedule_arguments(parser: argparse.ArgumentParser) -> None:
 def _download_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for batches (default 60)")
     parser.add_argument("--workers", type=int, help="processes opening batches (default: up to 2)")
+    parser.add_argument("--fetchers", type=_positive, default=2, help="concurrent downloads after the first (2)")
 
 
 def main(
@@ -201,8 +202,9 @@ def _download(
     say: Callable[[str], None],
 ) -> int:
     result = download_use_case.download(
-        state, client, trace, request_hash=request_hash, wait=args.wait, workers=args.workers, say=say
-    )
+        state, client, trace, request_hash=request_hash, wait=args.wait, workers=args.workers,
+        fetchers=args.fetchers, say=say,
+    )  # fmt: skip
     counts = sorted(set(result.periods.values()))
     per_period = "/".join(str(c) for c in counts)
     say(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class Trace:
     _names: set[str] = field(default_factory=set, repr=False)
     _messages: int = field(default=0, repr=False)
     _deferred: int = field(default=0, repr=False)
+    _lock: Any = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         if self.directory is None:
@@ -71,8 +73,9 @@ class Trace:
         """Record one SPDU as ``NNN-<asn1_type>.oer``; returns its trace-relative name."""
         if self.directory is None:
             return None
-        self._messages += 1
-        name = f"{self._messages:03d}-{asn1_type}.oer"
+        with self._lock:  # downloads run in threads
+            self._messages += 1
+            name = f"{self._messages:03d}-{asn1_type}.oer"
         entry: dict[str, Any] = {
             "file": name,
             "kind": "message",
@@ -82,7 +85,8 @@ class Trace:
         }
         if signer is not None:
             entry["signer"] = signer
-        self._write(name, data, entry)
+        with self._lock:
+            self._write(name, data, entry)
         return name
 
     def certificate(self, role: str, cert: Certificate, *, issued_by: str | None) -> str | None:
@@ -104,7 +108,8 @@ class Trace:
             "role": role,
             "issued_by": issued_by,
         }
-        self._write(name, data, entry)
+        with self._lock:
+            self._write(name, data, entry)
         return name
 
     def _write(self, name: str, data: bytes, entry: dict[str, Any]) -> None:

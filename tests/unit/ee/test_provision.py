@@ -301,6 +301,24 @@ def test_provision_then_download_verifies_and_saves_every_certificate(
     assert f"{first.private_key:064x}" not in (tmp_path / "trace" / "trace.json").read_text()
 
 
+def test_the_first_batch_is_polled_alone_then_the_others_come_concurrently(world: World, tmp_path: Path) -> None:
+    # Given an RA that makes every batch wait two polls,
+    state = device_state(world, tmp_path / "obu")
+    ra = FakeRa(world, not_ready=2)
+    order: list[str] = []
+    client = Client("http://scms", transport=lambda *a: (order.append(a[1]), ra(*a))[1])
+    record = provision(state, client, Trace(None), variant="ubk", cert_type="implicit", now=NOW,
+                       schedule=default_schedule(), periods=5)  # fmt: skip
+    clock = Clock()
+    # When it downloads with four concurrent fetchers,
+    result = download(state, client, Trace(None), wait=5.0, workers=1, fetchers=4, now=lambda: NOW, clock=clock,
+                      sleep=clock.sleep)  # fmt: skip
+    # Then all 100 certificates verify, and the first period's three GETs came before any other period's.
+    assert result.verified == 100 and result.downloads == 15
+    first = [n for n, url in enumerate(order) if f"_{record.first_i:x}.zip" in url]
+    assert first == [1, 2, 3]  # order[0] is the POST
+
+
 def test_a_tampered_batch_fails_the_download_and_saves_nothing(world: World, tmp_path: Path) -> None:
     # Twin of the above: one response of the second period has a flipped bit.
     state = device_state(world, tmp_path / "obu")
