@@ -306,7 +306,12 @@ def test_the_first_batch_is_polled_alone_then_the_others_come_concurrently(world
     state = device_state(world, tmp_path / "obu")
     ra = FakeRa(world, not_ready=2)
     order: list[str] = []
-    client = Client("http://scms", transport=lambda *a: (order.append(a[1]), ra(*a))[1])
+
+    def recording(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float) -> Response:
+        order.append(url)
+        return ra(method, url, headers, body, timeout)
+
+    client = Client("http://scms", transport=recording)
     record = provision(state, client, Trace(None), variant="ubk", cert_type="implicit", now=NOW,
                        schedule=default_schedule(), periods=5)  # fmt: skip
     clock = Clock()
