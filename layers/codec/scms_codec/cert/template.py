@@ -120,8 +120,10 @@ def _choice(value: Any) -> tuple[str, Any]:
 
 # EccP256CurvePoint root alternatives of 32 octets (x-only 0, compressed-y-0 2, compressed-y-1 3).
 _POINT_TAGS = {"x-only": b"\x80", "compressed-y-0": b"\x82", "compressed-y-1": b"\x83"}
-_DURATION_TAGS = {name: bytes((0x80 | i,)) for i, name in enumerate(
-    ("microseconds", "milliseconds", "seconds", "minutes", "hours", "sixtyHours", "years"))}
+_DURATION_TAGS = {
+    name: bytes((0x80 | i,))
+    for i, name in enumerate(("microseconds", "milliseconds", "seconds", "minutes", "hours", "sixtyHours", "years"))
+}
 
 
 def curve_point(value: Any) -> bytes:
@@ -157,8 +159,15 @@ def public_encryption_key(value: Any) -> bytes:
 
 # --- ToBeSignedCertificate and Certificate (Ieee1609Dot2) --------------------------------------
 
-_TBS_OPTIONALS = ("region", "assuranceLevel", "appPermissions", "certIssuePermissions",
-                  "certRequestPermissions", "canRequestRollover", "encryptionKey")
+_TBS_OPTIONALS = (
+    "region",
+    "assuranceLevel",
+    "appPermissions",
+    "certIssuePermissions",
+    "certRequestPermissions",
+    "canRequestRollover",
+    "encryptionKey",
+)
 _TBS_REQUIRED = frozenset({"id", "cracaId", "crlSeries", "validityPeriod", "verifyKeyIndicator", "appPermissions"})
 _TBS_ALLOWED = _TBS_REQUIRED | {"region", "encryptionKey"}
 _LINKAGE_REQUIRED = frozenset({"iCert", "linkage-value"})
@@ -170,6 +179,8 @@ _PSID_SSP_ALLOWED = frozenset({"psid", "ssp"})
 _CERT_REQUIRED = frozenset({"version", "type", "issuer", "toBeSigned"})
 _CERT_ALLOWED = _CERT_REQUIRED | {"signature"}
 _CERT_TYPES = {"explicit": b"\x00", "implicit": b"\x01"}
+_TBS_PREAMBLES = {(region, key): bytes((0x10 | (0x40 if region else 0) | (0x01 if key else 0),))
+                  for region in (False, True) for key in (False, True)}  # fmt: skip
 
 
 def _certificate_id(value: Any) -> bytes:
@@ -215,6 +226,11 @@ def _app_permissions(value: Any) -> bytes:
         raise Outside
     out = [quantity(len(value))]
     for entry in value:
+        if type(entry) is dict and len(entry) == 1:
+            psid = entry.get("psid")
+            if type(psid) is int and 0 <= psid < 0x80:  # the usual PsidSsp: a one-octet psid, no ssp
+                out.append(b"\x00\x01" + bytes((psid,)))
+                continue
         entry = _fields(entry, _PSID_SSP_REQUIRED, _PSID_SSP_ALLOWED)
         if "ssp" not in entry:
             out.append(b"\x00" + unbounded_uint(entry["psid"]))
@@ -247,8 +263,10 @@ def _verify_key_indicator(value: Any) -> bytes:
 def to_be_signed_certificate(value: Any) -> bytes:
     """``ToBeSignedCertificate`` of an ACA-issued shape (1609.2 §6.4.8); ``Outside`` for any other."""
     value = _fields(value, _TBS_REQUIRED, _TBS_ALLOWED)
+    # The preamble of _TBS_OPTIONALS after the extension bit, for the members _TBS_ALLOWED admits:
+    # appPermissions (required here) 0x10, region 0x40, encryptionKey 0x01 (same octet as ``preamble``).
     out = [
-        preamble(value, _TBS_OPTIONALS, extensible=True),
+        _TBS_PREAMBLES[("region" in value, "encryptionKey" in value)],
         _certificate_id(value["id"]),
         octets(value["cracaId"], 3),
         uint(value["crlSeries"], 2),
