@@ -187,7 +187,12 @@ def draw(
         if not pool.acquire(shard, holder, now_unix=now_unix, lease_seconds=lease_seconds):
             continue
         lease = Lease(shard, holder)
-        items = pool.read(shard, batch_size)
+        try:
+            items = pool.read(shard, batch_size)
+        except Exception:
+            # A failed read (the task is retried) must not keep the shard for a whole lease.
+            pool.release(lease)
+            raise
         if not items:
             pool.release(lease)
             continue

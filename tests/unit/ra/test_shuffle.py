@@ -139,6 +139,20 @@ def test_an_empty_pool_draws_nothing_and_keeps_no_lease() -> None:
     assert drawn is not None and [i.key for i in drawn.items] == ["ff" * 16] and list(pool.leases) == [3]
 
 
+def test_a_failed_read_gives_the_lease_back(world: World) -> None:
+    class Busy(FakeShufflePool):
+        def read(self, shard: int, limit: int) -> list[PoolItem]:
+            raise TimeoutError("busy")
+
+    busy = Busy(shards=2)
+    busy.items = world.pool.items
+    with pytest.raises(TimeoutError):
+        draw(busy, batch_size=10, lease_seconds=60, now=NOW)
+    assert busy.leases == {}
+    # Twin: a read that works keeps the lease for the delivery.
+    assert draw(world.pool, batch_size=10, lease_seconds=60, now=NOW) is not None and len(world.pool.leases) == 1
+
+
 class _Recording(random.Random):
     def __init__(self) -> None:
         super().__init__(7)
