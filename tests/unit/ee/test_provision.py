@@ -336,7 +336,7 @@ def test_a_tampered_batch_fails_the_download_and_saves_nothing(world: World, tmp
     record = provision(state, client, Trace(None), variant="ubk", cert_type="explicit", now=NOW,
                        schedule=default_schedule(), periods=2)  # fmt: skip
     with pytest.raises(VerificationFailed):
-        download(state, client, Trace(None), wait=1.0, workers=1, now=lambda: NOW)
+        download(state, client, Trace(None), wait=1.0, workers=2, now=lambda: NOW)  # the failure crosses the pool
     assert not (tmp_path / "obu" / "pseudonyms" / record.request_hash.hex().upper()).exists()
 
 
