@@ -8,6 +8,7 @@ Exit codes: 0 ok; 1 refused by the SCMS or verification failed; 2 usage or local
 from __future__ import annotations
 
 import argparse
+import json
 import string
 import sys
 from collections.abc import Callable, Sequence
@@ -275,13 +276,24 @@ def _show(state: DeviceState, say: Callable[[str], None]) -> int:
     enrollment = saved.get("enrollment")
     if cert is None or not isinstance(enrollment, dict):
         say("enrollment: none")
-        return EXIT_OK
-    start, end = cert.validity
-    say(f"enrollment certificate: {cert.hashed_id8.hex()} ({'implicit' if cert.is_implicit else 'explicit'})")
-    say(f"validity: {_utc(start)} .. {_utc(end)}")
-    say(f"issuer: {(cert.issuer_id or b'').hex()}")
-    root = saved.get("root", {})
-    say(f"root: {root.get('hashed_id8', '?')} ({root.get('source', '?')})")
+    else:
+        start, end = cert.validity
+        say(f"enrollment certificate: {cert.hashed_id8.hex()} ({'implicit' if cert.is_implicit else 'explicit'})")
+        say(f"validity: {_utc(start)} .. {_utc(end)}")
+        say(f"issuer: {(cert.issuer_id or b'').hex()}")
+        root = saved.get("root", {})
+        say(f"root: {root.get('hashed_id8', '?')} ({root.get('source', '?')})")
+    provisioning = saved.get("provisioning")
+    store = provision_use_case.ProvisioningStore(state)
+    for name in provisioning.get("requests", []) if isinstance(provisioning, dict) else []:
+        record, _ = store.load(bytes.fromhex(name))
+        summary = state.root / "pseudonyms" / name / "summary.json"
+        got = "not downloaded"
+        if summary.exists():
+            counts = json.loads(summary.read_text(encoding="utf-8")).get("periods", {})
+            got = f"{sum(counts.values())} certificate(s) in {len(counts)} period(s)"
+        span = f"{record.first_i:x}..{record.last_i:x}"
+        say(f"request {name}: {record.variant} {record.cert_type}, periods {span}, {got}")
     return EXIT_OK
 
 

@@ -260,6 +260,7 @@ class ProvisionedRequest:
     next_dl_time: int
     expected: Expected
     ra_certificate: str  # HashedId8 hex of the RA certificate the request went to
+    ack: RaEeCertAck | None = field(default=None, compare=False)  # as verified (not stored: the SPDU is)
 
     def to_json(self) -> dict[str, Any]:
         schedule = self.expected.schedule
@@ -378,7 +379,7 @@ def provision(
     first_i = prepared.first_i if ack.first_i is None else ack.first_i
     record = ProvisionedRequest(
         prepared.request_hash, variant, cert_type, first_i, prepared.last_i, ack.next_dl_time, prepared.expected,
-        ra.hashed_id8.hex(),
+        ra.hashed_id8.hex(), ack,
     )  # fmt: skip
     ProvisioningStore(state).save(record, device, prepared.spdu, answer)
     return record

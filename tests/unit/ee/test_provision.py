@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from scms_ee.client import Client, HttpError, Response
 from scms_ee.download import NotReady, _Fetcher, download, fetch_batch, retry_after_seconds
 from scms_ee.enroll import VerificationFailed
@@ -249,6 +250,7 @@ def device_state(world: World, root: Path) -> DeviceState:
     state = DeviceState(root)
     state.ensure()
     ca = world.hierarchy
+    state.save_canonical_key(ec.generate_private_key(ec.SECP256R1()))
     state.save_enrollment_key(world.ee.ee.enrollment)
     chain = (ca.certificate("eca"), ca.certificate("ica"), ca.certificate("root"))
     state.save_enrollment(world.ee.certificate, chain)
@@ -277,6 +279,7 @@ def test_provision_then_download_verifies_and_saves_every_certificate(
     # When it provisions three periods and downloads them,
     record = provision(state, client, trace, variant=variant, cert_type=cert_type, now=NOW,
                        schedule=default_schedule(), periods=3)  # fmt: skip
+    assert record.ack is not None and record.ack.request_hash == record.request_hash
     clock = Clock()
     result = download(state, client, trace, wait=5.0, workers=workers, now=lambda: NOW, clock=clock,
                       sleep=clock.sleep)  # fmt: skip
@@ -373,6 +376,8 @@ def test_the_cli_provisions_downloads_and_prints_a_summary(world: World, tmp_pat
     name = ProvisioningStore(state).latest().hex().upper()
     code, again = _cli(state, ra, "download", "--request", name, "--workers", "1")
     assert code == EXIT_OK and "40 verified" in again
+    code, shown = _cli(state, ra, "show")
+    assert code == EXIT_OK and f"request {name}: ubk implicit" in shown and "40 certificate(s) in 2 period(s)" in shown
 
 
 def test_the_cli_reports_a_batch_that_does_not_verify(world: World, tmp_path: Path, capsys: Any) -> None:
