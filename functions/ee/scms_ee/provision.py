@@ -330,8 +330,9 @@ class ProvisioningStore:
         except FileNotFoundError as exc:
             raise StateError(f"no authorization request {request_hash.hex().upper()} in {self.state.root}") from exc
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            # Only the file names: the key file's content is secret.
-            raise StateError(f"{directory}: unreadable provisioning record ({type(exc).__name__})") from exc
+            # Only the file and the error's type, and no chained exception: a parser's message could
+            # quote the key file, whose content is secret.
+            raise StateError(f"{directory}: unreadable provisioning record ({type(exc).__name__})") from None
         return record, device
 
 

@@ -34,7 +34,7 @@ from scms_ee.provision import (
     verify_ack,
 )
 from scms_ee.pseudonyms import VARIANTS, DeviceKeys
-from scms_ee.state import DeviceState
+from scms_ee.state import DeviceState, StateError
 from scms_ee.trace import Trace
 from scms_ra.batch_files import parse_batch_filename, period_zip, read_period_zip
 
@@ -418,6 +418,20 @@ def test_a_period_whose_certificates_were_all_refused_is_reported_not_hidden(wor
     saved = tmp_path / "obu" / "pseudonyms" / record.request_hash.hex().upper()
     assert len(list((saved / f"{record.last_i:x}").glob("*.oer"))) == 20
     assert not list((saved / f"{record.first_i:x}").glob("*.oer"))
+
+
+def test_a_corrupt_key_file_is_reported_without_its_content(world: World, tmp_path: Path) -> None:
+    state = device_state(world, tmp_path / "obu")
+    ra = FakeRa(world, now=time32.now())
+    assert _cli(state, ra, "provision", "--variant", "ubk", "--cert", "explicit", "--no-download")[0] == EXIT_OK
+    store = ProvisioningStore(state)
+    key_file = store.directory(store.latest()) / "keys.json"
+    secret = json.loads(key_file.read_text())["signing"]
+    store.load(store.latest())
+    key_file.write_text(json.dumps({"variant": "ubk", "signing": secret + "zz", "signing_expansion": "00" * 16}))
+    with pytest.raises(StateError) as info:
+        store.load(store.latest())
+    assert secret not in str(info.value) and info.value.__cause__ is None and info.value.__suppress_context__
 
 
 def test_download_of_a_device_without_requests_is_a_local_error(world: World, tmp_path: Path) -> None:
