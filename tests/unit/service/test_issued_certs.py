@@ -30,6 +30,8 @@ def certificates_and_refusals_read_back_by_range(store: Any) -> None:
     assert store.delivered(RH, 5, 6) == {(5, 0), (6, 2)}
     assert store.delivered(OTHER, 0, 99) == {(5, 0)}
     assert store.list(RH, 7, 9) == [] and store.delivered(RH, 6, 5) == set()
+    counts = (store.count(RH, 4, 6), store.count(RH, 5, 5), store.count(OTHER, 0, 99), store.count(RH, 7, 9))
+    assert counts == (4, 1, 1, 0)
 
 
 def a_repeated_delivery_replaces_the_same_item(store: Any) -> None:
@@ -48,6 +50,7 @@ def many_items_cross_the_batch_limit(store: Any) -> None:
     store.put_many(certs)
     assert store.list(RH, 0, 2) == certs
     assert store.delivered(RH, 1, 1) == {(1, j) for j in range(40)}
+    assert store.count(RH, 0, 2) == 120
 
 
 CONTRACT: tuple[Callable[[Any], None], ...] = (

@@ -69,6 +69,10 @@ class IssuedCertStore(Protocol):
         """The items of i in [i_first, i_last] in (i, j) order, with their SPDUs."""
         ...
 
+    def count(self, request_hash: bytes, i_first: int, i_last: int) -> int:
+        """How many items (certificates and refusals) of i in [i_first, i_last] are stored."""
+        ...
+
 
 def _pk(request_hash: bytes) -> str:
     return f"REQ#{request_hash.hex()}"
@@ -122,7 +126,9 @@ class DynamoDbIssuedCertStore:
             requests.append({"PutRequest": {"Item": item}})
         batch_write(self.client, self._table, requests, on_error=self._error, action="put", sleep=self._sleep)
 
-    def _query(self, request_hash: bytes, i_first: int, i_last: int, projection: str | None) -> list[dict[str, Any]]:
+    def _query(
+        self, request_hash: bytes, i_first: int, i_last: int, projection: str | None, *, count: bool = False
+    ) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
@@ -135,11 +141,13 @@ class DynamoDbIssuedCertStore:
         }
         if projection is not None:
             kwargs["ProjectionExpression"] = projection
+        if count:
+            kwargs["Select"] = "COUNT"  # one {"n": Count} per page: no item travels
         items: list[dict[str, Any]] = []
         try:
             while True:
                 out = self.client.query(**kwargs)
-                items.extend(out.get("Items", []))
+                items.extend(out.get("Items", []) if not count else [{"n": out.get("Count", 0)}])
                 last = out.get("LastEvaluatedKey")
                 if not last:
                     return items
@@ -164,6 +172,11 @@ class DynamoDbIssuedCertStore:
             out.append(IssuedCert(request_hash, i, j, item["acaRequestId"]["S"], expires, spdu, refusal))
         return out
 
+    def count(self, request_hash: bytes, i_first: int, i_last: int) -> int:
+        if i_last < i_first:
+            return 0
+        return sum(int(page["n"]) for page in self._query(request_hash, i_first, i_last, None, count=True))
+
 
 class FakeIssuedCertStore:
     """In-memory ``IssuedCertStore``."""
@@ -183,3 +196,6 @@ class FakeIssuedCertStore:
     def list(self, request_hash: bytes, i_first: int, i_last: int) -> list[IssuedCert]:
         keys = sorted(k for k in self.items if k[0] == request_hash and i_first <= k[1] <= i_last)
         return [self.items[k] for k in keys]
+
+    def count(self, request_hash: bytes, i_first: int, i_last: int) -> int:
+        return len(self.delivered(request_hash, i_first, i_last))
