@@ -360,3 +360,41 @@ def test_a_successful_restore_is_saved_again_on_shutdown(tmp_path: Path) -> None
     assert state is not None
     assert [s["string"] for s in state["secrets"]] == ["the only copy of a key"]
     assert state["dynamodb"]["scms-ra"] == saved["dynamodb"]["scms-ra"]
+
+
+def test_moto_transactions_keep_their_all_or_nothing_with_the_touched_items_backup(aws_settings: Any) -> None:
+    # Given the local cloud's moto DynamoDB patches (one request at a time, rollback of touched items only),
+    from botocore.exceptions import ClientError
+
+    from scms_cli.local.cloud import _serialize_moto_dynamodb
+
+    _serialize_moto_dynamodb()
+    client = boto3.client("dynamodb")
+    table = aws_settings.aca_table
+
+    def key(name: str) -> dict[str, Any]:
+        return {"pk": {"S": name}, "sk": {"S": "REQ"}}
+
+    client.put_item(TableName=table, Item={**key("a"), "v": {"N": "1"}})
+    # When a transaction puts a new item, updates one and then fails a condition,
+    with pytest.raises(ClientError) as refused:
+        client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "1"}}}},
+            {"Update": {"TableName": table, "Key": key("a"), "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"Put": {"TableName": table, "Item": {**key("c"), "v": {"N": "3"}},
+                     "ConditionExpression": "attribute_exists(pk)"}},
+        ])  # fmt: skip
+    # Then nothing of it stays: the new item is gone and the updated one is as before.
+    assert refused.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert "Item" not in client.get_item(TableName=table, Key=key("b"))
+    assert "Item" not in client.get_item(TableName=table, Key=key("c"))
+    assert client.get_item(TableName=table, Key=key("a"))["Item"]["v"] == {"N": "1"}
+    # Twin: the same transaction without the failing condition applies every write.
+    client.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": {**key("b"), "v": {"N": "1"}}}},
+        {"Update": {"TableName": table, "Key": key("a"), "UpdateExpression": "SET v = :two",
+                    "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+    ])  # fmt: skip
+    assert client.get_item(TableName=table, Key=key("b"))["Item"]["v"] == {"N": "1"}
+    assert client.get_item(TableName=table, Key=key("a"))["Item"]["v"] == {"N": "2"}

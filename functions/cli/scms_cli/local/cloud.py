@@ -7,10 +7,12 @@ Handlers reach it the way they reach AWS: boto3 honours ``AWS_ENDPOINT_URL``, wh
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import logging
 import os
 import threading
+import types
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -93,6 +95,7 @@ class LocalCloud:
 
     def start(self) -> str:
         """Start the moto server; configure Step Functions to execute the real ASL. Returns the endpoint."""
+        _serialize_moto_dynamodb()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         endpoint = self.endpoint
@@ -159,6 +162,87 @@ class LocalCloud:
         )
 
 
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _serialize_moto_dynamodb() -> None:
+    """One DynamoDB request at a time in the moto server (idempotent).
+
+    moto's DynamoDB backend is not thread-safe: TransactWriteItems deep-copies the tables it touches
+    while another request thread puts items into them ("dictionary changed size during iteration",
+    a 500), which two lanes' ACA batches in two worker processes do. DynamoDB serializes nothing,
+    but each moto request takes milliseconds, so one lock costs little and keeps every write whole.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_scms_serialized", False):
+        return
+    unlocked = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return unlocked(self)
+
+    call_action._scms_serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    _backup_only_touched_items()
+
+
+def _backup_only_touched_items() -> None:
+    """moto's TransactWriteItems keeps only the items it touches for its rollback, not the whole table.
+
+    moto 5.2.5 deep-copies every table a transaction names, once per item of the transaction, before
+    it starts: a 100-item transaction on the ACA's answer table copies that table 100 times, so each
+    ACA batch grows slower as the table fills (seconds per batch after a few thousand answers). The
+    patched method hands moto the live table as its "backup", snapshots the items the transaction
+    touches, and on any failure puts exactly those back. Requests are serialized (above), so nothing
+    else changes the table meanwhile.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend.transact_write_items, "_scms_touched_only", False):
+        return
+    models: Any = importlib.import_module("moto.dynamodb.models")
+    real_copy = models.copy
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else real_copy.deepcopy(value, memo)
+
+    models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=real_copy.copy)
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched: list[tuple[str, dict[str, Any], Any]] = []
+        for entry in transact_items:
+            for op in entry.values():
+                table_name = op.get("TableName")
+                if table_name not in self.tables:
+                    continue
+                table = self.tables[table_name]
+                key = op.get("Key")
+                if key is None and "Item" in op:
+                    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                    if table.range_key_attr is not None and table.range_key_attr in op["Item"]:
+                        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+                if key is not None:
+                    # A malformed key raises here as it would in moto's own call.
+                    touched.append((table_name, key, real_copy.deepcopy(self.get_item(table_name, key))))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, before in reversed(touched):
+                if before is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, before.to_json()["Attributes"])
+            raise
+
+    transact_write_items._scms_touched_only = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 # moto's KMS API cannot create a key with a chosen id or material, and anything encrypted under the
 # key names its id. The moto server runs in this process, so the local cloud reads and writes its
 # KMS backend directly: the restored key has the same id and material, and old ciphertexts decrypt.
@@ -193,4 +277,3 @@ def _restore_moto_kms_key(saved: Mapping[str, Any]) -> None:
     key.arn = f"arn:aws:kms:{LOCAL_REGION}:{LOCAL_ACCOUNT}:key/{key.id}"
     key.key_material = base64.b64decode(saved["material"])
     backend.keys[key.id] = key
-
