@@ -398,3 +398,23 @@ def test_moto_transactions_keep_their_all_or_nothing_with_the_touched_items_back
     ])  # fmt: skip
     assert client.get_item(TableName=table, Key=key("b"))["Item"]["v"] == {"N": "1"}
     assert client.get_item(TableName=table, Key=key("a"))["Item"]["v"] == {"N": "2"}
+
+
+def test_function_environments_resolve_and_agreed_scms_variables_become_process_wide() -> None:
+    # Given the template's functions and the local physical names (the state machine's ARN included),
+    from scms_cli.local.cloud import _physical_names
+    from scms_cli.local.template import process_environment, resolve_function
+
+    names = _physical_names("key-id", "local")
+    names["ProvisionStateMachine"] = "arn:aws:states:us-east-1:123456789012:stateMachine:ProvisionStateMachine"
+    specs = {s.logical_id: resolve_function(s, names) for s in functions()}
+    # Then RaFunction sees the ARN, and every value is a plain string.
+    assert specs["RaFunction"].environment["SCMS_PROVISION_STATE_MACHINE"] == names["ProvisionStateMachine"]
+    assert all(isinstance(v, str) and "{" not in v for s in specs.values() for v in s.environment.values())
+    shared = process_environment(specs.values())
+    assert shared["SCMS_PROVISION_STATE_MACHINE"] == names["ProvisionStateMachine"]
+    # Twin: the LAs disagree on SCMS_LA_ID, so it stays each LA's own; an operator's variable is left out.
+    assert "SCMS_LA_ID" not in shared
+    kept = {s.logical_id: resolve_function(s, names, keep={"SCMS_PROVISION_LANES"}) for s in functions()}
+    assert "SCMS_PROVISION_LANES" not in kept["RaBatchFunction"].environment
+    assert "SCMS_PROVISION_LANES" not in process_environment(kept.values(), keep={"SCMS_PROVISION_LANES"})

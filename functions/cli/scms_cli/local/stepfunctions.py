@@ -60,12 +60,20 @@ _WORKER_HANDLERS: dict[str, Handler] = {}  # inside a worker process: handlers l
 
 
 def start_process_pool(specs: Sequence[FunctionSpec], *, workers: int = 2) -> None:
-    """Run the tasks of ``specs`` in ``workers`` processes (spawned, with this process's environment)."""
+    """Run the tasks of ``specs`` in ``workers`` processes (spawned, with this process's environment).
+
+    Each worker imports every task handler when it starts, and the pool's workers are started here
+    (a no-op task each): a provisioning burst right after the start pays no spawn or import.
+    """
     global _POOL
     _POOLED.update({spec.logical_id: spec for spec in specs})
     if _POOL is None:
         context = multiprocessing.get_context("spawn")  # no fork of a process that runs server threads
-        _POOL = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(dict(os.environ),))
+        _POOL = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(dict(os.environ), list(specs))
+        )
+        for started in [_POOL.submit(os.getpid) for _ in range(workers)]:
+            started.result()
 
 
 def stop_process_pool() -> None:
@@ -77,18 +85,29 @@ def stop_process_pool() -> None:
     _POOLED.clear()
 
 
-def _init_worker(environment: dict[str, str]) -> None:
+def _init_worker(environment: dict[str, str], specs: Sequence[FunctionSpec] = ()) -> None:
     os.environ.clear()
     os.environ.update(environment)
+    for spec in specs:
+        try:
+            _worker_handler(spec)
+        except Exception as exc:  # a broken function answers its tasks with the error, not a broken pool
+            log.warning("worker: %s did not load: %s", spec.logical_id, type(exc).__name__)
 
 
-def _call_in_worker(spec: FunctionSpec, payload: Any) -> tuple[bool, Any]:
-    """In a worker: (errored, result or moto's error document), the handler loaded once per process."""
+def _worker_handler(spec: FunctionSpec) -> Handler:
+    """``spec``'s handler in this worker, imported on first use with the function's own environment."""
     handler = _WORKER_HANDLERS.get(spec.logical_id)
     if handler is None:
         environment = {key: str(value) for key, value in spec.environment.items()}
         handler = _WORKER_HANDLERS[spec.logical_id] = load_handler(spec, environment)
+    return handler
+
+
+def _call_in_worker(spec: FunctionSpec, payload: Any) -> tuple[bool, Any]:
+    """In a worker: (errored, result or moto's error document), the handler loaded once per process."""
     try:
+        handler = _worker_handler(spec)
         return False, handler(payload, LambdaContext(function_name=spec.logical_id))
     except Exception as exc:
         return True, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
