@@ -53,3 +53,128 @@ def section(title: str) -> str:
 def save_json(path: Path, results: dict[str, Any]) -> None:
     """Write the results with stable key order."""
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+# --- the provisioning sections (bench/provision.py), as text on stdout and as Markdown -------------
+
+Rows = list[list[object]]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub Markdown table; the first column left-aligned, the others right-aligned."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join([":---", *["---:"] * (len(headers) - 1)]) + "|"]
+    out.extend("| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |" for row in rows)
+    return "\n".join(out)
+
+
+def _mib(value: float | None) -> str | None:
+    return None if value is None else f"{value:,.0f}"
+
+
+def _s(value: float | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def burst_table(bursts: Sequence[dict[str, Any]]) -> tuple[list[str], Rows]:
+    """One row per variant: medians of the runs (seconds) and what was verified."""
+    headers = [
+        "variant",
+        "certificates verified",
+        "POST → all verified s",
+        "POST → ack s",
+        "state machine s",
+        "ack → all verified s",
+        "after the stop s",
+        "runs",
+        "peak RSS MiB",
+    ]
+    rows: Rows = []
+    for b in bursts:
+        median = b["median"]
+        verified = min(r["verified"] for r in b["runs"])
+        rows.append([f"{b['cert_type']}/{b['variant']}, {b['periods']} periods", f"{verified:,} / "
+                     f"{b['certificates_expected']:,}", _s(median["total_s"]), _s(median["ack_s"]),
+                     _s(median["execution_s"]), _s(median["download_verify_s"]), _s(median["tail_s"]),
+                     len(b["runs"]), _mib(b["peak_rss_mib"])])  # fmt: skip
+    return headers, rows
+
+
+def tasks_table(burst: dict[str, Any], *, top: int = 8) -> tuple[list[str], Rows]:
+    """Where the median run's execution spent its time: Lambda tasks by summed duration."""
+    runs = sorted(burst["runs"], key=lambda r: r["total_s"])
+    median_run = runs[len(runs) // 2]
+    headers = ["task (function:task)", "count", "summed s", "longest s", "first start → last end s"]
+    rows: Rows = [[label, int(t["count"]), _s(t["seconds"]), _s(t["max"]), _s(t["span"])]
+                  for label, t in list(median_run["tasks"].items())[:top]]  # fmt: skip
+    return headers, rows
+
+
+def devices_table(devices: dict[str, Any]) -> tuple[list[str], Rows]:
+    """The many-devices run in one row."""
+    headers = [
+        "devices x periods",
+        "certificates verified",
+        "certs/s",
+        "p50 POST → all verified s",
+        "p99 s",
+        "p50 ack s",
+        "peak RSS MiB",
+        "failed devices",
+    ]
+    rows: Rows = [[f"{devices['devices']} x {devices['periods_per_device']} ({devices['cert_type']}/"
+                   f"{devices['variant']})", f"{devices['certificates_verified']:,} / "
+                   f"{devices['certificates_expected']:,}", devices["certs_per_s"], _s(devices["latency_p50_s"]),
+                   _s(devices["latency_p99_s"]), _s(devices["ack_p50_s"]), _mib(devices["peak_rss_mib"]),
+                   devices["error_count"]]]  # fmt: skip
+    return headers, rows
+
+
+def environment_line(env: dict[str, Any]) -> str:
+    """Machine, load, versions, revision and date in one sentence."""
+    packages = ", ".join(f"{name} {version}" for name, version in sorted(env.get("packages", {}).items()))
+    load = env.get("load_average")
+    load_text = f", load average {load[0]:.1f} at the start" if load else ""
+    return (f"{env.get('date', '?')} on {env.get('cpu_model', '?')} ({env.get('cores', '?')} cores{load_text}); "
+            f"Python {env.get('python', '?')}, {env.get('openssl', 'OpenSSL ?')}; {packages}; "
+            f"git {env.get('git_revision', '?')}")  # fmt: skip
+
+
+def provision_sections(results: dict[str, Any]) -> list[tuple[str, list[str], Rows]]:
+    """(title, headers, rows) of every provisioning table present in ``results``."""
+    provisioning = results.get("provisioning") or {}
+    out: list[tuple[str, list[str], Rows]] = []
+    if bursts := provisioning.get("burst"):
+        periods = bursts[0]["periods"]
+        out.append((f"Burst: one device, {periods} i-periods x 20 (median of runs, seconds)", *burst_table(bursts)))
+        for b in bursts:
+            out.append((f"Burst {b['cert_type']}/{b['variant']}: Lambda tasks of the median run's execution",
+                        *tasks_table(b)))  # fmt: skip
+    if devices := provisioning.get("devices"):
+        out.append(("Many devices requesting at once", *devices_table(devices)))
+    return out
+
+
+def render_provision(results: dict[str, Any]) -> str:
+    """The provisioning sections as plain-text tables."""
+    out = []
+    for title, headers, rows in provision_sections(results):
+        out.append(section(title))
+        out.append(table(headers, rows))
+    for note in (results.get("provisioning") or {}).get("findings", []):
+        out.append(f"- {note}")
+    return "\n".join(out)
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """``bench/results/latest.md`` and the README's Performance section: provisioning and ACA tables."""
+    out = [f"Measured {environment_line(results.get('environment', {}))}."]
+    for title, headers, rows in provision_sections(results):
+        out.extend(["", f"**{title}**", "", markdown_table(headers, rows)])
+    if aca := results.get("aca"):
+        rows = [[r["variant"], r["use_case"]["us_per_cert"], per_second(r["use_case"]["us_per_cert"]),
+                 ratio(r["use_case"]["us_per_cert"], r["use_case"]["c_budget_us"])] for r in aca]  # fmt: skip
+        out.extend(["", "**ACA `issue_batch`, CPU µs per certificate (one core; ratio to the C-level budget)**", "",
+                    markdown_table(["variant", "µs/cert", "certs/s/core", "ratio"], rows)])  # fmt: skip
+    if findings := (results.get("provisioning") or {}).get("findings"):
+        out.extend(["", *(f"- {note}" for note in findings)])
+    return "\n".join(out) + "\n"
