@@ -54,6 +54,7 @@ __all__ = [
     "init_hierarchy",
     "key_secret_name",
     "rotate",
+    "validity_start",
 ]
 
 _log = logging.getLogger(__name__)
@@ -380,25 +381,40 @@ def _validity_years(role: str, settings: Settings) -> int:
     return settings.ca_validity_years
 
 
-def _duration(start: int, years: int, issuer_end: int | None, role: str) -> tuple[str, int]:
+def _duration(start: int, now: int, years: int, issuer_end: int | None, role: str) -> tuple[str, int]:
     if years < 1:
         raise HierarchyError(f"{role}: validity must be at least one year")
     if issuer_end is None or start + years * _YEAR <= issuer_end:
         return ("years", years)
     # Cut to end with the issuer (validity must nest, 1609.2 §5.1.2.4), in whole 60-hour units.
     units = (issuer_end - start) // _SIXTY_HOURS
-    if units < 1:
+    if start + units * _SIXTY_HOURS <= now:
         raise HierarchyError(f"{role}: its issuer's certificate expires too soon; rotate the issuer first")
     return ("sixtyHours", units)
 
 
+def validity_start(settings: Settings, now: int, issuer: Certificate | None) -> int:
+    """Where a CA certificate made at ``now`` starts: one i-period plus the overlap earlier, inside its issuer.
+
+    Pseudonym certificates of the current i-period began at the period's start, up to one period
+    plus the overlap ago; an ACA (and every CA above it) made within that period must already be
+    valid then, or it could not issue them (validity nests, 1609.2 §5.1.2.4; 400-35 at the ACA).
+    """
+    start = max(0, now - settings.i_period_length - settings.time_overlap)
+    return start if issuer is None else max(start, issuer.validity[0])
+
+
 def _tbs(role: str, settings: Settings, now: int, issuer: Certificate | None) -> dict[str, Any]:
     issuer_end = None if issuer is None else issuer.validity[1]
+    start = validity_start(settings, now, issuer)
     tbs: dict[str, Any] = {
         "id": ("name", f"openscms-{role}"),
         "cracaId": b"\x00\x00\x00",
         "crlSeries": 0,
-        "validityPeriod": {"start": now, "duration": _duration(now, _validity_years(role, settings), issuer_end, role)},
+        "validityPeriod": {
+            "start": start,
+            "duration": _duration(start, now, _validity_years(role, settings), issuer_end, role),
+        },
         "appPermissions": _app_permissions(role, settings),
     }
     countries = _csv_ints(settings.ca_region_countries, "ca_region_countries")

@@ -209,7 +209,8 @@ def test_a_generation_time_in_the_future_is_refused_with_400_50(aca: Aca, ra: Ra
 
 
 def test_validity_outside_the_aca_certificate_is_refused_with_400_35(aca: Aca, ra: Ra) -> None:
-    before = Ra(ra.signer, ee=ra.ee, lines=ra.lines, epoch=NOW - 100_000)  # starts before the ACA certificate
+    # The ACA certificate starts one i-period plus the overlap (608,400 s) before it was made (NOW).
+    before = Ra(ra.signer, ee=ra.ee, lines=ra.lines, epoch=NOW - 700_000)  # starts before the ACA certificate
     inside = Ra(ra.signer, ee=ra.ee, lines=ra.lines, epoch=NOW - 5_000)
     results = aca.issue([before.request("explicit", "plain", 0, 0, generation_time=NOW).spdu,
                          inside.request("explicit", "plain", 0, 0, generation_time=NOW).spdu])  # fmt: skip

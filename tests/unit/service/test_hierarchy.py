@@ -27,7 +27,9 @@ from scms_service.hierarchy import (
     init_hierarchy,
     key_secret_name,
     rotate,
+    validity_start,
 )
+from scms_service.iperiod import IPeriods
 from scms_service.stores.artifacts import InMemoryArtifacts
 from scms_service.stores.ca import CaRecord, InMemoryCaStore, InMemoryKeyVault
 
@@ -166,8 +168,28 @@ def test_issue_and_request_permissions_fit_each_role(world: World) -> None:
 def test_validity_nests_root_over_ica_over_the_other_cas(world: World) -> None:
     h = world.hierarchy
     ends = {r: h.certificate(r).validity[1] for r in ROLES}
-    assert all(h.certificate(r).validity[0] == NOW for r in ROLES)
+    back = NOW - world.settings.i_period_length - world.settings.time_overlap
+    assert all(h.certificate(r).validity[0] == back for r in ROLES)
     assert ends["root"] > ends["ica"] > ends["eca"] == ends["ra"] == ends["ma"]
+
+
+def test_cas_start_early_enough_for_the_current_periods_pseudonyms(world: World) -> None:
+    # Given the i-period schedule: the current period began before `scms init` ran
+    periods = IPeriods.from_settings(world.settings)
+    current = periods.period(periods.i_at(NOW))
+    # Then the ACA and every CA above it are valid from the current period's start
+    for role in ("root", "ica", "aca"):
+        assert world.hierarchy.certificate(role).validity[0] <= current.start
+
+
+def test_a_rotated_ca_starts_no_earlier_than_its_issuer() -> None:
+    w = _world()
+    later = NOW + 1000
+    rotate("aca", w.settings, w.store, w.vault, w.artifacts, now=later)
+    aca, ica = Hierarchy.load(w.store, w.vault).certificate("aca"), w.hierarchy.certificate("ica")
+    assert aca.validity[0] == max(ica.validity[0], later - w.settings.i_period_length - w.settings.time_overlap)
+    # Twin: a CA starting before its issuer would not nest
+    assert validity_start(w.settings, NOW - 10**6, ica) == ica.validity[0]
 
 
 def test_child_validity_is_cut_to_end_with_its_issuer() -> None:
