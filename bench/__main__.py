@@ -381,7 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         results = run(config)
         print(render(results))
     if args.only != "micro":
-        provisioning = provision.run(_provision_config(args))
+        partial = record.RESULTS_DIR / "partial.json"
+
+        def checkpoint(so_far: dict[str, Any]) -> None:
+            # A long run that dies later still leaves what it measured (not committed: .gitignore).
+            report.save_json(partial, {**results, "provisioning": so_far, "environment": environment})
+
+        provisioning = provision.run(_provision_config(args), None if args.no_results else checkpoint)
         provisioning["findings"] = provision.findings(provisioning)
         results["provisioning"] = provisioning
         print(report.render_provision(results))

@@ -380,12 +380,17 @@ class Stacks:
 
 
 def burst(config: ProvisionConfig, stacks: Stacks, variant: Variant, cert_type: CertType) -> dict[str, Any]:
-    """``config.runs`` bursts of ``config.periods`` periods on one stack, each by a new device."""
+    """``config.runs`` bursts of ``config.periods`` periods, each by a new device (a fresh stack each if fresh).
+
+    A fresh stack per run keeps the runs alike: moto's DynamoDB grows with every certificate, and
+    some of its operations cost more as a table grows (bench/results/README.md).
+    """
     runs = []
-    with stacks.get(f"burst-{variant}-{cert_type}") as stack, tempfile.TemporaryDirectory() as devices:
-        executions = Executions(stack)
-        states = new_devices(stack, Path(devices), f"burst-{cert_type}", config.runs)
-        for k, state in enumerate(states):
+    for k in range(config.runs):
+        label = f"burst-{variant}-{cert_type}-{k + 1}"
+        with stacks.get(label) as stack, tempfile.TemporaryDirectory() as devices:
+            executions = Executions(stack)
+            state = new_device(stack, Path(devices), label)
             progress(f"burst {variant}/{cert_type}: {config.periods} periods, run {k + 1}/{config.runs}")
             with RssSampler(stack.pid) as rss:
                 run_ = provision_and_download(stack, state, variant, cert_type, config.periods, wait=config.wait,
@@ -393,13 +398,20 @@ def burst(config: ProvisionConfig, stacks: Stacks, variant: Variant, cert_type: 
             described = executions.finished(run_.request_hash)
             history = executions.history(run_.request_hash)
             runs.append(_burst_run(run_, described, history, rss.peak_kib))
-    summary = {key: statistics.median(r[key] for r in runs) for key in
-               ("total_s", "ack_s", "execution_s", "start_delay_s", "tail_s", "download_verify_s")}  # fmt: skip
+            progress(f"burst {variant}/{cert_type} run {k + 1}: {runs[-1]['total_s']:.2f} s, "
+                     f"{runs[-1]['verified']} verified")  # fmt: skip
+    keys = ("total_s", "ack_s", "execution_s", "start_delay_s", "tail_s", "download_verify_s")
     return {
         "variant": variant, "cert_type": cert_type, "periods": config.periods,
-        "certificates_expected": config.periods * CERTS_PER_PERIOD, "runs": runs, "median": summary,
+        "certificates_expected": config.periods * CERTS_PER_PERIOD, "runs": runs,
+        "median": {key: _median([r[key] for r in runs]) for key in keys},
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
     }  # fmt: skip
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
 
 
 def _burst_run(run_: DeviceRun, described: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
@@ -470,15 +482,19 @@ def many_devices(config: ProvisionConfig, stacks: Stacks) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def run(config: ProvisionConfig) -> dict[str, Any]:
-    """Every provisioning measurement of ``config``, JSON-ready."""
+def run(config: ProvisionConfig, checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Every provisioning measurement of ``config``, JSON-ready; ``checkpoint`` gets the results after each one."""
     out: dict[str, Any] = {"config": config.to_json()}
     with Stacks(fresh=config.fresh_stacks) as stacks:
+        out["logs"] = str(stacks.logs)
         if config.burst:
-            out["burst"] = [burst(config, stacks, variant, cert_type) for variant, cert_type in config.variants]
+            out["burst"] = []
+            for variant, cert_type in config.variants:
+                out["burst"].append(burst(config, stacks, variant, cert_type))
+                if checkpoint is not None:
+                    checkpoint(out)
         if config.many:
             out["devices"] = many_devices(config, stacks)
-        out["logs"] = str(stacks.logs)
     return out
 
 
