@@ -20,6 +20,7 @@ from scms_cli.local.stepfunctions import (
     create_functions,
     create_state_machines,
     install_lambda_patch,
+    resume_provisioning,
     start_process_pool,
     stop_process_pool,
     uninstall_lambda_patch,
@@ -234,3 +235,23 @@ def test_the_provisioning_state_machine_runs_the_real_tasks_to_done(
     # and an unknown request fails the execution through the fail task's Catch path.
     unknown = _run(client, machine, {"requestHash": "00" * 8})
     assert unknown["status"] == "FAILED"
+
+
+def test_unfinished_requests_are_started_again_after_a_restart(stack: Stack, provisioning: tuple[Any, str]) -> None:
+    # Given (as after a restart: moto lost its executions) one request ACCEPTED and one already DONE,
+    client, machine = provisioning
+    pending, finished = _accepted(stack, "obu-p"), _accepted(stack, "obu-f")
+    assert _run(client, machine, {"requestHash": finished.hex()}, name=finished.hex())["status"] == "SUCCEEDED"
+    client_db = boto3.client("dynamodb")
+    # When the stack resumes provisioning,
+    resumed = resume_provisioning(client_db, client, stack.settings.ra_table, machine)
+    # Then only the unfinished request got an execution, under its own name, and it completes.
+    assert resumed == [pending.hex()]
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{pending.hex()}"
+    deadline = time.monotonic() + 60
+    while client.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling moto's execution thread, not timing anything
+    record = DynamoDbAuthRequestStore.from_settings(stack.settings).get(pending)
+    assert record is not None and record.status is RequestStatus.DONE
+    # Twin: resuming again starts nothing (the request is DONE now).
+    assert resume_provisioning(client_db, client, stack.settings.ra_table, machine) == []

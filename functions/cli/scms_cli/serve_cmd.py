@@ -2,8 +2,10 @@
 
 Order: restore the KMS key → moto server → the template's tables and bucket → restore the saved
 items, objects and secrets → handler environment (``AWS_ENDPOINT_URL`` → moto) → the hierarchy
-(``scms init``, idempotent) → Step Functions resources → the gateway on ``--host:--port``. On
-SIGINT/SIGTERM: stop the gateway, write the state, stop moto. docs/local.md explains it.
+(``scms init``, idempotent) → Step Functions resources (functions, state machines: their ARNs
+resolve the functions' environments) → handlers, task worker pool → provisioning of requests a
+previous run left unfinished started again → the gateway on ``--host:--port``. On SIGINT/SIGTERM:
+stop the gateway, write the state, stop moto. docs/local.md explains it.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class LocalStack:
             else:
                 handlers[spec.logical_id] = handler
         self._run_tasks(handlers, specs)
+        self._resume(names, settings)
 
         gateway = Gateway.from_template(api_routes(), handlers)
         self._server = make_server(self.host, self.port, gateway, threaded=True)
@@ -213,6 +216,20 @@ class LocalStack:
         # process per core. Started after the environment is final: workers copy it.
         routed = {route.function for route in api_routes()}
         start_process_pool([spec for spec in specs if spec.logical_id not in routed])
+
+    def _resume(self, names: dict[str, str], settings: Any) -> None:
+        """Restart the provisioning of requests a previous run left ACCEPTED or GENERATING."""
+        from .local.stepfunctions import resume_provisioning
+
+        machine = names.get("ProvisionStateMachine")
+        if machine is None or not self._restored:
+            return
+        cloud = self._cloud
+        resumed = resume_provisioning(
+            cloud.client("dynamodb"), cloud.client("stepfunctions"), settings.ra_table, machine
+        )
+        if resumed:
+            self.out(f"provisioning resumed: {len(resumed)} request(s)")
 
     def _snapshots(self) -> None:
         while not self._stopping.wait(self.snapshot_seconds):

@@ -42,6 +42,7 @@ __all__ = [
     "create_functions",
     "create_state_machines",
     "install_lambda_patch",
+    "resume_provisioning",
     "start_process_pool",
     "stop_process_pool",
     "uninstall_lambda_patch",
@@ -290,3 +291,39 @@ def create_state_machines(
         created = sfn_client.create_state_machine(name=spec.logical_id, definition=definition, roleArn=role_arn)
         arns[spec.logical_id] = created["stateMachineArn"]
     return arns
+
+
+def resume_provisioning(dynamodb: Any, sfn: Any, table: str, state_machine_arn: str) -> list[str]:
+    """Start an execution for every request still ACCEPTED or GENERATING; returns their request hashes.
+
+    moto keeps executions in memory only, so a restarted local stack has lost the ones that were
+    running, while the saved RaTable still holds their requests. Each is started again under its
+    usual name (the request hash) and input; the tasks are idempotent (a chunk skips what it pooled
+    or delivered), so the device still gets each (i, j) exactly once.
+    """
+    started = []
+    paginator = dynamodb.get_paginator("scan")
+    pages = paginator.paginate(
+        TableName=table,
+        FilterExpression="sk = :req AND #status IN (:accepted, :generating)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":req": {"S": "REQ"},
+            ":accepted": {"S": "ACCEPTED"},
+            ":generating": {"S": "GENERATING"},
+        },
+        ProjectionExpression="pk",
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            request_hash = item["pk"]["S"].removeprefix("REQ#")
+            try:
+                sfn.start_execution(
+                    stateMachineArn=state_machine_arn,
+                    name=request_hash,
+                    input=json.dumps({"requestHash": request_hash}),
+                )
+            except sfn.exceptions.ExecutionAlreadyExists:
+                continue
+            started.append(request_hash)
+    return started
