@@ -21,7 +21,9 @@ blocking, times), each refusal changing nothing:
 6. generationTime in the future (beyond ``clock_skew``) → 400-50; older than download-maxAge → 400-74;
 7. the request FAILED (the state machine's Catch) → ``ProvisioningFailed`` (410) naming the reason;
 8. i outside the request's [first_i, last_i] → 404 (the batch never exists); the batch not yet
-   in the artifacts bucket → ``BatchNotReady`` (404) carrying the next download time;
+   in the artifacts bucket while the request is ACCEPTED or GENERATING → ``BatchNotReady`` (404)
+   carrying the next download time: one second ahead (every batch of a request is generated in one
+   run), or the batch's due time if that is sooner; missing from a DONE request → ``CorruptBatch``;
 9. download-maxReqs: ``download_max_reqs`` downloads of this enrollment certificate counted in the
    last seven days (daily buckets: the current day and the six before it) → 400-75;
    download-minWait: less than ``download_min_wait`` seconds since its last counted download →
@@ -73,6 +75,7 @@ __all__ = [
 ]
 
 AUTHORIZATION_HEADER = "Ieee-1609.2.1-Authorization"
+_GENERATING_RETRY = 1  # seconds: how soon a device should look again while its request is generated
 _MAX_HEADER = 4096  # an EeRaDownloadRequestSpdu is a few hundred octets; refuse before decoding a huge header
 _DAY = 86_400
 _WINDOW_DAYS = 7  # download-maxReqs counts per 7x24 h (docs/params.md)
@@ -254,7 +257,12 @@ def authorization_download(
         raise NotFound(f"no batch {name.i:x} in this request")
     data = artifacts.get(batch_key(name.request_hash, name.i))
     if data is None:
-        due = schedule.next_download_time(name.i)
+        if record.status == RequestStatus.DONE:
+            # Every batch of a DONE request was written before the status changed: it was lost.
+            raise CorruptBatch(f"stored batch {name.filename} is missing")
+        # The RA generates every batch of a request at once, not period by period: while the request
+        # is ACCEPTED or GENERATING the batch is a moment away, never later than its due time.
+        due = min(schedule.next_download_time(name.i), now + _GENERATING_RETRY)
         raise BatchNotReady("batch not generated yet", next_dl_time=max(due, now))
     try:
         batch = read_period_zip(data, expected=name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -260,7 +260,8 @@ def test_a_batch_not_generated_yet_says_when_to_come_back(world: World) -> None:
     with pytest.raises(BatchNotReady) as info:
         world.download(world.header(NAME))
     assert info.value.status == 404
-    assert info.value.next_dl_time == DUE + FIRST_I
+    # The request is being generated: every batch is a moment away, not weeks (its due time).
+    assert info.value.next_dl_time == NOW + 1 < DUE + FIRST_I
     # Twin: once stored, the same request is served.
     world.store_batch(world.hash_a, FIRST_I)
     assert world.download(world.header(NAME)).filename == NAME
@@ -270,6 +271,15 @@ def test_a_late_batch_gives_now_as_the_next_download_time(world: World) -> None:
     with pytest.raises(BatchNotReady) as info:
         world.download(world.header(NAME, generation_time=DUE + 100), now=DUE + 100)
     assert info.value.next_dl_time == DUE + 100
+
+
+def test_a_batch_missing_from_a_done_request_is_a_server_error_not_a_wait(world: World) -> None:
+    world.requests.records[world.hash_a] = replace(world.requests.records[world.hash_a], status=RequestStatus.DONE)
+    with pytest.raises(CorruptBatch):
+        world.download(world.header(NAME))
+    # Twin: stored, it is served
+    world.store_batch(world.hash_a, FIRST_I)
+    assert world.download(world.header(NAME)).filename == NAME
 
 
 def test_an_i_outside_the_request_is_not_found_rather_than_not_ready(world: World) -> None:
