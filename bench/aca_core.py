@@ -554,7 +554,7 @@ def use_case_table(*, batch: int, repeat: int, openssl_seconds: int = 1) -> tupl
     speeds = [openssl_ref.run_openssl_speed(seconds=openssl_seconds)]
     if not speeds[0].ok:
         raise SystemExit(f"no OpenSSL reference: {speeds[0].error}")
-    cases = [(AcaUseCase(variant), []) for variant in VARIANTS]
+    cases: list[tuple[AcaUseCase, list[float]]] = [(AcaUseCase(variant), []) for variant in VARIANTS]
     batches = [(case, case.requests(batch)) for case, _ in cases]
     for round_ in range(repeat):
         progress(f"ACA use case, round {round_ + 1} of {repeat}: every variant, a batch of {batch}")
