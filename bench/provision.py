@@ -20,6 +20,7 @@ Numbers only: nothing here asserts a time. ``tests/unit/bench/`` tests the pure 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -85,7 +86,8 @@ class ProvisionConfig:
     wait: float = 900.0
     burst: bool = True
     many: bool = True
-    fresh_stacks: bool = True  # a new ``scms serve`` per burst variant and for the devices (moto state grows)
+    fresh_stacks: bool = True  # a new ``scms serve`` per burst run and for the devices (moto state grows)
+    what_if_moto_transactions: bool = False  # bench/whatif/sitecustomize.py in the stack: a measurement, not a fix
 
     @classmethod
     def quick(cls) -> ProvisionConfig:
@@ -340,14 +342,27 @@ def provision_and_download(
 # --- the two measurements -------------------------------------------------------------------------
 
 
+WHAT_IF = Path(__file__).resolve().parent / "whatif"
+
+
+def stack_env(config: ProvisionConfig, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The stack's extra variables: ``STACK_ENV``, and the what-if ``sitecustomize`` first on PYTHONPATH if asked."""
+    env = dict(STACK_ENV)
+    if config.what_if_moto_transactions:
+        current = (os.environ if base is None else base).get("PYTHONPATH")
+        env["PYTHONPATH"] = str(WHAT_IF) + (os.pathsep + current if current else "")
+    return env
+
+
 class Stacks:
     """The ``scms serve`` processes of a run: a fresh one per measurement, or one shared (``fresh`` False).
 
     Their state directories are temporary; their logs stay in ``logs`` (printed) to look into refusals.
     """
 
-    def __init__(self, *, fresh: bool) -> None:
+    def __init__(self, *, fresh: bool, env: Mapping[str, str] = STACK_ENV) -> None:
         self.fresh = fresh
+        self.env = dict(env)
         self.logs = Path(tempfile.mkdtemp(prefix="scms-bench-logs-"))
         self._tmp = tempfile.TemporaryDirectory(prefix="scms-bench-")
         self._shared: RunningStack | None = None
@@ -363,7 +378,7 @@ class Stacks:
     def _start(self, label: str) -> RunningStack:
         log = self.logs / f"serve-{label}.log"
         progress(f"provisioning: starting scms serve ({label}; log {log})")
-        return start_stack(Path(self._tmp.name) / label, log_path=log, env=STACK_ENV)
+        return start_stack(Path(self._tmp.name) / label, log_path=log, env=self.env)
 
     @contextmanager
     def get(self, label: str) -> Iterator[RunningStack]:
@@ -485,7 +500,7 @@ def many_devices(config: ProvisionConfig, stacks: Stacks) -> dict[str, Any]:
 def run(config: ProvisionConfig, checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Every provisioning measurement of ``config``, JSON-ready; ``checkpoint`` gets the results after each one."""
     out: dict[str, Any] = {"config": config.to_json()}
-    with Stacks(fresh=config.fresh_stacks) as stacks:
+    with Stacks(fresh=config.fresh_stacks, env=stack_env(config)) as stacks:
         out["logs"] = str(stacks.logs)
         if config.burst:
             out["burst"] = []
