@@ -371,15 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=_positive, metavar="N", help="bursts per variant (default 3)")
     parser.add_argument("--explicit-only", action="store_true", help="burst with explicit certificates only")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/ nor the README")
-    parser.add_argument(
-        "--what-if-moto-transactions",
-        action="store_true",
-        help="measure with moto's per-item table deep copy in TransactWriteItems removed (bench/whatif/); "
-        "implies --no-results",
-    )
     args = parser.parse_args(argv)
-    if args.what_if_moto_transactions:
-        args.no_results = True  # a what-if never replaces the measured figures
     environment = record.environment()
     results: dict[str, Any] = {}
     if args.only != "provision":
@@ -422,8 +414,6 @@ def _provision_config(args: argparse.Namespace) -> provision.ProvisionConfig:
     for name in ("devices", "device_periods", "periods", "runs"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
-    if args.what_if_moto_transactions:
-        changes["what_if_moto_transactions"] = True
     if args.explicit_only:
         changes["variants"] = tuple(v for v in config.variants if v[1] == "explicit")
     return dataclasses.replace(config, **changes)

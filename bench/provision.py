@@ -20,7 +20,6 @@ Numbers only: nothing here asserts a time. ``tests/unit/bench/`` tests the pure 
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
 import threading
@@ -87,7 +86,6 @@ class ProvisionConfig:
     burst: bool = True
     many: bool = True
     fresh_stacks: bool = True  # a new ``scms serve`` per burst run and for the devices (moto state grows)
-    what_if_moto_transactions: bool = False  # bench/whatif/sitecustomize.py in the stack: a measurement, not a fix
 
     @classmethod
     def quick(cls) -> ProvisionConfig:
@@ -342,18 +340,6 @@ def provision_and_download(
 # --- the two measurements -------------------------------------------------------------------------
 
 
-WHAT_IF = Path(__file__).resolve().parent / "whatif"
-
-
-def stack_env(config: ProvisionConfig, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The stack's extra variables: ``STACK_ENV``, and the what-if ``sitecustomize`` first on PYTHONPATH if asked."""
-    env = dict(STACK_ENV)
-    if config.what_if_moto_transactions:
-        current = (os.environ if base is None else base).get("PYTHONPATH")
-        env["PYTHONPATH"] = str(WHAT_IF) + (os.pathsep + current if current else "")
-    return env
-
-
 class Stacks:
     """The ``scms serve`` processes of a run: a fresh one per measurement, or one shared (``fresh`` False).
 
@@ -500,7 +486,7 @@ def many_devices(config: ProvisionConfig, stacks: Stacks) -> dict[str, Any]:
 def run(config: ProvisionConfig, checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Every provisioning measurement of ``config``, JSON-ready; ``checkpoint`` gets the results after each one."""
     out: dict[str, Any] = {"config": config.to_json()}
-    with Stacks(fresh=config.fresh_stacks, env=stack_env(config)) as stacks:
+    with Stacks(fresh=config.fresh_stacks) as stacks:
         out["logs"] = str(stacks.logs)
         if config.burst:
             out["burst"] = []

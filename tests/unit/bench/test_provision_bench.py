@@ -226,13 +226,3 @@ def test_a_quick_run_leaves_latest_and_the_readme_alone(tmp_path: Path) -> None:
     assert [p.name for p in written] == ["quick.json", "quick.md"]
     assert not (tmp_path / "latest.json").exists()
     assert readme.read_text() == before
-
-
-def test_stack_env_puts_the_what_if_first_on_pythonpath_only_when_asked() -> None:
-    asked = provision.stack_env(provision.ProvisionConfig(what_if_moto_transactions=True), base={"PYTHONPATH": "/x"})
-    assert asked["PYTHONPATH"].split(":") == [str(provision.WHAT_IF), "/x"]
-    assert (provision.WHAT_IF / "sitecustomize.py").exists()
-    assert asked["SCMS_RA_MAX_GEN_DELAY"] == provision.STACK_ENV["SCMS_RA_MAX_GEN_DELAY"]
-
-    plain = provision.stack_env(provision.ProvisionConfig(), base={"PYTHONPATH": "/x"})
-    assert "PYTHONPATH" not in plain
