@@ -7,6 +7,7 @@ Handlers reach it the way they reach AWS: boto3 honours ``AWS_ENDPOINT_URL``, wh
 from __future__ import annotations
 
 import base64
+import contextvars
 import importlib
 import json
 import logging
@@ -14,7 +15,7 @@ import os
 import threading
 import types
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,7 @@ def _serialize_moto_dynamodb() -> None:
     call_action._scms_serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     _backup_only_touched_items()
+    query_reads_one_partition()
 
 
 def _backup_only_touched_items() -> None:
@@ -241,6 +243,57 @@ def _backup_only_touched_items() -> None:
 
     transact_write_items._scms_touched_only = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_PARTITION: contextvars.ContextVar[tuple[Any, Any] | None] = contextvars.ContextVar("scms_partition", default=None)
+
+
+def query_reads_one_partition() -> Callable[[], None]:
+    """moto's table Query reads only the queried partition, not the whole table (idempotent); returns the undo.
+
+    moto 5.2.5's ``Table.query`` without an index gathers its candidates from ``all_items()``: every
+    item of the table, sorted, once per call, then keeps those of the queried hash key. RaTable
+    holds devices, requests, the shuffle pool and every delivered certificate, so each ``draw``,
+    ``finish`` and ``assemble`` query sorted tens of thousands of items (seconds per call). While a
+    query on a table with a range key runs, ``all_items()`` of that table yields that partition's items
+    only; everything after it (sort by range key, ExclusiveStartKey, Limit, size limit, filters,
+    projection, Select COUNT) is moto's own code, so the answers are the same
+    (tests/functional/test_local_moto_patches.py compares them with and without the patch).
+    """
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "_scms_one_partition", False):
+        return Table.query._scms_undo  # type: ignore[attr-defined,no-any-return]
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    def all_items(self: Any) -> list[Any]:
+        scope = _PARTITION.get()
+        if scope is None or scope[0] is not self:
+            return original_all_items(self)
+        # One partition: moto's sort key (hash, range) is the range key alone here, and query sorts again.
+        return sorted(self.items.get(scope[1], {}).values(), key=lambda item: item.range_key)
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # index_name is the 8th positional parameter of moto 5.2.5's Table.query (7th after hash_key).
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or not self.range_key_attr or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        token = _PARTITION.set((self, hash_key))
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _PARTITION.reset(token)
+
+    def undo() -> None:
+        Table.query = original_query  # type: ignore[method-assign]
+        Table.all_items = original_all_items  # type: ignore[method-assign]
+
+    query._scms_one_partition = True  # type: ignore[attr-defined]
+    query._scms_undo = undo  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    return undo
 
 
 # moto's KMS API cannot create a key with a chosen id or material, and anything encrypted under the

@@ -1,0 +1,124 @@
+"""The local cloud's moto patches (``scms_cli.local.cloud``) answer exactly what moto answers without them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from scms_service.config import Settings
+
+from scms_cli.local.cloud import LOCAL_ACCOUNT, LOCAL_REGION, query_reads_one_partition
+
+
+@pytest.fixture
+def ra_table(aws_settings: Settings) -> Iterator[tuple[Any, str]]:
+    """RaTable with three partitions (one of them wide), items of mixed shape, and the GSI's key on some."""
+    client = boto3.client("dynamodb")
+    table = aws_settings.ra_table
+    for n in range(60):
+        item: dict[str, Any] = {"pk": {"S": "REQ#aa"}, "sk": {"S": f"CERT#{n // 20:05d}#{n % 20:03d}"},
+                                "n": {"N": str(n)}, "blob": {"B": bytes([n]) * (n + 1)}}  # fmt: skip
+        if n % 3 == 0:
+            item["refusal"] = {"S": "400-35"}
+        client.put_item(TableName=table, Item=item)
+    for n in range(7):
+        client.put_item(TableName=table, Item={"pk": {"S": "REQ#bb"}, "sk": {"S": f"CERT#{n:05d}#000"},
+                                               "n": {"N": str(n)}})  # fmt: skip
+    client.put_item(TableName=table, Item={"pk": {"S": "POOL#01"}, "sk": {"S": "00ff"}, "n": {"N": "1"}})
+    yield client, table
+
+
+def _pages(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every page of a query (moto's ResponseMetadata dropped), following LastEvaluatedKey."""
+    pages = []
+    while True:
+        out = client.query(**kwargs)
+        out.pop("ResponseMetadata", None)
+        pages.append(out)
+        if "LastEvaluatedKey" not in out:
+            return pages
+        kwargs = {**kwargs, "ExclusiveStartKey": out["LastEvaluatedKey"]}
+
+
+_QUERIES: list[dict[str, Any]] = [
+    {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}}},
+    {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}}, "Limit": 7},
+    {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}}, "Limit": 9,
+     "ScanIndexForward": False},
+    {"KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi", "Limit": 5, "ConsistentRead": True,
+     "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}, ":lo": {"S": "CERT#00001#000"},
+                                   ":hi": {"S": "CERT#00001#999"}}},
+    {"KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)", "Select": "COUNT",
+     "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}, ":p": {"S": "CERT#00002"}}},
+    {"KeyConditionExpression": "pk = :pk AND sk > :lo", "FilterExpression": "attribute_exists(refusal)",
+     "Limit": 8, "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}, ":lo": {"S": "CERT#00000#010"}}},
+    {"KeyConditionExpression": "pk = :pk", "ProjectionExpression": "sk, n", "Limit": 3,
+     "ExpressionAttributeValues": {":pk": {"S": "REQ#bb"}}},
+    {"KeyConditionExpression": "pk = :pk", "Select": "COUNT", "ExpressionAttributeValues": {":pk": {"S": "POOL#01"}}},
+    {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "NONE#"}}},
+]  # fmt: skip
+
+
+def test_query_reads_one_partition_gives_moto_s_own_answers(ra_table: tuple[Any, str]) -> None:
+    # Given the same items, when every query shape is paged through with the patch and without it,
+    client, table = ra_table
+    undo = query_reads_one_partition()
+    try:
+        patched = [_pages(client, TableName=table, **q) for q in _QUERIES]
+    finally:
+        undo()
+    plain = [_pages(client, TableName=table, **q) for q in _QUERIES]
+    # Then every page (items, order, counts, LastEvaluatedKey) is the same.
+    assert patched == plain
+    assert [sum(p["Count"] for p in pages) for pages in plain] == [60, 60, 60, 20, 20, 16, 7, 1, 0]
+    # Twin: a different item set gives a different answer (the comparison can fail).
+    client.delete_item(TableName=table, Key={"pk": {"S": "REQ#aa"}, "sk": {"S": "CERT#00001#003"}})
+    assert [_pages(client, TableName=table, **q) for q in _QUERIES] != plain
+
+
+class _Recording(defaultdict[Any, Any]):
+    """A moto ``Table.items`` that notes whether every partition was walked (``values()``)."""
+
+    walked = 0
+
+    def values(self) -> Any:
+        type(self).walked += 1
+        return super().values()
+
+
+def _record_walks(table_name: str) -> type[_Recording]:
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION].tables[table_name]
+    recording = type("Recording", (_Recording,), {"walked": 0})
+    table.items = recording(dict, table.items)
+    return recording
+
+
+def test_patched_query_does_not_walk_the_table(ra_table: tuple[Any, str]) -> None:
+    # Given the patch, when one partition is queried,
+    client, table = ra_table
+    recording = _record_walks(table)
+    undo = query_reads_one_partition()
+    try:
+        assert query_reads_one_partition() is undo  # applying it twice patches once
+        _pages(client, TableName=table, **_QUERIES[1])
+    finally:
+        undo()
+    # Then no other partition was read; twin: moto's own query walks them all.
+    assert recording.walked == 0
+    _pages(client, TableName=table, **_QUERIES[1])
+    assert recording.walked > 0
+
+
+def test_undo_restores_moto_s_methods(ra_table: tuple[Any, str]) -> None:
+    from moto.dynamodb.models.table import Table
+
+    before = (Table.query, Table.all_items)
+    undo = query_reads_one_partition()
+    assert (Table.query, Table.all_items) != before
+    undo()
+    assert (Table.query, Table.all_items) == before
