@@ -11,7 +11,8 @@ passes is canonical COER that asn1tools would decode to the same value and that 
 (``cert.template``) encode back to the very octets received: the ACA copies the requested
 region, appPermissions and encryptionKey octets into the certificate as they are (``TbsParts``)
 instead of decoding and encoding them again (tests/unit/aca/test_wire.py holds the reader to
-asn1tools and to the templates, also on every single-octet change of the tbsCert).
+asn1tools and to the templates, also on every single-octet change of the tbsCert). The cursor,
+the offset readers and the template-shaped tbsCert reader are the codec's (``scms_codec.oer_reader``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from scms_codec.cert import template as cert_template
 from scms_codec.errors import DecryptionError
+from scms_codec.oer_reader import (
+    DURATIONS,
+    P256_SIGNATURE_SIZE,
+    POINT_FORMS,
+    TBS_ALLOWED,
+    TBS_APP,
+    TBS_ENCRYPTION_KEY,
+    TBS_REGION,
+    NotFixedShape,
+    Reader,
+    length_at,
+    read_to_be_signed_certificate,
+    uint_at,
+)
 from scms_codec.secured.keyring import Keyring
 from scms_codec.spdu.ra_aca import AcaResponseKind, EncryptedIndividualPLV, LinkageInfo
 
@@ -45,72 +60,8 @@ __all__ = [
     "validity_value",
 ]
 
-_SIGNATURE_SIZE = 66  # ecdsaNistP256Signature (80), rSig x-only (80 + 32), sSig (32)
-_POINT_FORMS = {0x82: "compressed-y-0", 0x83: "compressed-y-1"}
-_DURATIONS = ("microseconds", "milliseconds", "seconds", "minutes", "hours", "sixtyHours", "years")
-# ToBeSignedCertificate presence bits (after the extension bit): region, appPermissions and
-# encryptionKey are the optional members a template-shaped request may carry.
-_TBS_REGION, _TBS_APP, _TBS_ENCRYPTION_KEY = 0x40, 0x10, 0x01
-_TBS_ALLOWED = _TBS_REGION | _TBS_APP | _TBS_ENCRYPTION_KEY
 _ACA_RESPONSE_TAGS: dict[str, bytes] = {"plain": b"\x80", "private": b"\x81", "cubk": b"\x82"}
 _HEADER_PSID_35 = b"\x00\x01\x23"  # HeaderInfo {psid 35}: the SecurityMgmtPsid of every ACA-signed SPDU
-
-
-class _Outside(Exception):
-    """Not the fixed shape: the caller falls back to the codec's strict parser."""
-
-
-class _Reader:
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-
-    def take(self, n: int) -> bytes:
-        end = self.pos + n
-        if end > len(self.data):
-            raise _Outside
-        out = self.data[self.pos : end]
-        self.pos = end
-        return out
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise _Outside
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def expect(self, octets: bytes) -> None:
-        if self.take(len(octets)) != octets:
-            raise _Outside
-
-    def length(self) -> int:
-        """A length determinant (X.696 §8.6); non-minimal forms are left to the strict parser."""
-        first = self.byte()
-        if first < 0x80:
-            return first
-        size = first & 0x7F
-        value = int.from_bytes(self.take(size), "big")
-        if size == 0 or value < 0x80 or cert_template.length(value)[0] != first:
-            raise _Outside
-        return value
-
-    def var_octets(self) -> bytes:
-        return self.take(self.length())
-
-    def unbounded_uint(self) -> int:
-        body = self.take(self.length())
-        if not body or (len(body) > 1 and body[0] == 0):
-            raise _Outside
-        return int.from_bytes(body, "big")
-
-    def point(self) -> tuple[str, bytes]:
-        form = _POINT_FORMS.get(self.byte())
-        if form is None:
-            raise _Outside
-        return form, self.take(32)
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 1 µs more, once per certificate
@@ -156,7 +107,7 @@ class FastRequest:
     def tbs_cert(self) -> dict[str, Any]:
         """The requested tbsCert as asn1tools would decode it, read from ``tbs_octets`` on first use."""
         if self._tbs_value is None:
-            self._tbs_value = _read_tbs(_Reader(self.tbs_octets))
+            self._tbs_value = read_to_be_signed_certificate(Reader(self.tbs_octets))
         return self._tbs_value
 
 
@@ -164,47 +115,47 @@ def read_ra_aca_cert_request(data: bytes) -> FastRequest | None:
     """The fields of a fixed-shape RaAcaCertRequestSpdu, or None for any other shape (protocol.md §1.3, §3.3)."""
     try:
         return _read_request(data)
-    except (_Outside, IndexError, ValueError):
+    except (NotFixedShape, IndexError, ValueError):
         return None
 
 
 def _read_request(data: bytes) -> FastRequest:
     # Fixed offsets with local arithmetic: this runs once per certificate (performance.md §4).
     if data[:2] != b"\x03\x83":  # Ieee1609Dot2Data {protocolVersion 3, signedCertificateRequest}
-        raise _Outside
-    size, pos = _length_at(data, 2)
+        raise NotFixedShape
+    size, pos = length_at(data, 2)
     if size != len(data) - pos:
-        raise _Outside
+        raise NotFixedShape
     # SignedCertificateRequest {hashAlgorithmId sha256, tbsRequest ScmsPdu {2, aca-ra raAcaCertRequest ...
     if data[pos : pos + 4] != b"\x00\x02\x83\x80":
-        raise _Outside
+        raise NotFixedShape
     start = pos + 1
     preamble, version, kind, flags = data[pos + 4], data[pos + 5], data[pos + 10], data[pos + 11]
     if preamble & ~0x60 or version != 2 or kind > 1:
-        raise _Outside  # extension or spare bits, another version, an extension CertificateType
+        raise NotFixedShape  # extension or spare bits, another version, an extension CertificateType
     generation_time = int.from_bytes(data[pos + 6 : pos + 10], "big")
     pos += 12
     linkage_info = None
     if preamble & 0x40:
         if data[pos] != 0:
-            raise _Outside  # LinkageInfo preamble: no extensions
+            raise NotFixedShape  # LinkageInfo preamble: no extensions
         linkage_info = LinkageInfo(_read_plv(data, pos + 1), _read_plv(data, pos + 1 + _PLV_SIZE))
         pos += 1 + 2 * _PLV_SIZE
     cert_enc_key = None
     if preamble & 0x20:
         # PublicEncryptionKey {aes128Ccm, eciesNistP256 compressed point}.
-        if data[pos : pos + 2] != b"\x00\x80" or data[pos + 2] not in _POINT_FORMS:
-            raise _Outside
+        if data[pos : pos + 2] != b"\x00\x80" or data[pos + 2] not in POINT_FORMS:
+            raise NotFixedShape
         cert_enc_key = bytes((data[pos + 2] & 0x7F,)) + data[pos + 3 : pos + 35]
         pos += 35
     tbs, end = _scan_tbs(data, pos)
     tbs_octets = data[pos:end]
     tbs_request = data[start:end]
     pos = end
-    end = len(data) - _SIGNATURE_SIZE
+    end = len(data) - P256_SIGNATURE_SIZE
     # signer: certificate, SEQUENCE OF one; signature ecdsaNistP256Signature with an x-only rSig.
     if data[pos : pos + 3] != b"\x81\x01\x01" or end <= pos + 3 or data[end : end + 2] != b"\x80\x80":
-        raise _Outside
+        raise NotFixedShape
     return FastRequest(
         tbs_request, data[pos + 3 : end], int.from_bytes(data[end + 2 : end + 34], "big"),
         int.from_bytes(data[end + 34 :], "big"), generation_time, "implicit" if kind else "explicit",
@@ -212,36 +163,16 @@ def _read_request(data: bytes) -> FastRequest:
     )  # fmt: skip
 
 
-def _length_at(data: bytes, pos: int) -> tuple[int, int]:
-    """A length determinant at ``pos`` and the position after it (X.696 §8.6); non-minimal forms are outside."""
-    first = data[pos]
-    if first < 0x80:
-        return first, pos + 1
-    end = pos + 1 + (first & 0x7F)
-    value = int.from_bytes(data[pos + 1 : end], "big")
-    if end == pos + 1 or end > len(data) or value < 0x80 or cert_template.length(value)[0] != first:
-        raise _Outside
-    return value, end
-
-
-def _uint_at(data: bytes, pos: int) -> tuple[int, int]:
-    """An ``INTEGER (0..MAX)`` or a quantity at ``pos`` (X.696 §10.4, §20.6), minimal octets only."""
-    size, pos = _length_at(data, pos)
-    end = pos + size
-    if not size or end > len(data) or (size > 1 and data[pos] == 0):
-        raise _Outside
-    return int.from_bytes(data[pos:end], "big"), end
-
-
 def _scan_tbs(data: bytes, pos: int) -> tuple[TbsParts, int]:
     """The parts of the fixed-shape ToBeSignedCertificate at ``pos`` and the position after it.
 
-    Accepts exactly what ``_read_tbs`` accepts, without building its value: the hot path needs
-    the octets only (``_read_tbs`` builds the value when a check needs it, ``FastRequest.tbs_cert``).
+    Accepts exactly what ``oer_reader.read_to_be_signed_certificate`` accepts, without building its
+    value: the hot path needs the octets only (the value is read when a check needs it,
+    ``FastRequest.tbs_cert``).
     """
     preamble = data[pos]
-    if preamble & ~_TBS_ALLOWED or not preamble & _TBS_APP:
-        raise _Outside
+    if preamble & ~TBS_ALLOWED or not preamble & TBS_APP:
+        raise NotFixedShape
     p = pos + 1
     i_cert = None
     if data[p] == 0x83:  # none (NULL: no octets)
@@ -250,37 +181,37 @@ def _scan_tbs(data: bytes, pos: int) -> tuple[TbsParts, int]:
         i_cert = data[p + 2 : p + 4]
         p += 13
     else:
-        raise _Outside
+        raise NotFixedShape
     # cracaId (3), crlSeries (2), validityPeriod {start (4), duration choice tag, Uint16}.
-    if not 0x80 <= data[p + 9] < 0x80 + len(_DURATIONS):
-        raise _Outside
+    if not 0x80 <= data[p + 9] < 0x80 + len(DURATIONS):
+        raise NotFixedShape
     middle = p + 12
     p = middle
-    if preamble & _TBS_REGION:
+    if preamble & TBS_REGION:
         # identifiedRegion: SEQUENCE OF countryOnly (tag 80, Uint16).
         if data[p] != 0x83:
-            raise _Outside
-        count, p = _uint_at(data, p + 1)
+            raise NotFixedShape
+        count, p = uint_at(data, p + 1)
         end = p + 3 * count
         if end > len(data) or data[p:end:3] != b"\x80" * count:
-            raise _Outside
+            raise NotFixedShape
         p = end
     app = p
-    count, p = _uint_at(data, p)
+    count, p = uint_at(data, p)
     for _ in range(count):
         has_ssp = data[p]
-        _, p = _uint_at(data, p + 1)  # psid
+        _, p = uint_at(data, p + 1)  # psid
         if has_ssp == 0x80:
             if data[p] != 0x80:
-                raise _Outside  # bitmapSsp and extensions: the strict parser
-            size, p = _length_at(data, p + 1)
+                raise NotFixedShape  # bitmapSsp and extensions: the strict parser
+            size, p = length_at(data, p + 1)
             p += size
         elif has_ssp != 0x00:
-            raise _Outside
+            raise NotFixedShape
     app_end = p
-    if preamble & _TBS_ENCRYPTION_KEY:
-        if data[p : p + 2] != b"\x00\x80" or data[p + 2] not in _POINT_FORMS:
-            raise _Outside
+    if preamble & TBS_ENCRYPTION_KEY:
+        if data[p : p + 2] != b"\x00\x80" or data[p + 2] not in POINT_FORMS:
+            raise NotFixedShape
         p += 35
     middle_end = p
     if data[p] == 0x81:  # reconstructionValue
@@ -288,9 +219,9 @@ def _scan_tbs(data: bytes, pos: int) -> tuple[TbsParts, int]:
     elif data[p] == 0x80 and data[p + 1] == 0x80:  # verificationKey ecdsaNistP256
         p += 2
     else:
-        raise _Outside
-    if data[p] not in _POINT_FORMS or p + 33 > len(data):
-        raise _Outside
+        raise NotFixedShape
+    if data[p] not in POINT_FORMS or p + 33 > len(data):
+        raise NotFixedShape
     parts = TbsParts(
         data[pos : pos + 1], data[pos + 1 : middle - 12], i_cert, data[middle - 12 : middle - 9],
         data[middle - 9 : middle - 7], data[middle - 7 : middle], data[middle:middle_end], data[app:app_end],
@@ -301,7 +232,7 @@ def _scan_tbs(data: bytes, pos: int) -> tuple[TbsParts, int]:
 
 def validity_value(octets: bytes) -> dict[str, Any]:
     """The ``ValidityPeriod`` value of its 7 COER octets as ``TbsParts.validity`` holds them."""
-    unit = _DURATIONS[octets[4] - 0x80]
+    unit = DURATIONS[octets[4] - 0x80]
     return {"start": int.from_bytes(octets[:4], "big"), "duration": (unit, int.from_bytes(octets[5:7], "big"))}
 
 
@@ -309,7 +240,7 @@ def validity_octets(value: dict[str, Any]) -> bytes:
     """COER ``ValidityPeriod`` {start Time32, duration Duration} (1609.2 §6.4.14), as ``cert.template`` writes it."""
     start: int = value["start"]
     unit, count = value["duration"]
-    return start.to_bytes(4, "big") + bytes((0x80 | _DURATIONS.index(unit),)) + int(count).to_bytes(2, "big")
+    return start.to_bytes(4, "big") + bytes((0x80 | DURATIONS.index(unit),)) + int(count).to_bytes(2, "big")
 
 
 # EncryptedIndividualPLV {version 2, laId, encPlv Ieee1609Dot2Data {3, encryptedData {[symmRecipInfo
@@ -321,7 +252,7 @@ _PLV_SIZE = 3 + _ENC_PLV_SIZE
 def _read_plv(data: bytes, pos: int) -> EncryptedIndividualPLV:
     enc = data[pos + 3 : pos + _PLV_SIZE]
     if data[pos] != 2 or not _plv_shape(enc):
-        raise _Outside
+        raise NotFixedShape
     return EncryptedIndividualPLV(data[pos + 1 : pos + 3], enc)
 
 
@@ -332,61 +263,6 @@ def _plv_shape(enc: bytes) -> bool:
         and enc[:5] == b"\x03\x82\x01\x01\x81"
         and (enc[13], enc[26], enc[59], enc[72]) == (0x80, 32, 0x80, 28)
     )
-
-
-def _read_tbs(reader: _Reader) -> dict[str, Any]:
-    preamble = reader.byte()
-    if preamble & ~_TBS_ALLOWED or not preamble & _TBS_APP:
-        raise _Outside
-    tbs: dict[str, Any] = {}
-    id_tag = reader.byte()
-    if id_tag == 0x83:
-        tbs["id"] = ("none", None)
-    elif id_tag == 0x80:
-        if reader.byte() != 0x00:
-            raise _Outside  # group-linkage-value: the strict parser handles it
-        tbs["id"] = ("linkageData", {"iCert": int.from_bytes(reader.take(2), "big"), "linkage-value": reader.take(9)})
-    else:
-        raise _Outside
-    tbs["cracaId"] = reader.take(3)
-    tbs["crlSeries"] = int.from_bytes(reader.take(2), "big")
-    start = int.from_bytes(reader.take(4), "big")
-    unit = reader.byte() - 0x80
-    if not 0 <= unit < len(_DURATIONS):
-        raise _Outside
-    tbs["validityPeriod"] = {"start": start, "duration": (_DURATIONS[unit], int.from_bytes(reader.take(2), "big"))}
-    if preamble & _TBS_REGION:
-        reader.expect(b"\x83")
-        count = reader.unbounded_uint()
-        regions = []
-        for _ in range(count):
-            reader.expect(b"\x80")
-            regions.append(("countryOnly", int.from_bytes(reader.take(2), "big")))
-        tbs["region"] = ("identifiedRegion", regions)
-    permissions = []
-    for _ in range(reader.unbounded_uint()):
-        has_ssp = reader.byte()
-        entry: dict[str, Any] = {"psid": reader.unbounded_uint()}
-        if has_ssp == 0x80:
-            if reader.byte() != 0x80:
-                raise _Outside  # bitmapSsp and extensions: the strict parser
-            entry["ssp"] = ("opaque", reader.var_octets())
-        elif has_ssp != 0x00:
-            raise _Outside
-        permissions.append(entry)
-    tbs["appPermissions"] = permissions
-    if preamble & _TBS_ENCRYPTION_KEY:
-        reader.expect(b"\x00\x80")
-        tbs["encryptionKey"] = {"supportedSymmAlg": "aes128Ccm", "publicKey": ("eciesNistP256", reader.point())}
-    indicator = reader.byte()
-    if indicator == 0x80:
-        reader.expect(b"\x80")
-        tbs["verifyKeyIndicator"] = ("verificationKey", ("ecdsaNistP256", reader.point()))
-    elif indicator == 0x81:
-        tbs["verifyKeyIndicator"] = ("reconstructionValue", reader.point())
-    else:
-        raise _Outside
-    return tbs
 
 
 class LinkageKeys:
