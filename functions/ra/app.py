@@ -7,7 +7,7 @@ from email.utils import formatdate
 
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
-from scms_ra import ca_certificate, ccf, download, lifecycle_ops, provision_start, read, register
+from scms_ra import ca_certificate, ccf, download, lifecycle_ops, provision_start, read, register, successor
 from scms_ra.authorize import authorize
 from scms_ra.present import device_json
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
@@ -192,6 +192,36 @@ def get_authorization_certificate() -> Response:
     if response.status_code in (200, 206):
         response.headers["Content-Type"] = ZIP  # a batch is a zip (clause 8.2); 304 and 416 have no body
     return response
+
+
+@app.route("/v3/successor-enrollment-certificate", methods=["POST"], content_types=[OCTET_STREAM])
+@_handled
+def post_successor_enrollment_certificate() -> Response:
+    """Successor enrollment request, 1609.2.1 §6.3.5.4 (protocol.md §3.4): 202 + ``RaEeEnrollmentCertAckSpdu``."""
+    deps = services()
+    ack = successor.successor_enroll(
+        request_body(_request()), now=time32.now(), settings=deps.settings, periods=deps.schedule,
+        devices=deps.devices, requests=deps.successors, ra=deps.ra, eca=deps.successor_issuer,
+        artifacts=deps.artifacts,
+    )  # fmt: skip
+    return binary(ack, status=202)
+
+
+@app.route("/v3/successor-enrollment-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_successor_enrollment_certificate() -> Response:
+    """Successor enrollment download, 1609.2.1 §6.3.5.5, clause 8.3.2: ``<requestHash>_enroll.oer``."""
+    request = _request()
+    params: dict[str, str] = dict(request.query_params or {})
+    deps = services()
+    keyring = Keyring()
+    keyring.add_certificate(deps.ra.certificate("ra"), deps.ra.encryption_private_key("ra"))
+    found = successor.successor_download(
+        request.headers.get(download.AUTHORIZATION_HEADER.lower()), params.get("filename"), now=time32.now(),
+        settings=deps.settings, keyring=keyring, ra_anchors=deps.ra, requests=deps.successors,
+        devices=deps.devices, artifacts=deps.artifacts, counters=deps.download_counters,
+    )  # fmt: skip
+    return download_response(request, found.body, found.filename, found.last_modified)
 
 
 @app.route("/manage/v1/devices", methods=["POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -16,8 +16,10 @@ from scms_service.iperiod import IPeriods
 from scms_service.stores.artifacts import Artifacts, S3Artifacts
 from scms_service.stores.auth_requests import AuthRequestStore, DynamoDbAuthRequestStore
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
-from scms_service.stores.devices import DeviceStore, DynamoDeviceStore
+from scms_service.stores.devices import Device, DeviceStore, DynamoDeviceStore
 from scms_service.stores.download_counters import DownloadCounterStore, DynamoDbDownloadCounterStore
+from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
+from scms_service.stores.successor_requests import DynamoDbSuccessorStore, SuccessorStore
 
 from scms_codec.cert.certificate import Certificate
 from scms_codec.secured.signer import Signer
@@ -25,8 +27,9 @@ from scms_codec.secured.signer import Signer
 from .authorize import RaKeys
 from .ca_certificate import CertificateLookup
 from .provision_start import Starter, start_provisioning
+from .successor import SuccessorIssuer
 
-__all__ = ["MANAGEMENT_ACTOR", "LazyRaKeys", "Services", "from_settings", "step_functions_starter"]
+__all__ = ["MANAGEMENT_ACTOR", "InProcessEca", "LazyRaKeys", "Services", "from_settings", "step_functions_starter"]
 
 # Who the audit trail names for management API changes (the API key has no per-operator identity).
 MANAGEMENT_ACTOR = "management-api"
@@ -60,7 +63,9 @@ class Services:
     The authorization-certificate routes need the rest: ``auth_requests`` (RaTable REQ items),
     ``ra`` (the hierarchy as ``RaKeys``, loaded on first use), ``start_provisioning`` (StartExecution
     of one request hash), ``artifacts`` (batch zips), ``periods`` (the i-period schedule) and
-    ``download_counters`` (download-maxReqs/minWait). Tests of other routes may leave them out.
+    ``download_counters`` (download-maxReqs/minWait). The successor-enrollment routes need
+    ``successors`` (RaTable SUCCESSOR# items) and ``successor_issuer`` (the port to the ECA).
+    Tests of other routes may leave them out.
     """
 
     settings: Settings
@@ -74,6 +79,8 @@ class Services:
     artifacts: Artifacts = field(default_factory=_unwired("artifacts"))  # type: ignore[assignment]
     periods: IPeriods | None = None
     download_counters: DownloadCounterStore = field(default_factory=_unwired("download_counters"))  # type: ignore[assignment]
+    successors: SuccessorStore = field(default_factory=_unwired("successors"))  # type: ignore[assignment]
+    successor_issuer: SuccessorIssuer = field(default_factory=_unwired("successor_issuer"))  # type: ignore[assignment]
 
     @property
     def schedule(self) -> IPeriods:
@@ -106,6 +113,31 @@ class LazyRaKeys:
 
     def anchors(self) -> list[Certificate]:
         return self._hierarchy.anchors()
+
+    def chain(self, role: str) -> Sequence[Certificate]:
+        return self._hierarchy.chain(role)
+
+
+class InProcessEca:
+    """``SuccessorIssuer``: the ECA's use case (``scms_eca.successor``) called in this process.
+
+    The port's one adapter today (docs/architecture.md "Successor enrollment"): the RA's role then
+    needs EcaTable and the ECA key secret. An adapter that invokes an ECA task function instead
+    would keep the ECA's key out of the RA's reach; the port's signature stays.
+    """
+
+    def __init__(self, settings: Settings, ca: LazyRaKeys) -> None:
+        self._settings = settings
+        self._ca = ca
+
+    def __call__(self, inner_spdu: bytes, *, request_hash: bytes, device: Device, now: int) -> bytes:
+        # Imported on use: the ECA's package is needed only by this route (and not by the other RA routes).
+        from scms_eca.successor import issue_successor
+
+        return issue_successor(
+            inner_spdu, request_hash=request_hash, device=device, now=now, settings=self._settings,
+            requests=DynamoDbEcaRequestStore.from_settings(self._settings), ca=self._ca,
+        )  # fmt: skip
 
 
 def step_functions_starter(state_machine_arn: str, client: object | None = None) -> Starter:
@@ -147,15 +179,18 @@ class _LazyArtifacts:
 def from_settings(settings: Settings) -> Services:
     """The production wiring: RaTable, CaTable, the API key digest, the hierarchy, S3 and Step Functions."""
     lookup: CertificateLookup = _LazyCaStore(settings)  # type: ignore[assignment]
+    ra = LazyRaKeys(settings)
     return Services(
         settings=settings,
         devices=DynamoDeviceStore(settings.ra_table),
         check_api_key=ApiKeyCheck(secrets_manager_digest(settings.management_api_key_secret)),
         ca_certificates=lookup,
         auth_requests=DynamoDbAuthRequestStore.from_settings(settings),
-        ra=LazyRaKeys(settings),
+        ra=ra,
         start_provisioning=step_functions_starter(settings.provision_state_machine),
         artifacts=_LazyArtifacts(settings),
         periods=IPeriods.from_settings(settings),
         download_counters=DynamoDbDownloadCounterStore.from_settings(settings),
+        successors=DynamoDbSuccessorStore.from_settings(settings),
+        successor_issuer=InProcessEca(settings, ra),
     )

@@ -1,0 +1,314 @@
+"""The RA's successor-enrollment requests and their rate entries on ``RaTable`` (protocol.md §3.4).
+
+Items:
+- ``pk=SUCCESSOR#<requestHash hex>, sk=REQ``: one ``EeRaSuccessorEnrollmentCertRequestSpdu``, keyed by
+  the HashedId8 of its bytes as received, with ``deviceId``, ``signerCertId`` (the enrollment
+  certificate that signed it; not ``enrollmentCertId``, which would put the item in the
+  ``byEnrollmentCert`` index), ``generationTime`` (of the inner request), ``status`` PENDING → DONE,
+  ``ack`` (B, the signed ``RaEeEnrollmentCertAckSpdu``), ``createdAt``, and once DONE ``newCertId``
+  (the successor certificate's HashedId8) and ``updatedAt``;
+- ``pk=RASUCC#<deviceId>, sk=<generationTime 10 digits>#<requestHash hex>``: one accepted successor
+  request of a device, for ra-maxReqs/ra-minWait (by generationTime; ``expiresAt`` is the TTL).
+
+``put`` writes both in one transaction, the request item conditional on its absence (of two copies
+of the same bytes only one is stored); ``delete`` removes both (a refusal after the claim).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from .. import aws
+from ..errors import Conflict, ScmsError, TransientStoreError
+from .aws_errors import is_condition_failure, is_transient
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = [
+    "DynamoDbSuccessorStore",
+    "FakeSuccessorStore",
+    "RateEntry",
+    "SuccessorExists",
+    "SuccessorRecord",
+    "SuccessorStatus",
+    "SuccessorStore",
+    "SuccessorStoreError",
+]
+
+
+class SuccessorStatus(StrEnum):
+    """PENDING: accepted, the certificate not yet stored and linked; DONE: file stored, device linked."""
+
+    PENDING = "PENDING"
+    DONE = "DONE"
+
+
+class SuccessorExists(Conflict):
+    """The request item exists already, or is not in the state a conditional write expected (409)."""
+
+
+class SuccessorStoreError(ScmsError):
+    """RaTable failed for a reason that retrying will not fix (500)."""
+
+
+@dataclass(frozen=True)
+class SuccessorRecord:
+    """One accepted successor-enrollment request (the ``SUCCESSOR#`` item)."""
+
+    request_hash: bytes
+    device_id: str
+    enrollment_cert_id: str  # HashedId8 hex of the signing (current) enrollment certificate
+    generation_time: int  # Time32, of the inner EeEcaCertRequest
+    status: SuccessorStatus
+    ack: bytes = field(repr=False)
+    created_at: int  # Time32
+    rate_expires_at: int  # Unix seconds (TTL of the rate entry)
+    new_cert_id: str | None = None
+    updated_at: int | None = None
+
+
+@dataclass(frozen=True)
+class RateEntry:
+    """One accepted successor request of a device, by generationTime."""
+
+    generation_time: int
+    request_hash: bytes
+
+
+class SuccessorStore(Protocol):
+    """Successor requests of the RA. Implementations: ``DynamoDbSuccessorStore``, ``FakeSuccessorStore``."""
+
+    def get(self, request_hash: bytes) -> SuccessorRecord | None:
+        """The request item (strongly consistent), or None."""
+        ...
+
+    def put(self, record: SuccessorRecord) -> None:
+        """Store a PENDING ``record`` and its rate entry together; ``SuccessorExists`` if the hash is stored."""
+        ...
+
+    def delete(self, record: SuccessorRecord) -> None:
+        """Remove a PENDING record and its rate entry; ``SuccessorExists`` if it is DONE or gone."""
+        ...
+
+    def complete(self, request_hash: bytes, *, new_cert_id: str, now: int) -> SuccessorRecord:
+        """PENDING → DONE naming the successor certificate; DONE with the same certificate is no change."""
+        ...
+
+    def rate_entries(self, device_id: str, *, since: int) -> list[RateEntry]:
+        """The device's rate entries with generationTime ≥ ``since``, oldest first."""
+        ...
+
+
+def _req_key(request_hash: bytes) -> dict[str, Any]:
+    return {"pk": {"S": f"SUCCESSOR#{request_hash.hex()}"}, "sk": {"S": "REQ"}}
+
+
+def _rate_pk(device_id: str) -> str:
+    return f"RASUCC#{device_id}"
+
+
+def _rate_key(record: SuccessorRecord) -> dict[str, Any]:
+    return {
+        "pk": {"S": _rate_pk(record.device_id)},
+        "sk": {"S": f"{record.generation_time:010d}#{record.request_hash.hex()}"},
+    }
+
+
+def _record_item(record: SuccessorRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_req_key(record.request_hash),
+        "deviceId": {"S": record.device_id},
+        "signerCertId": {"S": record.enrollment_cert_id},
+        "generationTime": {"N": str(record.generation_time)},
+        "status": {"S": record.status.value},
+        "ack": {"B": record.ack},
+        "createdAt": {"N": str(record.created_at)},
+        "rateExpiresAt": {"N": str(record.rate_expires_at)},
+    }
+    if record.new_cert_id is not None:
+        item["newCertId"] = {"S": record.new_cert_id}
+    if record.updated_at is not None:
+        item["updatedAt"] = {"N": str(record.updated_at)}
+    return item
+
+
+def _record_from_item(item: dict[str, Any]) -> SuccessorRecord:
+    return SuccessorRecord(
+        request_hash=bytes.fromhex(item["pk"]["S"].removeprefix("SUCCESSOR#")),
+        device_id=item["deviceId"]["S"],
+        enrollment_cert_id=item["signerCertId"]["S"],
+        generation_time=int(item["generationTime"]["N"]),
+        status=SuccessorStatus(item["status"]["S"]),
+        ack=bytes(item["ack"]["B"]),
+        created_at=int(item["createdAt"]["N"]),
+        rate_expires_at=int(item["rateExpiresAt"]["N"]),
+        new_cert_id=item["newCertId"]["S"] if "newCertId" in item else None,
+        updated_at=int(item["updatedAt"]["N"]) if "updatedAt" in item else None,
+    )
+
+
+def _store_error(exc: ClientError, action: str) -> ScmsError:
+    """The domain error for a DynamoDB failure; the AWS text stays in the cause (the log), not the client."""
+    if is_transient(exc):
+        return TransientStoreError(f"RA table busy during successor {action}")
+    return SuccessorStoreError(f"RA table failed during successor {action}")
+
+
+class DynamoDbSuccessorStore:
+    """``SuccessorStore`` on the ``RaTable`` (boto3 client injectable)."""
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbSuccessorStore:
+        return cls(settings.ra_table, client)
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else aws.client("dynamodb")
+
+    def get(self, request_hash: bytes) -> SuccessorRecord | None:
+        try:
+            # Strongly consistent: a replay right after the first answer must see its item.
+            out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
+        except ClientError as exc:
+            raise _store_error(exc, "get") from exc
+        item = out.get("Item")
+        return None if item is None else _record_from_item(item)
+
+    def put(self, record: SuccessorRecord) -> None:
+        rate_item = {
+            **_rate_key(record),
+            "generationTime": {"N": str(record.generation_time)},
+            "expiresAt": {"N": str(record.rate_expires_at)},
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _record_item(record),
+                            # First copy only: the same bytes are stored once, whoever else races us.
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    # Keyed by this request's hash: it exists exactly when the request item does.
+                    {"Put": {"TableName": self._table, "Item": rate_item}},
+                ]
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise SuccessorExists("successor request stored already") from exc
+            raise _store_error(exc, "put") from exc
+
+    def delete(self, record: SuccessorRecord) -> None:
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": _req_key(record.request_hash),
+                            # Never a DONE request: its certificate was delivered to the device record.
+                            "ConditionExpression": "#status = :pending",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {":pending": {"S": SuccessorStatus.PENDING.value}},
+                        }
+                    },
+                    {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
+                ]
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise SuccessorExists("successor request is not pending") from exc
+            raise _store_error(exc, "delete") from exc
+
+    def complete(self, request_hash: bytes, *, new_cert_id: str, now: int) -> SuccessorRecord:
+        try:
+            out = self.client.update_item(
+                TableName=self._table,
+                Key=_req_key(request_hash),
+                UpdateExpression="SET #status = :done, newCertId = :cert, updatedAt = :now",
+                # PENDING, or DONE already with this very certificate (a concurrent resume finished first).
+                ConditionExpression="attribute_exists(pk) AND (#status = :pending OR newCertId = :cert)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":done": {"S": SuccessorStatus.DONE.value},
+                    ":pending": {"S": SuccessorStatus.PENDING.value},
+                    ":cert": {"S": new_cert_id},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                raise SuccessorExists("successor request is gone or done with another certificate") from exc
+            raise _store_error(exc, "complete") from exc
+        return _record_from_item(out["Attributes"])
+
+    def rate_entries(self, device_id: str, *, since: int) -> list[RateEntry]:
+        entries: list[RateEntry] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk >= :since",
+            "ExpressionAttributeValues": {":pk": {"S": _rate_pk(device_id)}, ":since": {"S": f"{max(since, 0):010d}"}},
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                out = self.client.query(**kwargs)
+                for item in out.get("Items", []):
+                    generation, _, hash_hex = item["sk"]["S"].partition("#")
+                    entries.append(RateEntry(int(generation), bytes.fromhex(hash_hex)))
+                last = out.get("LastEvaluatedKey")
+                if not last:
+                    return entries
+                kwargs["ExclusiveStartKey"] = last
+        except ClientError as exc:
+            raise _store_error(exc, "rate_entries") from exc
+
+
+class FakeSuccessorStore:
+    """In-memory ``SuccessorStore`` with the same conditions as the DynamoDB adapter."""
+
+    def __init__(self) -> None:
+        self.requests: dict[bytes, SuccessorRecord] = {}
+        self.rates: dict[str, set[tuple[int, bytes]]] = {}
+
+    def get(self, request_hash: bytes) -> SuccessorRecord | None:
+        return self.requests.get(request_hash)
+
+    def put(self, record: SuccessorRecord) -> None:
+        if record.request_hash in self.requests:
+            raise SuccessorExists("successor request stored already")
+        self.requests[record.request_hash] = record
+        self.rates.setdefault(record.device_id, set()).add((record.generation_time, record.request_hash))
+
+    def delete(self, record: SuccessorRecord) -> None:
+        current = self.requests.get(record.request_hash)
+        if current is None or current.status is not SuccessorStatus.PENDING:
+            raise SuccessorExists("successor request is not pending")
+        del self.requests[record.request_hash]
+        entries = self.rates.get(record.device_id, set())
+        entries.discard((record.generation_time, record.request_hash))
+        if not entries:
+            self.rates.pop(record.device_id, None)
+
+    def complete(self, request_hash: bytes, *, new_cert_id: str, now: int) -> SuccessorRecord:
+        current = self.requests.get(request_hash)
+        if current is None or (current.status is not SuccessorStatus.PENDING and current.new_cert_id != new_cert_id):
+            raise SuccessorExists("successor request is gone or done with another certificate")
+        updated = replace(current, status=SuccessorStatus.DONE, new_cert_id=new_cert_id, updated_at=now)
+        self.requests[request_hash] = updated
+        return updated
+
+    def rate_entries(self, device_id: str, *, since: int) -> list[RateEntry]:
+        return [RateEntry(g, h) for g, h in sorted(self.rates.get(device_id, set())) if g >= since]
