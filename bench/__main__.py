@@ -371,7 +371,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=_positive, metavar="N", help="bursts per variant (default 3)")
     parser.add_argument("--explicit-only", action="store_true", help="burst with explicit certificates only")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/ nor the README")
+    parser.add_argument(
+        "--render-only",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: write latest.md and the README section from a saved results file",
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        for path in record.render_saved(args.render_only):
+            progress(f"wrote {path.relative_to(record.REPO)}")
+        return 0
     environment = record.environment()
     results: dict[str, Any] = {}
     if args.only != "provision":

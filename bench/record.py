@@ -7,6 +7,7 @@ A full run writes ``latest.json`` and ``latest.md`` and refreshes the README's "
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -24,6 +25,7 @@ __all__ = [
     "RESULTS_DIR",
     "cpu_model",
     "environment",
+    "render_saved",
     "replace_section",
     "write_results",
 ]
@@ -111,6 +113,12 @@ def write_results(results: dict[str, Any], *, quick: bool, directory: Path = RES
     if not quick and readme is not None and readme.exists():
         text = readme.read_text(encoding="utf-8")
         if README_START in text:
-            readme.write_text(replace_section(text, markdown), encoding="utf-8")
+            readme.write_text(replace_section(text, report.render_markdown(results, brief=True)), encoding="utf-8")
             written.append(readme)
     return written
+
+
+def render_saved(path: Path, *, directory: Path = RESULTS_DIR, readme: Path | None = README) -> list[Path]:
+    """Write the Markdown and the README section again from a saved ``latest.json`` (no measurement)."""
+    results = json.loads(path.read_text(encoding="utf-8"))
+    return write_results(results, quick=False, directory=directory, readme=readme)

@@ -165,12 +165,14 @@ def render_provision(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def render_markdown(results: dict[str, Any]) -> str:
-    """``bench/results/latest.md`` and the README's Performance section: provisioning and ACA tables."""
+def render_markdown(results: dict[str, Any], *, brief: bool = False) -> str:
+    """``bench/results/latest.md``: provisioning and ACA tables; ``brief`` (the README) only the headline tables."""
     out = [f"Measured {environment_line(results.get('environment', {}))}."]
     for title, headers, rows in provision_sections(results):
+        if brief and "Lambda tasks" in title:
+            continue
         out.extend(["", f"**{title}**", "", markdown_table(headers, rows)])
-    if aca := results.get("aca"):
+    if (aca := results.get("aca")) and not brief:
         rows = [[r["variant"], r["use_case"]["us_per_cert"], per_second(r["use_case"]["us_per_cert"]),
                  ratio(r["use_case"]["us_per_cert"], r["use_case"]["c_budget_us"])] for r in aca]  # fmt: skip
         out.extend(["", "**ACA `issue_batch`, CPU µs per certificate (one core; ratio to the C-level budget)**", "",

@@ -226,3 +226,31 @@ def test_a_quick_run_leaves_latest_and_the_readme_alone(tmp_path: Path) -> None:
     assert [p.name for p in written] == ["quick.json", "quick.md"]
     assert not (tmp_path / "latest.json").exists()
     assert readme.read_text() == before
+
+
+ACA_ROW = {"variant": "explicit/compact-unified", "use_case": {"us_per_cert": 364.4, "c_budget_us": 168.7}}
+
+
+def test_the_readme_gets_the_headline_tables_and_latest_md_everything() -> None:
+    results = {"provisioning": {"burst": [burst_result(8.0)], "devices": DEVICES}, "aca": [ACA_ROW]}
+
+    full = report.render_markdown(results)
+    brief = report.render_markdown(results, brief=True)
+
+    assert "Lambda tasks" in full and "explicit/compact-unified | 364.4" in full
+    assert "Lambda tasks" not in brief and "compact-unified | 364.4" not in brief
+    assert "Burst: one device" in brief and "Many devices" in brief
+
+
+def test_render_saved_rewrites_markdown_and_readme_from_the_json(tmp_path: Path) -> None:
+    saved = tmp_path / "latest.json"
+    saved.write_text(json.dumps({"provisioning": {"devices": DEVICES}}), encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{record.README_START}\nold\n{record.README_END}\n", encoding="utf-8")
+
+    written = record.render_saved(saved, directory=tmp_path, readme=readme)
+
+    assert [p.name for p in written] == ["latest.json", "latest.md", "README.md"]
+    assert "100 / 100" in readme.read_text() and "old" not in readme.read_text()
+    with pytest.raises(FileNotFoundError):
+        record.render_saved(tmp_path / "missing.json", directory=tmp_path, readme=readme)
