@@ -8,6 +8,13 @@ type becomes the ASL error name, so ``Retry``/``Catch`` match as on AWS. Functio
 CPU-bound and the GIL would keep threads on one core (platform.md "Fan-out CPU"), and moto runs
 Map iterations on threads, so a pool of two uses both cores.
 
+A worker that dies in the middle of a task (killed, out of memory) breaks a
+``ProcessPoolExecutor``: every task running or queued in it fails with ``BrokenProcessPool`` and
+the pool accepts nothing more. The dispatch then starts a new pool and answers each of those
+invocations with ``Lambda.ServiceException``, what Lambda reports of a crashed container and an
+error name the ASL's ``Retry`` lists: the state machine retries the task on the new workers, and the
+tasks are idempotent (docs/architecture.md "Provisioning pipeline").
+
 moto's ASL engine reaches a Lambda task through a boto3 client it creates for every task (plus,
 under ``scms serve``, an HTTP round trip to the moto server): about 10 ms a task. The patch also
 routes the engine's Lambda tasks of known functions straight to the same dispatch (same payloads,
@@ -32,6 +39,7 @@ import types
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from .gateway import Handler, LambdaContext, load_handler
@@ -39,6 +47,7 @@ from .template import FunctionSpec, StateMachineSpec, resolve
 
 __all__ = [
     "LAMBDA_ROLE",
+    "WORKER_CRASHED",
     "create_functions",
     "create_state_machines",
     "install_lambda_patch",
@@ -57,6 +66,10 @@ _originals: dict[tuple[Any, str], Any] = {}  # (module, attribute) → what the 
 _patch_lock = threading.Lock()
 _POOL: ProcessPoolExecutor | None = None
 _POOLED: dict[str, FunctionSpec] = {}
+_POOL_WORKERS = 2
+_pool_lock = threading.Lock()
+WORKER_CRASHED = "Lambda.ServiceException"
+"""The error name of an invocation whose worker process died (Lambda's, for a crashed container)."""
 _WORKER_HANDLERS: dict[str, Handler] = {}  # inside a worker process: handlers loaded once each
 
 
@@ -66,23 +79,43 @@ def start_process_pool(specs: Sequence[FunctionSpec], *, workers: int = 2) -> No
     Each worker imports every task handler when it starts, and the pool's workers are started here
     (a no-op task each): a provisioning burst right after the start pays no spawn or import.
     """
-    global _POOL
+    global _POOL, _POOL_WORKERS
     _POOLED.update({spec.logical_id: spec for spec in specs})
-    if _POOL is None:
-        context = multiprocessing.get_context("spawn")  # no fork of a process that runs server threads
-        _POOL = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(dict(os.environ), list(specs))
-        )
-        for started in [_POOL.submit(os.getpid) for _ in range(workers)]:
-            started.result()
+    with _pool_lock:
+        if _POOL is not None:
+            return
+        _POOL_WORKERS = workers
+        _POOL = pool = _new_pool()
+    for started in [pool.submit(os.getpid) for _ in range(workers)]:
+        started.result()
+
+
+def _new_pool() -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn")  # no fork of a process that runs server threads
+    specs = list(_POOLED.values())
+    return ProcessPoolExecutor(
+        _POOL_WORKERS, mp_context=context, initializer=_init_worker, initargs=(dict(os.environ), specs)
+    )
+
+
+def _replace_broken_pool(broken: ProcessPoolExecutor) -> None:
+    """A new pool in place of ``broken`` (once: concurrent callers that saw the same breakage share it)."""
+    global _POOL
+    with _pool_lock:
+        if _POOL is not broken:
+            return  # already replaced, or stopped
+        _POOL = _new_pool()  # its workers start on the first task
+    log.warning("local Lambda: a worker process died; its tasks fail with %s and a new pool runs", WORKER_CRASHED)
+    broken.shutdown(wait=False, cancel_futures=True)
 
 
 def stop_process_pool() -> None:
     """Stop the workers (queued tasks are cancelled); no process is left behind (platform.md pitfalls)."""
     global _POOL
-    if _POOL is not None:
-        _POOL.shutdown(wait=True, cancel_futures=True)
-        _POOL = None
+    with _pool_lock:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
     _POOLED.clear()
 
 
@@ -120,9 +153,17 @@ def _dispatch(function_name: str, payload: Any) -> tuple[str, bool]:
     handler = _HANDLERS.get(function_name)
     if handler is None and pooled is None:
         return json.dumps({"errorType": "ResourceNotFound", "errorMessage": function_name}), True
+    pool = _POOL
     try:
-        if pooled is not None and _POOL is not None:
-            errored, outcome = _POOL.submit(_call_in_worker, pooled, payload).result()
+        if pooled is not None and pool is not None:
+            try:
+                errored, outcome = pool.submit(_call_in_worker, pooled, payload).result()
+            except BrokenProcessPool:
+                # The task may have run partly: like Lambda after a crashed container, say so with
+                # a retried error name and let the state machine run it again on a new worker.
+                _replace_broken_pool(pool)
+                crashed = {"errorType": WORKER_CRASHED, "errorMessage": f"{function_name}: the worker process died"}
+                return json.dumps(crashed), True
             if errored:
                 log.warning("local Lambda %s raised %s", function_name, outcome["errorType"])
             return json.dumps(outcome), errored
