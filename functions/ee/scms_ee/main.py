@@ -1,7 +1,7 @@
 """``scms-ee``: a command-line end entity that talks to the SCMS only through its public HTTP API and the codec.
 
-``scms-ee --url URL --state DIR [--trace DIR] init|register|enroll|fetch-chain|show|provision|download``
-(issue #4 §6, issue #5 §6).
+``scms-ee --url URL --state DIR [--trace DIR] init|register|enroll|fetch-chain|show|provision|download|``
+``successor-enroll`` (issue #4 §6, issue #5 §6, issue #6 §4).
 Exit codes: 0 ok; 1 refused by the SCMS or verification failed; 2 usage or local error.
 """
 
@@ -27,6 +27,7 @@ from . import enroll as enroll_use_case
 from . import fetch_chain as fetch_chain_use_case
 from . import provision as provision_use_case
 from . import register as register_use_case
+from . import successor as successor_use_case
 from .client import Client, HttpError, Transport, TransportError, urllib_transport
 from .enroll import VerificationFailed
 from .state import DeviceState, StateError, canonical_id_of, load_certificate
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--no-download", action="store_true", help="stop after the ack")
     _schedule_arguments(provision)
     _download_arguments(provision)
+    successor = sub.add_parser("successor-enroll", help="replace the enrollment certificate through the RA")
+    successor.add_argument("--validity-years", type=int, default=6, help="requested validity (the ECA may shorten it)")
+    successor.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the certificate (default 30)")
     download = sub.add_parser("download", help="download, decrypt and verify a request's certificate batches")
     download.add_argument("--request", type=_request_hash, help="request hash, 16 hex (default: the latest)")
     _download_arguments(download)
@@ -125,6 +129,8 @@ def main(
             return _provision(state, client, Trace(args.trace), args, say)
         if args.command == "download":
             return _download(state, client, Trace(args.trace), args, args.request, say)
+        if args.command == "successor-enroll":
+            return _successor(state, client, Trace(args.trace), args, say)
         result = enroll_use_case.enroll(
             state,
             client,
@@ -220,6 +226,19 @@ def _download(
         empty = ", ".join(f"{i:x}" for i in result.empty_periods)
         print(f"scms-ee {args.command}: no certificate in the batch of period(s) {empty}", file=sys.stderr)
         return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _successor(
+    state: DeviceState, client: Client, trace: Trace, args: argparse.Namespace, say: Callable[[str], None]
+) -> int:
+    result = successor_use_case.successor_enroll(
+        state, client, trace, now=time32.now(), validity_years=args.validity_years, wait=args.wait, say=say,
+        current_time=time32.now,
+    )  # fmt: skip
+    new = result.enrollment.certificate
+    kind = "implicit" if new.is_implicit else "explicit"
+    say(f"successor enrolled: {kind} certificate {new.hashed_id8.hex()} replaces {result.previous.hashed_id8.hex()}")
     return EXIT_OK
 
 
