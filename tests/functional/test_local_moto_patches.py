@@ -10,7 +10,7 @@ import boto3
 import pytest
 from scms_service.config import Settings
 
-from scms_cli.local.cloud import LOCAL_ACCOUNT, LOCAL_REGION, query_reads_one_partition
+from scms_cli.local.cloud import LOCAL_ACCOUNT, LOCAL_REGION, items_serialized_as_json, query_reads_one_partition
 
 
 @pytest.fixture
@@ -122,3 +122,81 @@ def test_undo_restores_moto_s_methods(ra_table: tuple[Any, str]) -> None:
     assert (Table.query, Table.all_items) != before
     undo()
     assert (Table.query, Table.all_items) == before
+
+
+# Every attribute type, nested ones included.
+_RICH = {
+    "pk": {"S": "REQ#cc"}, "s": {"S": "text é"}, "n": {"N": "-12.5"}, "b": {"B": b"\x00\xffbinary"},
+    "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"\x01", b"\x02\x03"]},
+    "m": {"M": {"inner": {"B": b"\x07"}, "deep": {"L": [{"N": "1"}, {"M": {"x": {"NULL": True}}}]}}},
+    "l": {"L": [{"S": "x"}, {"BOOL": False}, {"B": b"\x09"}]}, "t": {"BOOL": True}, "z": {"NULL": True},
+}  # fmt: skip
+
+
+def _reads(client: Any, table: str) -> list[dict[str, Any]]:
+    """The item-reading operations' answers as the client parses them (ResponseMetadata dropped)."""
+    key = {"pk": {"S": "REQ#cc"}, "sk": {"S": "CERT#00000#001"}}
+    outs = [
+        client.get_item(TableName=table, Key=key),
+        client.get_item(TableName=table, Key={**key, "sk": {"S": "absent"}}),
+        client.get_item(TableName=table, Key=key, ProjectionExpression="m.deep, b"),
+        client.batch_get_item(RequestItems={table: {"Keys": [key, {**key, "sk": {"S": "CERT#00000#002"}},
+                                                              {**key, "sk": {"S": "absent"}}]}}),
+        client.query(TableName=table, KeyConditionExpression="pk = :pk", Limit=1,
+                     ExpressionAttributeValues={":pk": {"S": "REQ#cc"}}, ReturnConsumedCapacity="TOTAL"),
+        client.query(TableName=table, KeyConditionExpression="pk = :pk",
+                     ExpressionAttributeValues={":pk": {"S": "NONE#"}}),
+        client.query(TableName=table, KeyConditionExpression="pk = :pk", Select="COUNT",
+                     ExpressionAttributeValues={":pk": {"S": "REQ#cc"}}),
+        client.scan(TableName=table, Limit=5),
+    ]  # fmt: skip
+    for out in outs:
+        out.pop("ResponseMetadata", None)
+    return outs
+
+
+def test_items_serialized_as_json_parse_as_moto_s_own(
+    ra_table: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given items of every attribute type (and a count of the answers the patch writes),
+    from scms_cli.local import cloud
+
+    written: list[Any] = []
+    wire = cloud._wire
+
+    def counted(value: Any) -> Any:
+        written.append(value)
+        return wire(value)
+
+    monkeypatch.setattr(cloud, "_wire", counted)
+    client, table = ra_table
+    for n in (1, 2):
+        client.put_item(TableName=table, Item={**_RICH, "sk": {"S": f"CERT#00000#00{n}"}})
+    # When GetItem, BatchGetItem, Query and Scan answer with the patch and without it,
+    undo = items_serialized_as_json()
+    try:
+        assert items_serialized_as_json() is undo  # applying it twice patches once
+        patched = _reads(client, table)
+    finally:
+        undo()
+    assert written  # the patch wrote the items
+    seen = len(written)
+    plain = _reads(client, table)
+    assert len(written) == seen  # moto's own serializer answered these
+    # Then the client reads the same answers (binary values included).
+    assert patched == plain
+    assert patched[0]["Item"]["b"] == {"B": b"\x00\xffbinary"} and "Item" not in patched[1]
+    assert len(patched[3]["Responses"][table]) == 2 and patched[4]["ConsumedCapacity"]["TableName"] == table
+    # Twin: another item's answer differs (the comparison can fail).
+    client.put_item(TableName=table, Item={**_RICH, "sk": {"S": "CERT#00000#001"}, "b": {"B": b"other"}})
+    assert _reads(client, table) != plain
+
+
+def test_undo_restores_moto_s_serialization(ra_table: tuple[Any, str]) -> None:
+    from moto.dynamodb.responses import DynamoResult
+
+    before = DynamoResult.execute_result
+    undo = items_serialized_as_json()
+    assert DynamoResult.execute_result is not before
+    undo()
+    assert DynamoResult.execute_result is before
