@@ -38,7 +38,7 @@ from scms_codec.errors import ErrorCode
 from scms_codec.secured.encrypted_data import encrypt
 from scms_codec.secured.recipients import CertRecipient
 from scms_codec.secured.signer import Signer
-from scms_codec.spdu import parse_ra_ee_cert_ack
+from scms_codec.spdu import parse_ra_ee_cert_ack, parse_ra_ee_enrollment_cert_ack
 from scms_codec.spdu.ra_ee_ack import RaEeCertInfo
 from tests.functional.ra_app import create_state_machine
 from tests.support.stack import Cloud, open_cloud
@@ -797,3 +797,161 @@ def test_local_state_file_holding_the_keys_is_readable_by_its_owner_only(world: 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # ... so only its owner may read it
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temporary copy left behind
+
+
+# ------------------------------------------------------------------ /v3/successor-enrollment-certificate
+
+SUCCESSOR = "/v3/successor-enrollment-certificate"
+
+
+class Successor:
+    """An enrolled device whose successor request was accepted through the route (the module's baseline after it)."""
+
+    def __init__(self, world: World) -> None:
+        from tests.unit.ra.test_successor import Holder, successor_request
+
+        self.world = world
+        ra_cert = world.cloud.hierarchy.certificate("ra")
+        enrolled = world.enrolled("obu-succ-hostile")
+        self.holder = Holder(enrolled.ee, enrolled.certificate)
+        self.make = lambda **kwargs: successor_request(self.holder, ra_cert, **kwargs)[0]
+        self.valid = self.make(generation_time=time32.now())
+        with Client(world.cloud.ra.app) as client:
+            answer = client.http.post(SUCCESSOR, headers=OCTETS, body=self.valid)
+        assert answer.status_code == 202, answer.body
+        self.name = f"{parse_ra_ee_enrollment_cert_ack(answer.body).content.request_hash.hex().upper()}_enroll.oer"
+        self.download = world.download_request(enrolled, filename=self.name)
+        self.enrolled = enrolled
+        world.cloud.watch.take()
+        world.baseline = capture(world.cloud.settings)
+
+
+@pytest.fixture(scope="module")
+def successor(world: World) -> Successor:
+    return Successor(world)
+
+
+def _successor_post(world: World, body: bytes) -> Any:
+    def send() -> Any:
+        with Client(world.cloud.ra.app) as client:
+            return client.http.post(SUCCESSOR, headers=OCTETS, body=body)
+
+    return world.check(send)
+
+
+def _successor_get(world: World, header: str | None, query: str = "") -> Any:
+    headers = {"Accept": "application/octet-stream"}
+    if header is not None:
+        headers["Ieee-1609.2.1-Authorization"] = header
+
+    def send() -> Any:
+        with Client(world.cloud.ra.app) as client:
+            return client.http.get(SUCCESSOR + query, headers=headers)
+
+    return world.check(send)
+
+
+def test_valid_successor_download_is_200_so_the_refusals_below_are_about_the_defect(
+    world: World, successor: Successor
+) -> None:
+    # The twin: the requesting certificate gets its file, and counting the download is a write.
+    with Client(world.cloud.ra.app) as client:
+        answer = client.http.get(SUCCESSOR, headers={"Ieee-1609.2.1-Authorization": _b64(successor.download),
+                                                     "Accept": "application/octet-stream"})  # fmt: skip
+    assert answer.status_code == 200 and answer.body
+    assert world.cloud.watch.take() == ["dynamodb.PutItem"]
+    world.baseline = capture(world.cloud.settings)
+
+
+def test_replay_of_the_accepted_successor_request_is_its_ack_and_writes_nothing(
+    unchanged: World, successor: Successor
+) -> None:
+    answer = _successor_post(unchanged, successor.valid)
+    assert answer.status_code == 202
+
+
+@given(cut=st.integers(min_value=0, max_value=10_000))
+@FAST
+def test_truncated_successor_request_is_refused(unchanged: World, successor: Successor, cut: int) -> None:
+    _refused(_successor_post(unchanged, successor.valid[: cut % len(successor.valid)]), *_ENVELOPE)
+
+
+@given(bit=st.integers(min_value=0))
+@FAST
+def test_bit_flipped_successor_request_is_refused(unchanged: World, successor: Successor, bit: int) -> None:
+    data = bytearray(successor.valid)
+    position = bit % (len(data) * 8)
+    data[position // 8] ^= 1 << (position % 8)
+    _refused(_successor_post(unchanged, bytes(data)), *_ENVELOPE)
+
+
+@given(body=st.binary(max_size=400))
+@FAST
+def test_random_bytes_as_successor_request_are_refused_with_a_table_8_code(unchanged: World, body: bytes) -> None:
+    answer = _successor_post(unchanged, body)
+    assert answer.status_code == 400 and HEADER in answer.headers
+    ErrorCode(answer.headers[HEADER])
+
+
+def test_one_megabyte_successor_request_is_refused(unchanged: World, successor: Successor) -> None:
+    _refused(_successor_post(unchanged, successor.valid + random.Random(6).randbytes(1 << 20)), *_ENVELOPE)
+
+
+def test_authorization_request_sent_as_successor_request_is_refused(unchanged: World) -> None:
+    # Encrypted and signed by an enrollment certificate, but an EeRaCertRequest: the wrong ScmsPdu (400-42).
+    _refused(_successor_post(unchanged, unchanged.authz_request(unchanged.obu)), ErrorCode.FAILED_PARSING)
+
+
+@given(ahead=st.integers(min_value=1, max_value=10 * 365 * 86400))
+@FEW
+def test_future_dated_successor_request_is_400_50(unchanged: World, successor: Successor, ahead: int) -> None:
+    generated = min(time32.now() + unchanged.cloud.settings.clock_skew + 2 + ahead, 2**32 - 1)
+    _refused(_successor_post(unchanged, successor.make(generation_time=generated)),
+             ErrorCode.GENERATION_TIME_IN_FUTURE, ErrorCode.OUTSIDE_ENROLLMENT_VALIDITY)  # fmt: skip
+
+
+def test_successor_request_by_a_superseded_certificate_is_400_32(unchanged: World, successor: Successor) -> None:
+    _refused(_successor_post(unchanged, successor.make(generation_time=time32.now())),
+             ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED)  # fmt: skip
+
+
+@given(header=st.text(max_size=300))
+@FAST
+def test_garbage_successor_download_header_is_400_42(unchanged: World, successor: Successor, header: str) -> None:
+    try:
+        header.encode("latin-1")
+    except UnicodeEncodeError:
+        return  # HTTP header values are octets; clients cannot send these code points
+    if "\r" in header or "\n" in header:
+        return
+    _refused(_successor_get(unchanged, header), ErrorCode.FAILED_PARSING)
+
+
+@given(bit=st.integers(min_value=0))
+@FAST
+def test_bit_flipped_successor_download_request_is_refused(unchanged: World, successor: Successor, bit: int) -> None:
+    data = bytearray(successor.download)
+    position = bit % (len(data) * 8)
+    data[position // 8] ^= 1 << (position % 8)
+    _refused(_successor_get(unchanged, _b64(bytes(data))), *_ENVELOPE)
+
+
+def test_another_devices_successor_download_is_400_43(unchanged: World, successor: Successor) -> None:
+    spdu = unchanged.download_request(unchanged.stranger, filename=successor.name)
+    _refused(_successor_get(unchanged, _b64(spdu)), ErrorCode.SIGNATURE_VERIFICATION_FAILED)
+
+
+@given(filename=st.text(max_size=60))
+@FAST
+def test_successor_filename_that_is_not_the_requested_file_is_400_42(
+    unchanged: World, successor: Successor, filename: str
+) -> None:
+    if filename.lower() == successor.name.lower():
+        return
+    query = "?" + urllib.parse.urlencode({"filename": filename})
+    _refused(_successor_get(unchanged, _b64(successor.download), query), ErrorCode.FAILED_PARSING)
+
+
+def test_a_batch_name_in_the_successor_download_is_400_42(unchanged: World, successor: Successor) -> None:
+    _refused(_successor_get(unchanged, _b64(unchanged.download)), ErrorCode.FAILED_PARSING)
+    _refused(_successor_get(unchanged, None), ErrorCode.FAILED_PARSING)

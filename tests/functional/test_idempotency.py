@@ -339,3 +339,89 @@ def test_timeout_after_the_execution_started_is_503_and_the_retry_does_not_start
     retry = post_authz(ra, data)
     assert retry.status_code == 202
     assert started(state_machine, rh) == 1
+
+
+# --- successor enrollment (issue #6 §3): one certificate per request bytes, the same ack ---
+
+SUCCESSOR = "/v3/successor-enrollment-certificate"
+
+
+def post_successor(app_module: Any, body: bytes) -> Any:
+    with Client(app_module.app) as client:
+        return client.http.post(SUCCESSOR, headers=OCTETS, body=body)
+
+
+def successor_data(cloud: Cloud, obu: EnrolledEe, generation_time: int) -> bytes:
+    from tests.unit.ra.test_successor import Holder, successor_request
+
+    return successor_request(Holder(obu.ee, obu.certificate), cloud.hierarchy.certificate("ra"),
+                             generation_time=generation_time)[0]  # fmt: skip
+
+
+def enrollments_of(cloud: Cloud, obu: EnrolledEe) -> list[str]:
+    device = DynamoDeviceStore(cloud.settings.ra_table).get(obu.ee.device_id)
+    assert device is not None
+    return [e.cert_id for e in device.enrollments]
+
+
+def eca_items(cloud: Cloud, rh: bytes) -> int:
+    items = boto3.client("dynamodb").scan(TableName=cloud.settings.eca_table, ConsistentRead=True)["Items"]
+    return sum(1 for i in items if i["pk"]["S"] == f"REQ#{rh.hex()}")
+
+
+def test_same_successor_request_twice_gets_identical_ack_and_one_certificate(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe
+) -> None:
+    data = successor_data(cloud, obu, time32.now())
+    ra = ra_container(cloud, state_machine, 0)
+    first, second = post_successor(ra, data), post_successor(ra, data)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert second.body == first.body
+    assert len(enrollments_of(cloud, obu)) == 2 and eca_items(cloud, request_hash(data)) == 1
+    # Twin: other bytes of the (now superseded) certificate are judged anew, and refused.
+    other = post_successor(ra, successor_data(cloud, obu, time32.now() - 1))
+    assert other.status_code == 400 and len(enrollments_of(cloud, obu)) == 2
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_same_successor_request_concurrently_gets_one_certificate_and_identical_acks(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe, round_: int
+) -> None:
+    data = successor_data(cloud, obu, time32.now())
+    containers = [ra_container(cloud, state_machine, n) for n in range(4)]
+    answers = run_together([lambda c=c: post_successor(c, data) for c in containers])
+    assert all(not isinstance(a, BaseException) for a in answers), answers
+    # A copy that finds another attempt holding the ECA's claim is told to retry (409, no Table 8 code).
+    assert {a.status_code for a in answers} <= {202, 409}, [(a.status_code, a.body) for a in answers]
+    acks = {a.body for a in answers if a.status_code == 202}
+    assert len(acks) == 1
+    assert len(enrollments_of(cloud, obu)) == 2 and eca_items(cloud, request_hash(data)) == 1
+    # The retry of any refused copy gets the same ack.
+    assert post_successor(containers[0], data).body in acks
+
+
+def test_crash_before_the_successor_request_is_marked_done_is_finished_by_the_replay(
+    cloud: Cloud, state_machine: str, obu: EnrolledEe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scms_service.stores.successor_requests import DynamoDbSuccessorStore, SuccessorStatus
+
+    data = successor_data(cloud, obu, time32.now())
+    ra = ra_container(cloud, state_machine, 0)
+    real = DynamoDbSuccessorStore.complete
+
+    def crash(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise SimulatedCrash()
+
+    monkeypatch.setattr(DynamoDbSuccessorStore, "complete", crash)
+    with pytest.raises(SimulatedCrash):
+        post_successor(ra, data)
+    record = DynamoDbSuccessorStore.from_settings(cloud.settings).get(request_hash(data))
+    assert record is not None and record.status is SuccessorStatus.PENDING
+    linked = enrollments_of(cloud, obu)
+    assert len(linked) == 2  # linked before the crash
+    monkeypatch.setattr(DynamoDbSuccessorStore, "complete", real)
+    again = post_successor(ra, data)
+    assert again.status_code == 202
+    assert enrollments_of(cloud, obu) == linked and eca_items(cloud, request_hash(data)) == 1
+    record = DynamoDbSuccessorStore.from_settings(cloud.settings).get(request_hash(data))
+    assert record is not None and record.status is SuccessorStatus.DONE and record.new_cert_id == linked[-1]

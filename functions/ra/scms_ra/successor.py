@@ -210,7 +210,15 @@ def successor_enroll(
     ):
         raise _refuse(ErrorCode.RA_MIN_WAIT, "successor request retried within ra-minWait")
     cert_id = enrollment.hashed_id8.hex()
-    _check_current(device, cert_id)
+    try:
+        _check_current(device, cert_id)
+    except BadRequest:
+        # A concurrent copy of these very bytes may have been accepted (and its certificate made
+        # current) since our first look: then its answer is ours.
+        winner = requests.get(rh)
+        if winner is None:
+            raise
+        return _replay(winner, data, now=now, devices=devices, requests=requests, ra=ra, eca=eca, artifacts=artifacts)
 
     info = RaEeCertInfo(now, periods.i_at(now), rh, now)
     ack = build_ra_ee_enrollment_cert_ack(info, ra.signer("ra"))
