@@ -372,12 +372,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--explicit-only", action="store_true", help="burst with explicit certificates only")
     parser.add_argument("--no-results", action="store_true", help="do not write bench/results/ nor the README")
     parser.add_argument(
+        "--profile-stack",
+        action="store_true",
+        help="cProfile scms serve's main process and print its CPU by package (implies --no-results)",
+    )
+    parser.add_argument(
         "--render-only",
         type=Path,
         metavar="JSON",
         help="measure nothing: write latest.md and the README section from a saved results file",
     )
     args = parser.parse_args(argv)
+    if args.profile_stack:
+        args.no_results = True  # a profiled stack runs slower: its figures never replace the measured ones
     if args.render_only:
         for path in record.render_saved(args.render_only):
             progress(f"wrote {path.relative_to(record.REPO)}")
@@ -401,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         provisioning["findings"] = provision.findings(provisioning)
         results["provisioning"] = provisioning
         print(report.render_provision(results))
+        for label, text in provisioning.get("profiles", {}).items():
+            print(report.section(f"Profile of scms serve's main process ({label})"))
+            print(text)
     results["environment"] = environment
     if args.json:
         report.save_json(args.json, results)
@@ -424,6 +434,8 @@ def _provision_config(args: argparse.Namespace) -> provision.ProvisionConfig:
     for name in ("devices", "device_periods", "periods", "runs"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    if args.profile_stack:
+        changes["profile_stack"] = True
     if args.explicit_only:
         changes["variants"] = tuple(v for v in config.variants if v[1] == "explicit")
     return dataclasses.replace(config, **changes)

@@ -20,6 +20,7 @@ Numbers only: nothing here asserts a time. ``tests/unit/bench/`` tests the pure 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import tempfile
 import threading
@@ -86,6 +87,7 @@ class ProvisionConfig:
     burst: bool = True
     many: bool = True
     fresh_stacks: bool = True  # a new ``scms serve`` per burst run and for the devices (moto state grows)
+    profile_stack: bool = False  # cProfile the stack's main process (bench/stack_profile/): shares, not timings
 
     @classmethod
     def quick(cls) -> ProvisionConfig:
@@ -340,15 +342,19 @@ def provision_and_download(
 # --- the two measurements -------------------------------------------------------------------------
 
 
+PROFILER = Path(__file__).resolve().parent / "stack_profile"
+
+
 class Stacks:
     """The ``scms serve`` processes of a run: a fresh one per measurement, or one shared (``fresh`` False).
 
     Their state directories are temporary; their logs stay in ``logs`` (printed) to look into refusals.
     """
 
-    def __init__(self, *, fresh: bool, env: Mapping[str, str] = STACK_ENV) -> None:
+    def __init__(self, *, fresh: bool, env: Mapping[str, str] = STACK_ENV, profile: bool = False) -> None:
         self.fresh = fresh
         self.env = dict(env)
+        self.profile = profile
         self.logs = Path(tempfile.mkdtemp(prefix="scms-bench-logs-"))
         self._tmp = tempfile.TemporaryDirectory(prefix="scms-bench-")
         self._shared: RunningStack | None = None
@@ -364,7 +370,19 @@ class Stacks:
     def _start(self, label: str) -> RunningStack:
         log = self.logs / f"serve-{label}.log"
         progress(f"provisioning: starting scms serve ({label}; log {log})")
-        return start_stack(Path(self._tmp.name) / label, log_path=log, env=self.env)
+        env = dict(self.env)
+        if self.profile:
+            current = os.environ.get("PYTHONPATH")
+            env["PYTHONPATH"] = str(PROFILER) + (os.pathsep + current if current else "")
+            env["SCMS_BENCH_PROFILE_OUT"] = str(self.logs / f"profile-{label}.prof")
+        return start_stack(Path(self._tmp.name) / label, log_path=log, env=env)
+
+    def profiles(self) -> dict[str, str]:
+        """The text summaries the profiled stacks wrote at exit, by stack label."""
+        return {
+            path.name.removeprefix("profile-").removesuffix(".prof.txt"): path.read_text(encoding="utf-8")
+            for path in sorted(self.logs.glob("profile-*.prof.txt"))
+        }
 
     @contextmanager
     def get(self, label: str) -> Iterator[RunningStack]:
@@ -486,7 +504,7 @@ def many_devices(config: ProvisionConfig, stacks: Stacks) -> dict[str, Any]:
 def run(config: ProvisionConfig, checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Every provisioning measurement of ``config``, JSON-ready; ``checkpoint`` gets the results after each one."""
     out: dict[str, Any] = {"config": config.to_json()}
-    with Stacks(fresh=config.fresh_stacks) as stacks:
+    with Stacks(fresh=config.fresh_stacks, profile=config.profile_stack) as stacks:
         out["logs"] = str(stacks.logs)
         if config.burst:
             out["burst"] = []
@@ -496,6 +514,8 @@ def run(config: ProvisionConfig, checkpoint: Callable[[dict[str, Any]], None] | 
                     checkpoint(out)
         if config.many:
             out["devices"] = many_devices(config, stacks)
+    if config.profile_stack:
+        out["profiles"] = stacks.profiles()
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -254,3 +255,47 @@ def test_render_saved_rewrites_markdown_and_readme_from_the_json(tmp_path: Path)
     assert "100 / 100" in readme.read_text() and "old" not in readme.read_text()
     with pytest.raises(FileNotFoundError):
         record.render_saved(tmp_path / "missing.json", directory=tmp_path, readme=readme)
+
+
+# --- the stack profiler's summary (bench/stack_profile/sitecustomize.py, imported by path) ------------
+
+
+def load_profiler() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_stack_profile", provision.PROFILER / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # SCMS_BENCH_PROFILE_OUT is not set here: nothing is installed
+    return module
+
+
+def test_profile_categories_name_the_package_or_stdlib_module() -> None:
+    profiler = load_profiler()
+    site = "/v/lib/python3.11/site-packages"
+    assert profiler.category(f"{site}/moto/dynamodb/models/dynamo_type.py") == "moto.dynamodb"
+    assert profiler.category(f"{site}/werkzeug/serving.py") == "werkzeug"
+    assert profiler.category("/work/main/functions/ra/scms_ra/download.py") == "scms_ra"
+    assert profiler.category("~") == "builtins (C functions)"
+    assert profiler.category(f"{profiler._STDLIB}/json/decoder.py") == "stdlib:json"
+    assert profiler.category(f"{site}/moto/core/responses.py") != "moto.dynamodb"
+
+
+def test_profile_summary_adds_tottime_by_category() -> None:
+    profiler = load_profiler()
+
+    fake_stats = SimpleNamespace(
+        stats={
+            ("/x/site-packages/moto/dynamodb/a.py", 1, "f"): (1, 10, 3.0, 3.0, {}),
+            ("/x/site-packages/moto/dynamodb/b.py", 2, "g"): (1, 5, 1.0, 4.0, {}),
+            ("~", 0, "<built-in method len>"): (1, 99, 1.0, 1.0, {}),
+        }
+    )
+
+    text = profiler.summarise(fake_stats)
+    assert "5.0" in text.splitlines()[0]
+    assert "4.00 s   80.0 %  moto.dynamodb" in text
+    assert "1.00 s   20.0 %  builtins (C functions)" in text
+    functions = text.split("functions by tottime:")[1].strip().splitlines()
+    assert "  f  (moto.dynamodb:a.py:1)" in functions[0]
+    assert "  g  " not in functions[0]
