@@ -5,6 +5,7 @@ in-process) and ``GET /v3/successor-enrollment-certificate`` (``<requestHash>_en
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
@@ -26,11 +27,13 @@ from scms_service.stores.successor_requests import (
     SuccessorStatus,
 )
 
+from scms_cli.local.template import load_template
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import parse_eca_ee_cert_response, parse_ra_ee_enrollment_cert_ack, request_hash
 from tests.functional.ra_app import ra_fixture  # noqa: F401
+from tests.functional.test_iam import deployed  # noqa: F401
 from tests.functional.test_ra_authorization_routes import _enroll, ca, now  # noqa: F401
 from tests.support.state import assert_unchanged, capture
 from tests.unit.ra.test_successor import Holder, successor_request
@@ -209,3 +212,35 @@ def test_successor_store_conditions_hold_in_dynamodb(aws_settings: Settings) -> 
     store.delete(pending)
     assert store.get(pending.request_hash) is None
     assert [e.request_hash for e in store.rate_entries("dev-1", since=0)] == [record.request_hash]
+
+
+def test_the_ra_role_allows_every_call_of_successor_enrollment(deployed: Any) -> None:
+    # Imported here: test_iam imports modules that import this one's helpers.
+    from scms_ra.wiring import from_settings
+
+    from tests.functional.ra_app import load_ra_app
+    from tests.functional.test_iam import CallRecorder, allowed, granted
+
+    settings, hierarchy = deployed
+    now = time32.now()
+    enrolled = _enroll(settings, hierarchy, now, "obu-iam-succ")  # the ECA's writes: before recording
+    ra_module = load_ra_app()
+    ra_module.configure(from_settings(settings))
+    recorder = CallRecorder()
+    try:
+        # Given a successor request, its download and a replay through the routes,
+        _, data = successor_round(ra_module, hierarchy, Holder(enrolled.ee, enrolled.certificate), now)
+        assert post(ra_module, data).status_code == 202
+    finally:
+        ra_module.configure(None)
+    # Then RaFunction's role allows each call: the ECA's table and key (in-process ECA) and the S3 write.
+    grants = granted("RaFunction")
+    missing = sorted(c for c in recorder.calls if not allowed(c, grants))
+    assert not missing, f"RaFunction's role lacks: {missing}"
+    eca_secret = [c for c in recorder.calls if c[0] == "secretsmanager:GetSecretValue" and "/ca/eca/" in c[1]]
+    assert eca_secret and any(c[0] == "s3:PutObject" and "/successor/" in c[1] for c in recorder.calls)
+    # Twin: without the ECA key statement, the role would lack the ECA's secret.
+    template = json.loads(json.dumps(load_template()))
+    statements = template["Resources"]["RaFunction"]["Properties"]["Policies"][0]["Statement"]
+    statements[:] = [s for s in statements if s.get("Sid") != "SuccessorEcaKeySecretRead"]
+    assert not all(allowed(c, granted("RaFunction", template)) for c in eca_secret)
