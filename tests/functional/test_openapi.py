@@ -60,11 +60,12 @@ from scms_codec import errors as codec_errors
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.secured.signer import Signer
-from scms_codec.spdu import parse_ra_ee_cert_ack
+from scms_codec.spdu import parse_ra_ee_cert_ack, parse_ra_ee_enrollment_cert_ack
 from scms_codec.spdu.ra_ee_ack import RaEeCertInfo
 from tests.functional.ra_app import create_state_machine
 from tests.unit.eca.ee import Ee
 from tests.unit.ra.ee_auth import EnrolledEe
+from tests.unit.ra.test_successor import Holder, successor_request
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 ERRORS_KEY = "x-ieee-1609-2-1-errors"
@@ -479,7 +480,7 @@ class Generator:
         self.stack, self.op, self.rng = stack, op, rng
         self.ee = Ee(device_id=f"ee-{op.id}"[:64])
         self.device_id = f"dev-{op.id}"[:64]
-        self.batch: StoredBatch | None = None
+        self.batch: StoredBatch | StoredSuccessor | None = None
         self._enrolled: EnrolledEe | None = None
 
     def enrolled_ee(self) -> EnrolledEe:
@@ -517,6 +518,11 @@ class Generator:
             "EeRaCertRequestSpdu": lambda: self.enrolled_ee().request(
                 self.stack.hierarchy.certificate("ra"), generation_time=time32.now()
             ),
+            "EeRaSuccessorEnrollmentCertRequestSpdu": lambda: successor_request(
+                Holder(self.enrolled_ee().ee, self.enrolled_ee().certificate),
+                self.stack.hierarchy.certificate("ra"),
+                generation_time=time32.now(),
+            )[0],
         }
         assert asn1_type in makers, f"no generator for request bodies of type {asn1_type}: add one"
         return makers[asn1_type]()
@@ -532,7 +538,8 @@ class Generator:
         if self.op.id in PRECONDITION:
             PRECONDITION[self.op.id](self.stack, self.device_id)
         if any(p["name"] == "Ieee-1609.2.1-Authorization" for p in self.op.parameters):
-            self.batch = StoredBatch.make(self.stack, self.enrolled_ee())
+            stored = StoredSuccessor if self.op.path == StoredSuccessor.PATH else StoredBatch
+            self.batch = stored.make(self.stack, self.enrolled_ee())
 
     def base(self) -> Case:
         case = Case("valid", {}, {}, {})
@@ -632,6 +639,33 @@ class StoredBatch:
 
     def header(self) -> str:
         """A fresh ``Ieee-1609.2.1-Authorization`` value for the batch, signed by its device now."""
+        spdu = download_request(
+            self.filename, enrollment=Signer(self.ee.ee.enrollment, self.ee.certificate),
+            ra_certificate=self.stack.hierarchy.certificate("ra"), generation_time=time32.now(),
+        )  # fmt: skip
+        return authorization_header(spdu)["Ieee-1609.2.1-Authorization"]
+
+
+@dataclass
+class StoredSuccessor:
+    """An accepted successor request of an enrolled device (its response stored by the route)."""
+
+    PATH = "/v3/successor-enrollment-certificate"
+    stack: Stack
+    ee: EnrolledEe
+    filename: str
+
+    @classmethod
+    def make(cls, stack: Stack, ee: EnrolledEe) -> StoredSuccessor:
+        data = successor_request(Holder(ee.ee, ee.certificate), stack.hierarchy.certificate("ra"),
+                                 generation_time=time32.now())[0]  # fmt: skip
+        answer = stack.client.post(cls.PATH, data=data, headers={"Content-Type": "application/octet-stream"})
+        assert answer.status_code == 202, answer.get_data()
+        rh = parse_ra_ee_enrollment_cert_ack(answer.get_data()).content.request_hash
+        return cls(stack, ee, f"{rh.hex().upper()}_enroll.oer")
+
+    def header(self) -> str:
+        """A fresh ``Ieee-1609.2.1-Authorization`` value, signed now by the certificate that made the request."""
         spdu = download_request(
             self.filename, enrollment=Signer(self.ee.ee.enrollment, self.ee.certificate),
             ra_certificate=self.stack.hierarchy.certificate("ra"), generation_time=time32.now(),
