@@ -15,16 +15,20 @@ from chalice.test import Client
 from scms_service.config import Settings
 from scms_service.hierarchy import ROLES, Hierarchy
 from scms_service.lifecycle import DeviceState
+from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestStatus
 from scms_service.stores.ca import DynamoDbCaStore
 from scms_service.stores.devices import DynamoDeviceStore
+from scms_service.stores.issued_certs import DynamoDbIssuedCertStore
 
 from scms_cli.device_cmd import Transport
 from scms_cli.main import build_parser
-from scms_cli.status_cmd import execute
+from scms_cli.status_cmd import execute, progress_bar
 from scms_codec import time32
 from tests.functional.ra_app import ra_fixture  # noqa: F401 (the "ra" fixture)
 from tests.functional.test_eca_enroll import ca, eca, ee, now, post  # noqa: F401 (fixtures: ca eca ee now)
 from tests.unit.eca.ee import Ee
+from tests.unit.ra.test_batch_status import record as status_record
+from tests.unit.service.test_issued_certs import cert as issued_cert
 
 URL = "http://scms.test"
 
@@ -162,3 +166,79 @@ def test_status_reports_unreadable_tables(aws_settings: Settings) -> None:
 def test_status_is_a_registered_sub_command() -> None:
     args = build_parser().parse_args(["status", "--url", "http://x", "--endpoint", "http://y", "--json"])
     assert (args.command, args.url, args.endpoint, args.json) == ("status", "http://x", "http://y", True)
+
+
+# --- Provisioning requests (issue #7 §2: the state of running batches, with a progress bar) ---
+
+
+def _requests(settings: Settings) -> dict[str, bytes]:
+    """Four provisioning requests in RaTable: GENERATING with 5 of 12 answered (one refused), ACCEPTED, DONE, FAILED."""
+    store = DynamoDbAuthRequestStore.from_settings(settings)
+    hashes = {name: bytes([n]) * 8 for n, name in enumerate(("generating", "accepted", "done", "failed"), 1)}
+    statuses = {"generating": RequestStatus.GENERATING, "accepted": RequestStatus.ACCEPTED,
+                "done": RequestStatus.DONE, "failed": RequestStatus.FAILED}  # fmt: skip
+    for name, rh in hashes.items():
+        # Periods 10..12, 4 certificates each: 12 expected.
+        store.put(status_record(request_hash=rh, status=statuses[name], chain_id=bytes([len(name)]) * 16))
+    issued = DynamoDbIssuedCertStore.from_settings(settings)
+    rh = hashes["generating"]
+    issued.put_many(
+        [issued_cert(10, j, request=rh) for j in range(4)] + [issued_cert(11, 0, request=rh, refusal="400-35")]
+    )
+    issued.put_many([issued_cert(10, j, request=hashes["done"]) for j in range(4)])
+    return hashes
+
+
+def test_status_shows_provisioning_by_status_and_the_progress_of_running_requests(
+    aws_settings: Settings, ca: Hierarchy
+) -> None:
+    # Given requests in every status, one GENERATING with 4 certificates and 1 refusal of 12,
+    hashes = _requests(aws_settings)
+    # When status prints to a pipe (no terminal),
+    code, text = _status(aws_settings, _no_http, url=None)
+    # Then the requests are counted by status,
+    assert code == 0, text
+    section = "Provisioning requests by status"
+    assert [_row(text, s, section)[1] for s in ("ACCEPTED", "GENERATING", "DONE", "FAILED")] == ["1", "1", "1", "1"]
+    # and each running request is one plain line with its progress (no bar), finished ones none.
+    running = text.split("Running provisioning (certificates delivered / expected)\n", 1)[1].split("\n\n", 1)[0]
+    assert running.splitlines() == [
+        f"  {hashes['generating'].hex()}  GENERATING  unified  4/12, 1 refused",
+        f"  {hashes['accepted'].hex()}  ACCEPTED  unified  0/12",
+    ]
+    assert "[" not in running
+    # Nothing of a device's chain or keys is printed.
+    assert (b"\x0a" * 16).hex() not in text and (b"\x02" * 33).hex() not in text
+
+
+def test_status_draws_a_progress_bar_on_a_terminal_and_json_has_the_counts(
+    aws_settings: Settings, ca: Hierarchy
+) -> None:
+    hashes = _requests(aws_settings)
+    # On a terminal: a bar of the answered share (5 of 12 = 41 %).
+    out = io.StringIO()
+    dynamodb = boto3.client("dynamodb")
+    store = DynamoDbCaStore.from_settings(aws_settings, client=dynamodb)
+    execute(aws_settings, dynamodb, store, url=None, now=time32.now(), out=out, tty=True, transport=_no_http)
+    line = next(x for x in out.getvalue().splitlines() if hashes["generating"].hex() in x)
+    assert progress_bar(5, 12) in line and " 41%" in line and line.endswith("4/12, 1 refused")
+    # JSON: the same numbers.
+    _, text = _status(aws_settings, _no_http, url=None, json_output=True)
+    provisioning = json.loads(text)["provisioning"]
+    assert provisioning["by_status"] == {"ACCEPTED": 1, "GENERATING": 1, "DONE": 1, "FAILED": 1}
+    generating = next(r for r in provisioning["running"] if r["request_hash"] == hashes["generating"].hex())
+    assert (generating["delivered"], generating["refused"], generating["expected"]) == (4, 1, 12)
+
+
+def test_progress_bar_is_full_only_when_every_certificate_is_answered() -> None:
+    assert progress_bar(12, 12, width=4) == "[####] 100%"
+    # Twin: one missing is not complete.
+    assert progress_bar(11, 12, width=4) == "[###-]  91%"
+    assert progress_bar(0, 0, width=4) == "[####] 100%"
+
+
+def test_status_without_provisioning_lists_no_running_requests(aws_settings: Settings, ca: Hierarchy) -> None:
+    code, text = _status(aws_settings, _no_http, url=None)
+    assert code == 0, text
+    assert _row(text, "GENERATING", "Provisioning requests by status")[1] == "0"
+    assert "Running provisioning" not in text

@@ -3,9 +3,12 @@
 Reads the tables named by ``Settings`` (``SCMS_*``) through boto3 — ``--endpoint`` or
 ``AWS_ENDPOINT_URL`` points it at the moto server ``scms serve`` prints — and calls
 ``GET /ra/health`` and ``GET /eca/health`` on ``--url``. Prints devices by lifecycle state,
-enrollment certificates issued, every CA role's active certificate (HashedId8, expiry) and the
-health of each authority. Exit 0 when everything answered and is healthy, 1 otherwise. It reads
-no secret and prints none.
+enrollment certificates issued, provisioning (authorization) requests by status with the progress
+of each running one (certificates delivered of those expected, from RaTable's ``CERT#`` items; a
+progress bar on a terminal, plain lines otherwise), every CA role's active certificate (HashedId8,
+expiry) and the health of each authority. Exit 0 when everything answered and is healthy, 1
+otherwise. It reads no secret and prints none (a request is named by its hash, never by its
+device's chain id or keys).
 """
 
 from __future__ import annotations
@@ -31,10 +34,25 @@ from scms_codec.cert.certificate import Certificate
 
 from .device_cmd import Transport, urllib_transport
 
-__all__ = ["AUTHORITIES", "CaRole", "Status", "add_parser", "collect", "execute", "render", "run"]
+__all__ = [
+    "AUTHORITIES",
+    "RUNNING",
+    "CaRole",
+    "Provisioning",
+    "Status",
+    "add_parser",
+    "collect",
+    "execute",
+    "progress_bar",
+    "render",
+    "run",
+]
 
 AUTHORITIES = ("ra", "eca")
 LOCAL_REGION = "us-east-1"
+REQUEST_STATUSES = ("ACCEPTED", "GENERATING", "DONE", "FAILED")  # scms_service.stores.auth_requests.RequestStatus
+RUNNING = ("ACCEPTED", "GENERATING")
+BAR_WIDTH = 30
 
 
 @dataclass(frozen=True)
@@ -48,18 +66,37 @@ class CaRole:
 
 
 @dataclass
+class Provisioning:
+    """One authorization request's provisioning as ``scms status`` shows it."""
+
+    request_hash: str  # 16 hex
+    status: str
+    variant: str
+    expected: int  # certificates: periods x certificates per period
+    delivered: int = 0  # certificates stored for the device
+    refused: int = 0  # (i, j) the ACA refused
+
+    @property
+    def done(self) -> int:
+        """(i, j) answered either way (the RA's finish counts both)."""
+        return self.delivered + self.refused
+
+
+@dataclass
 class Status:
     """What ``collect`` found; ``problems`` lists what could not be read or is unhealthy."""
 
     devices: Counter[str] = field(default_factory=Counter)
     enrollment_certificates: int = 0
+    requests: Counter[str] = field(default_factory=Counter)  # provisioning requests by status
+    running: list[Provisioning] = field(default_factory=list)  # ACCEPTED or GENERATING, by request hash
     ca_roles: list[CaRole] = field(default_factory=list)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("status", help="devices, enrollment certificates, CA roles and health of the SCMS")
+    p = sub.add_parser("status", help="devices, certificates, provisioning, CA roles and health of the SCMS")
     p.add_argument(
         "--url",
         default=os.environ.get("SCMS_URL", "http://127.0.0.1:8080"),
@@ -86,18 +123,44 @@ def _scan(client: Any, table: str, **kwargs: Any) -> list[dict[str, Any]]:
 
 
 def _device_counts(client: Any, settings: Settings, status: Status) -> None:
+    """Devices, enrollment certificates and provisioning requests: one scan of RaTable (no secret projected)."""
     items = _scan(
         client,
         settings.ra_table,
-        ProjectionExpression="sk, #state",
-        ExpressionAttributeNames={"#state": "state"},
+        ProjectionExpression="pk, sk, #state, #status, #variant, firstI, lastI, certsPerPeriod, refusal",
+        ExpressionAttributeNames={"#state": "state", "#status": "status", "#variant": "variant"},
     )
+    requests: dict[str, Provisioning] = {}
+    answered: Counter[tuple[str, bool]] = Counter()  # (pk, refused) → CERT# items
     for item in items:
         sk = item["sk"]["S"]
         if sk == "STATE":
             status.devices[item.get("state", {}).get("S", "?")] += 1
         elif sk.startswith("ENROLLMENT#"):
             status.enrollment_certificates += 1
+        elif sk == "REQ" and item["pk"]["S"].startswith("REQ#"):
+            requests[item["pk"]["S"]] = _provisioning(item)
+        elif sk.startswith("CERT#") and item["pk"]["S"].startswith("REQ#"):
+            answered[(item["pk"]["S"], "refusal" in item)] += 1
+    for pk, request in requests.items():
+        status.requests[request.status] += 1
+        if request.status in RUNNING:
+            request.delivered, request.refused = answered[(pk, False)], answered[(pk, True)]
+            status.running.append(request)
+    status.running.sort(key=lambda r: r.request_hash)
+
+
+def _provisioning(item: Mapping[str, Any]) -> Provisioning:
+    def number(name: str) -> int:
+        return int(item.get(name, {}).get("N", "0"))
+
+    periods = number("lastI") - number("firstI") + 1
+    return Provisioning(
+        request_hash=item["pk"]["S"].removeprefix("REQ#"),
+        status=item.get("status", {}).get("S", "?"),
+        variant=item.get("variant", {}).get("S", "?"),
+        expected=max(0, periods * number("certsPerPeriod")),
+    )
 
 
 def _ca_roles(ca_store: CaStore, status: Status) -> None:
@@ -163,8 +226,34 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
         print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out)
 
 
-def render(status: Status, out: TextIO, *, now: int) -> None:
-    """The tables ``scms status`` prints."""
+def progress_bar(done: int, expected: int, width: int = BAR_WIDTH) -> str:
+    """``[#######-------]  45%`` (a request expecting nothing is complete)."""
+    fraction = 1.0 if expected <= 0 else min(1.0, done / expected)
+    filled = int(fraction * width)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {int(fraction * 100):3d}%"
+
+
+def _render_provisioning(status: Status, out: TextIO, *, tty: bool) -> None:
+    print("Provisioning requests by status", file=out)
+    rows: list[tuple[str, ...]] = [("STATUS", "REQUESTS")]
+    for name in [*REQUEST_STATUSES, *sorted(set(status.requests) - set(REQUEST_STATUSES))]:
+        rows.append((name, str(status.requests.get(name, 0))))
+    _table(rows, out)
+    if not status.running:
+        return
+    print(file=out)
+    print("Running provisioning (certificates delivered / expected)", file=out)
+    for r in status.running:
+        refused = f", {r.refused} refused" if r.refused else ""
+        counts = f"{r.delivered}/{r.expected}{refused}"
+        if tty:
+            print(f"  {r.request_hash}  {r.status:10}  {progress_bar(r.done, r.expected)}  {counts}", file=out)
+        else:
+            print(f"  {r.request_hash}  {r.status}  {r.variant}  {counts}", file=out)
+
+
+def render(status: Status, out: TextIO, *, now: int, tty: bool = False) -> None:
+    """The tables ``scms status`` prints (``tty``: progress bars for running provisioning)."""
     if status.health:
         print("Health", file=out)
         rows: list[tuple[str, ...]] = [("AUTHORITY", "STATUS", "TABLE", "CA", "VERSION")]
@@ -191,6 +280,8 @@ def render(status: Status, out: TextIO, *, now: int) -> None:
     print(file=out)
     print(f"Enrollment certificates issued: {status.enrollment_certificates}", file=out)
     print(file=out)
+    _render_provisioning(status, out, tty=tty)
+    print(file=out)
     print("CA roles (active certificates)", file=out)
     rows = [("ROLE", "HASHEDID8", "EXPIRES (UTC)", "STATE", "CERTIFICATES")]
     for ca in status.ca_roles:
@@ -210,6 +301,20 @@ def as_json(status: Status) -> dict[str, Any]:
         "health": status.health,
         "devices": dict(status.devices),
         "enrollment_certificates": status.enrollment_certificates,
+        "provisioning": {
+            "by_status": dict(status.requests),
+            "running": [
+                {
+                    "request_hash": r.request_hash,
+                    "status": r.status,
+                    "variant": r.variant,
+                    "delivered": r.delivered,
+                    "refused": r.refused,
+                    "expected": r.expected,
+                }
+                for r in status.running
+            ],
+        },
         "ca_roles": [
             {
                 "role": c.role,
@@ -233,13 +338,14 @@ def execute(
     out: TextIO,
     as_json_output: bool = False,
     transport: Transport = urllib_transport,
+    tty: bool = False,
 ) -> int:
     """Collect and print; 0 when every table answered and every authority is healthy, else 1."""
     status = collect(settings, dynamodb, ca_store, url=url, transport=transport)
     if as_json_output:
         print(json.dumps(as_json(status), indent=2, sort_keys=True), file=out)
     else:
-        render(status, out, now=now)
+        render(status, out, now=now, tty=tty)
     return 1 if status.problems else 0
 
 
@@ -276,4 +382,5 @@ def run(
         out=sys.stdout,
         as_json_output=args.json,
         transport=transport,
+        tty=sys.stdout.isatty(),
     )
