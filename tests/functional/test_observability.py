@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.metrics import MetricUnit
 from chalice.test import Client
 from scms_service import observability
 from scms_service.config import Settings
@@ -294,3 +295,67 @@ def test_library_logs_outside_a_request_still_reach_the_root_logger(caplog: pyte
     with caplog.at_level(logging.INFO):
         logging.getLogger("scms_service.some_module").info("outside any request")
     assert "outside any request" in caplog.text
+
+
+# --- Lambda tasks of provisioning: metrics published at once (no HTTP request) ---
+
+
+def _emf(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{") and '"_aws"' in line
+    ]
+
+
+def test_aca_certificates_issued_are_published_by_response_kind_and_cert_type_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given an ACA batch that issued 3 private explicit, 2 cubk implicit and 1 plain explicit certificates,
+    capsys.readouterr()
+    issued = observability.IssuedCertificates()
+    for kind, cert_type in [("private", "explicit")] * 3 + [("cubk", "implicit")] * 2 + [("plain", "explicit")]:
+        issued.add(kind, cert_type)
+    # When it publishes,
+    issued.publish()
+    # Then one EMF document per (kind, type) carries the count, with no other dimension than the service's.
+    found = metric_values(_emf(capsys), observability.CERTIFICATES_ISSUED)
+    assert sorted((d["ResponseKind"], d["CertType"], v) for d, v in found) == [
+        ("cubk", "implicit", [2.0]), ("plain", "explicit", [1.0]), ("private", "explicit", [3.0]),
+    ]  # fmt: skip
+    assert all(set(d) == {"service", "ResponseKind", "CertType"} and d["service"] == "aca" for d, _ in found)
+
+
+def test_aca_certificates_issued_refuse_a_dimension_that_could_name_a_device() -> None:
+    # Twin: anything but a response kind and a certificate type is refused before it reaches a metric.
+    issued = observability.IssuedCertificates()
+    with pytest.raises(ValueError, match="kind"):
+        issued.add("obu-1", "explicit")
+    with pytest.raises(ValueError, match="cert_type"):
+        issued.add("private", "0123456789abcdef")
+    assert issued.counts == {}
+
+
+def test_nothing_issued_publishes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    observability.IssuedCertificates().publish()
+    assert _emf(capsys) == []
+
+
+def test_provisioning_latency_is_published_in_seconds_by_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    observability.provisioning_done(variant="compactUnified", accepted_at=1_000, done_at=1_042)
+    [(dims, values)] = metric_values(_emf(capsys), observability.PROVISIONING_LATENCY)
+    assert dims == {"service": "ra-batch", "Variant": "compactUnified"} and values == [42.0]
+    # Twin: an unknown variant publishes nothing (and does not fail the task).
+    observability.provisioning_done(variant="obu-1", accepted_at=1_000, done_at=1_042)
+    assert _emf(capsys) == []
+
+
+def test_a_metric_that_cannot_be_published_does_not_fail_the_task(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no stdout")
+
+    monkeypatch.setattr(observability, "_publish", broken)
+    observability.publish_metrics("aca", [(observability.CERTIFICATES_ISSUED, 1, MetricUnit.Count, None)])
+    assert _emf(capsys) == []

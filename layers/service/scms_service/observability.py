@@ -17,6 +17,12 @@ stays ``app.app``. Per request it:
   ``CertType``, ``EnrollmentLatencyMs``). One EMF document per dimension set;
 - opens a Powertools Tracer subsegment (a no-op without X-Ray: ``POWERTOOLS_TRACE_DISABLED=1`` locally).
 
+Lambda tasks of the provisioning state machine have no HTTP request: they publish at once with
+``publish_metrics``. ``IssuedCertificates`` counts the certificates an ACA batch newly issued by
+``ResponseKind`` (plain | private | cubk) and ``CertType`` only: nothing that names or groups a
+device. ``provisioning_done`` publishes ``ProvisioningLatency`` (request accepted → DONE, by RA
+``Variant``).
+
 Nothing here logs a header or a body. Metrics never break a response: a failure to publish them is
 logged and the answer goes out.
 """
@@ -26,8 +32,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,13 +45,21 @@ from chalice.app import Chalice, Request, Response
 from scms_codec.spdu import request_hash
 
 __all__ = [
+    "ACA_CERT_TYPES",
+    "ACA_RESPONSE_KINDS",
+    "CERTIFICATES_ISSUED",
     "DEFAULT_NAMESPACE",
     "ERROR_CODE_DIMENSION",
+    "PROVISIONING_LATENCY",
+    "PROVISIONING_VARIANTS",
     "VERSION",
+    "IssuedCertificates",
     "add_metric",
     "correlation_id",
     "note_refusal",
     "observe",
+    "provisioning_done",
+    "publish_metrics",
 ]
 
 # The service version reported by /health; equal to pyproject.toml's (tests/unit/service/test_observability.py).
@@ -55,6 +69,12 @@ ERROR_CODE_DIMENSION = "ErrorCode"
 _OCTET_STREAM = "application/octet-stream"
 _ERROR_HEADER = "Ieee-1609.2.1-Error"
 _LIBRARIES = ("scms_service", "scms_codec")
+CERTIFICATES_ISSUED = "CertificatesIssued"
+PROVISIONING_LATENCY = "ProvisioningLatency"
+# The only values the ACA's metric may carry: what a response looks like, never whose it is.
+ACA_RESPONSE_KINDS = frozenset({"plain", "private", "cubk"})  # scms_codec.spdu.ra_aca.AcaResponseKind
+ACA_CERT_TYPES = frozenset({"explicit", "implicit"})
+PROVISIONING_VARIANTS = frozenset({"original", "unified", "compactUnified", "encryptionKey", "plain"})
 
 Dimensions = tuple[tuple[str, str], ...]
 
@@ -206,3 +226,69 @@ def _error_code(state: _Request, response: Response | None, status: int) -> str 
     if isinstance(header, str):
         return header
     return str(status) if status >= 400 or state.refused else None
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda tasks (no HTTP request to attach metrics to)
+
+
+def publish_metrics(service: str, metrics: Iterable[tuple[str, float, MetricUnit, Mapping[str, str] | None]]) -> None:
+    """Print the EMF documents of ``(name, value, unit, dimensions)`` now, one per dimension set.
+
+    Never raises: a metric that cannot be published is logged and the task goes on.
+    """
+    state = _Request()
+    for name, value, unit, dimensions in metrics:
+        state.metrics.append((name, unit, float(value), tuple(sorted((dimensions or {}).items()))))
+    if not state.metrics:
+        return
+    try:
+        _publish(state, service, _namespace())
+    except Exception:
+        logging.getLogger(__name__).exception("metrics not published")
+
+
+class IssuedCertificates:
+    """Certificates an ACA batch newly issued, counted by response kind and certificate type only.
+
+    A response served again from the ACA's store (a retried batch) is not counted: pass only
+    what was issued now. The two dimensions are checked against closed sets, so nothing that
+    names or groups a device can reach the ACA's metrics (issue #5 §4).
+    """
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def add(self, kind: str, cert_type: str, count: int = 1) -> None:
+        if kind not in ACA_RESPONSE_KINDS:
+            raise ValueError("kind: expected plain, private or cubk")
+        if cert_type not in ACA_CERT_TYPES:
+            raise ValueError("cert_type: expected explicit or implicit")
+        self._counts[(kind, cert_type)] += count
+
+    @property
+    def counts(self) -> dict[tuple[str, str], int]:
+        return dict(self._counts)
+
+    def publish(self, service: str = "aca") -> None:
+        """``CertificatesIssued`` (Count) per (``ResponseKind``, ``CertType``) counted."""
+        publish_metrics(
+            service,
+            (
+                (CERTIFICATES_ISSUED, n, MetricUnit.Count, {"ResponseKind": kind, "CertType": cert_type})
+                for (kind, cert_type), n in sorted(self._counts.items())
+                if n > 0
+            ),
+        )
+
+
+def provisioning_done(*, variant: str, accepted_at: int, done_at: int, service: str = "ra-batch") -> None:
+    """``ProvisioningLatency`` (Seconds, dimension ``Variant``): from the request's acceptance to DONE (Time32 both).
+
+    An unknown variant publishes nothing (logged): a metric never fails the task.
+    """
+    if variant not in PROVISIONING_VARIANTS:
+        logging.getLogger(__name__).warning("ProvisioningLatency not published: unknown variant")
+        return
+    seconds = max(0, done_at - accepted_at)
+    publish_metrics(service, [(PROVISIONING_LATENCY, seconds, MetricUnit.Seconds, {"Variant": variant})])
