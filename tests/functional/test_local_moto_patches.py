@@ -10,7 +10,12 @@ import boto3
 import pytest
 from scms_service.config import Settings
 
-from scms_cli.local.cloud import LOCAL_ACCOUNT, LOCAL_REGION, items_serialized_as_json, query_reads_one_partition
+from scms_cli.local.cloud import (
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    items_serialized_as_json,
+    query_reads_one_partition,
+)
 
 
 @pytest.fixture
@@ -23,11 +28,15 @@ def ra_table(aws_settings: Settings) -> Iterator[tuple[Any, str]]:
                                 "n": {"N": str(n)}, "blob": {"B": bytes([n]) * (n + 1)}}  # fmt: skip
         if n % 3 == 0:
             item["refusal"] = {"S": "400-35"}
+        if n % 4 == 0:  # in the byEnrollmentCert index: 3 items share a key, across partitions below
+            item["enrollmentCertId"] = {"S": f"e{n % 3}"}
         client.put_item(TableName=table, Item=item)
     for n in range(7):
         client.put_item(TableName=table, Item={"pk": {"S": "REQ#bb"}, "sk": {"S": f"CERT#{n:05d}#000"},
                                                "n": {"N": str(n)}})  # fmt: skip
-    client.put_item(TableName=table, Item={"pk": {"S": "POOL#01"}, "sk": {"S": "00ff"}, "n": {"N": "1"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "POOL#01"}, "sk": {"S": "00ff"}, "n": {"N": "1"},
+                                           "enrollmentCertId": {"S": "e1"}})  # fmt: skip
+    client.put_item(TableName=table, Item={"pk": {"S": "DEVICE#x"}, "sk": {"S": "STATE"}, "canonicalId": {"S": "c"}})
     yield client, table
 
 
@@ -59,6 +68,14 @@ _QUERIES: list[dict[str, Any]] = [
      "ExpressionAttributeValues": {":pk": {"S": "REQ#bb"}}},
     {"KeyConditionExpression": "pk = :pk", "Select": "COUNT", "ExpressionAttributeValues": {":pk": {"S": "POOL#01"}}},
     {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "NONE#"}}},
+    {"IndexName": "byEnrollmentCert", "KeyConditionExpression": "enrollmentCertId = :e",
+     "ExpressionAttributeValues": {":e": {"S": "e1"}}},
+    {"IndexName": "byEnrollmentCert", "KeyConditionExpression": "enrollmentCertId = :e", "Limit": 2,
+     "ScanIndexForward": False, "ExpressionAttributeValues": {":e": {"S": "e0"}}},
+    {"IndexName": "byCanonicalId", "KeyConditionExpression": "canonicalId = :c", "Select": "COUNT",
+     "ExpressionAttributeValues": {":c": {"S": "c"}}},
+    {"IndexName": "byAcaRequest", "KeyConditionExpression": "acaRequestId = :a",
+     "ExpressionAttributeValues": {":a": {"S": "none"}}},
 ]  # fmt: skip
 
 
@@ -73,7 +90,7 @@ def test_query_reads_one_partition_gives_moto_s_own_answers(ra_table: tuple[Any,
     plain = [_pages(client, TableName=table, **q) for q in _QUERIES]
     # Then every page (items, order, counts, LastEvaluatedKey) is the same.
     assert patched == plain
-    assert [sum(p["Count"] for p in pages) for pages in plain] == [60, 60, 60, 20, 20, 16, 7, 1, 0]
+    assert [sum(p["Count"] for p in pages) for pages in plain] == [60, 60, 60, 20, 20, 16, 7, 1, 0, 6, 5, 1, 0]
     # Twin: a different item set gives a different answer (the comparison can fail).
     client.delete_item(TableName=table, Key={"pk": {"S": "REQ#aa"}, "sk": {"S": "CERT#00001#003"}})
     assert [_pages(client, TableName=table, **q) for q in _QUERIES] != plain

@@ -246,7 +246,10 @@ def _backup_only_touched_items() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-_PARTITION: contextvars.ContextVar[tuple[Any, Any] | None] = contextvars.ContextVar("scms_partition", default=None)
+# (table, hash key, ()) for a table query, (table, None, index hash key attributes) for an index query.
+_PARTITION: contextvars.ContextVar[tuple[Any, Any, tuple[str, ...]] | None] = contextvars.ContextVar(
+    "scms_partition", default=None
+)
 
 
 def query_reads_one_partition() -> Callable[[], None]:
@@ -260,6 +263,9 @@ def query_reads_one_partition() -> Callable[[], None]:
     only; everything after it (sort by range key, ExclusiveStartKey, Limit, size limit, filters,
     projection, Select COUNT) is moto's own code, so the answers are the same
     (tests/functional/test_local_moto_patches.py compares them with and without the patch).
+    An index query (each batch download looks its device up in ``byEnrollmentCert``) gets the items
+    that hold the index's hash key attributes, unsorted: moto skips the others itself and then sorts
+    the candidates by index and table keys, a total order, so the input order does not matter.
     """
     from moto.dynamodb.models.table import Table
 
@@ -272,6 +278,10 @@ def query_reads_one_partition() -> Callable[[], None]:
         scope = _PARTITION.get()
         if scope is None or scope[0] is not self:
             return original_all_items(self)
+        if scope[1] is None:  # an index query: the items that have every hash key attribute of the index
+            attrs = scope[2]
+            partitions = self.items.values() if self.range_key_attr else [{None: i} for i in self.items.values()]
+            return [item for p in partitions for item in p.values() if all(a in item.attrs for a in attrs)]
         # One partition: moto's sort key (hash, range) is the range key alone here, and query sorts again
         # (a sorted list costs it one comparison per item). DynamoType orders by cast_value: computed once
         # per item here, not twice per comparison (a request's partition holds 3,120 certificates).
@@ -280,9 +290,17 @@ def query_reads_one_partition() -> Callable[[], None]:
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # index_name is the 8th positional parameter of moto 5.2.5's Table.query (7th after hash_key).
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name or not self.range_key_attr or hash_key is None:
+        if index_name:
+            index = {i.name: i for i in self.all_indexes()}.get(index_name)
+            if index is None:
+                return original_query(self, hash_key, *args, **kwargs)  # moto's own error
+            attrs = tuple(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+            scope: tuple[Any, Any, tuple[str, ...]] = (self, None, attrs)
+        elif not self.range_key_attr or hash_key is None:
             return original_query(self, hash_key, *args, **kwargs)
-        token = _PARTITION.set((self, hash_key))
+        else:
+            scope = (self, hash_key, ())
+        token = _PARTITION.set(scope)
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
