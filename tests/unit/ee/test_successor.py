@@ -30,6 +30,7 @@ from scms_service.lifecycle import DeviceState as Lifecycle
 
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
+from scms_codec.errors import ErrorCode
 from scms_codec.spdu import RaEeCertInfo, build_ra_ee_enrollment_cert_ack
 from tests.unit.ra.test_successor import NOW, World, make_world
 from tests.unit.ra.test_successor import hierarchy as hierarchy  # the module-scoped fixture
@@ -173,7 +174,7 @@ def test_a_refusal_is_reported_and_changes_nothing(world: World, tmp_path: Path)
                              now_unix=1)  # fmt: skip
     with pytest.raises(HttpError) as info:
         _run(state, FakeRa(world, clock=lambda: NOW))
-    assert info.value.error_code == "400-20"
+    assert info.value.error_code == ErrorCode.ENROLLMENT_CERT_BLOCKED.value
     assert _current(state).hashed_id8 == before.hashed_id8
 
 
