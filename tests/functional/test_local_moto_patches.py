@@ -14,6 +14,7 @@ from scms_cli.local.cloud import (
     LOCAL_ACCOUNT,
     LOCAL_REGION,
     items_serialized_as_json,
+    moto_modules_listed_once,
     query_reads_one_partition,
 )
 
@@ -217,3 +218,33 @@ def test_undo_restores_moto_s_serialization(ra_table: tuple[Any, str]) -> None:
     assert DynamoResult.execute_result is not before
     undo()
     assert DynamoResult.execute_result is before
+
+
+def test_moto_modules_are_listed_once_and_as_moto_lists_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from moto import backends
+
+    original = backends.list_of_moto_modules
+    expected = list(original())
+    listings: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path: str) -> list[str]:
+        listings.append(path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    undo = moto_modules_listed_once()
+    try:
+        assert moto_modules_listed_once() is undo  # applying it twice patches once
+        # When the server asks three times, Then it gets moto's list each time and the directory is read once.
+        assert [list(backends.list_of_moto_modules()) for _ in range(3)] == [expected] * 3
+        assert len(listings) == 1
+    finally:
+        undo()
+    # Twin: moto's own function reads the directory on every call.
+    assert backends.list_of_moto_modules is original
+    list(original())
+    list(original())
+    assert len(listings) == 3

@@ -15,7 +15,7 @@ import os
 import threading
 import types
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,7 @@ def _serialize_moto_dynamodb() -> None:
     _backup_only_touched_items()
     query_reads_one_partition()
     items_serialized_as_json()
+    moto_modules_listed_once()
 
 
 def _backup_only_touched_items() -> None:
@@ -367,6 +368,34 @@ def items_serialized_as_json() -> Callable[[], None]:
     execute_result._scms_items_json = True  # type: ignore[attr-defined]
     execute_result._scms_undo = undo  # type: ignore[attr-defined]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    return undo
+
+
+def moto_modules_listed_once() -> Callable[[], None]:
+    """The moto server lists its service packages once, not on every request (idempotent); returns the undo.
+
+    moto 5.2.5's server finds a request's backend with ``backends.list_of_moto_modules()``, which
+    lists moto's package directory and stats each of its ~180 entries, for every request: a visible
+    share of the server's time when each task makes dozens of DynamoDB calls. The list is fixed
+    for an installed moto, so the patched function yields the first listing again.
+    """
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "_scms_undo", None) is not None:
+        return backends.list_of_moto_modules._scms_undo  # type: ignore[attr-defined,no-any-return]
+    original = backends.list_of_moto_modules
+    listed: list[tuple[str, ...]] = []
+
+    def list_of_moto_modules() -> Iterator[str]:
+        if not listed:
+            listed.append(tuple(original()))
+        return iter(listed[0])
+
+    def undo() -> None:
+        backends.list_of_moto_modules = original
+
+    list_of_moto_modules._scms_undo = undo  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
     return undo
 
 
