@@ -411,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         for label, text in provisioning.get("profiles", {}).items():
             print(report.section(f"Profile of scms serve's main process ({label})"))
             print(text)
+            # Shares of CPU, not timings: kept beside (never in) latest.json.
+            saved = record.RESULTS_DIR / f"profile-{label}.txt"
+            saved.write_text(f"python -m bench {' '.join(argv if argv is not None else sys.argv[1:])}\n\n{text}")
+            progress(f"wrote {saved.relative_to(record.REPO)}")
     results["environment"] = environment
     if args.json:
         report.save_json(args.json, results)
