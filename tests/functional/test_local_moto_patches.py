@@ -69,6 +69,15 @@ _QUERIES: list[dict[str, Any]] = [
      "ExpressionAttributeValues": {":pk": {"S": "REQ#bb"}}},
     {"KeyConditionExpression": "pk = :pk", "Select": "COUNT", "ExpressionAttributeValues": {":pk": {"S": "POOL#01"}}},
     {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": "NONE#"}}},
+    {"KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)", "Limit": 3,
+     "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}, ":p": {"S": "CERT#00001"}}},
+    {"KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi", "Limit": 4, "ScanIndexForward": False,
+     "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}, ":lo": {"S": "CERT#00001#005"},
+                                   ":hi": {"S": "CERT#00002#002"}}},
+    {"KeyConditionExpression": "pk = :pk AND sk >= :lo", "FilterExpression": "n > :n", "Limit": 6,
+     "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}, ":lo": {"S": "CERT#00002#000"}, ":n": {"N": "50"}}},
+    {"KeyConditionExpression": "pk = :pk AND sk < :hi", "Limit": 7,
+     "ExpressionAttributeValues": {":pk": {"S": "REQ#aa"}, ":hi": {"S": "CERT#00000#010"}}},
     {"IndexName": "byEnrollmentCert", "KeyConditionExpression": "enrollmentCertId = :e",
      "ExpressionAttributeValues": {":e": {"S": "e1"}}},
     {"IndexName": "byEnrollmentCert", "KeyConditionExpression": "enrollmentCertId = :e", "Limit": 2,
@@ -91,7 +100,25 @@ def test_query_reads_one_partition_gives_moto_s_own_answers(ra_table: tuple[Any,
     plain = [_pages(client, TableName=table, **q) for q in _QUERIES]
     # Then every page (items, order, counts, LastEvaluatedKey) is the same.
     assert patched == plain
-    assert [sum(p["Count"] for p in pages) for pages in plain] == [60, 60, 60, 20, 20, 16, 7, 1, 0, 6, 5, 1, 0]
+    assert [sum(p["Count"] for p in pages) for pages in plain] == [
+        60,
+        60,
+        60,
+        20,
+        20,
+        16,
+        7,
+        1,
+        0,
+        20,
+        18,
+        9,
+        10,
+        6,
+        5,
+        1,
+        0,
+    ]
     # Twin: a different item set gives a different answer (the comparison can fail).
     client.delete_item(TableName=table, Key={"pk": {"S": "REQ#aa"}, "sk": {"S": "CERT#00001#003"}})
     assert [_pages(client, TableName=table, **q) for q in _QUERIES] != plain

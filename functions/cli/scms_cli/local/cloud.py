@@ -247,10 +247,11 @@ def _backup_only_touched_items() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-# (table, hash key, ()) for a table query, (table, None, index hash key attributes) for an index query.
-_PARTITION: contextvars.ContextVar[tuple[Any, Any, tuple[str, ...]] | None] = contextvars.ContextVar(
-    "scms_partition", default=None
-)
+# (table, hash key, (), leading) for a table query, (table, None, index hash key attributes, None) for an
+# index query; leading = (range comparison, its values) when the items before the first match may be left out.
+_Scope = tuple[Any, Any, tuple[str, ...], tuple[str, list[Any]] | None]
+_PARTITION: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("scms_partition", default=None)
+_QUERY_KEYWORDS = {"index_name", "consistent_read", "filter_expression", "hash_key_conditions", "range_key_conditions"}
 
 
 def query_reads_one_partition() -> Callable[[], None]:
@@ -286,7 +287,18 @@ def query_reads_one_partition() -> Callable[[], None]:
         # One partition: moto's sort key (hash, range) is the range key alone here, and query sorts again
         # (a sorted list costs it one comparison per item). DynamoType orders by cast_value: computed once
         # per item here, not twice per comparison (a request's partition holds 3,120 certificates).
-        return sorted(self.items.get(scope[1], {}).values(), key=lambda item: item.range_key.cast_value)
+        items = sorted(self.items.get(scope[1], {}).values(), key=lambda item: item.range_key.cast_value)
+        if scope[3] is not None:
+            # A forward query with a key condition on the range key: moto's loop passes over the items
+            # before the first match without effect (nothing appended, no limit reachable with no
+            # result, ExclusiveStartKey only skips), so they are left out (a chunk's certificates sit
+            # anywhere in the request's 3,120).
+            comparison, values = scope[3]
+            first = 0
+            while first < len(items) and not items[first].range_key.compare(comparison, values):
+                first += 1
+            items = items[first:]
+        return items
 
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # index_name is the 8th positional parameter of moto 5.2.5's Table.query (7th after hash_key).
@@ -296,11 +308,22 @@ def query_reads_one_partition() -> Callable[[], None]:
             if index is None:
                 return original_query(self, hash_key, *args, **kwargs)  # moto's own error
             attrs = tuple(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
-            scope: tuple[Any, Any, tuple[str, ...]] = (self, None, attrs)
+            scope: _Scope = (self, None, attrs, None)
         elif not self.range_key_attr or hash_key is None:
             return original_query(self, hash_key, *args, **kwargs)
         else:
-            scope = (self, hash_key, ())
+            # moto 5.2.5: query(hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+            # scan_index_forward, ...); the legacy KeyConditions filters come as extra keywords.
+            comparison = args[0] if args else kwargs.get("range_comparison")
+            values: list[Any] = args[1] if len(args) > 1 else kwargs.get("range_objs", [])
+            forward = args[4] if len(args) > 4 else kwargs.get("scan_index_forward", True)
+            conditions = kwargs.get("range_key_conditions") or []
+            on_range_key = all(c[0] == self.range_key_attr for c in conditions)
+            legacy = any(k not in _QUERY_KEYWORDS for k in kwargs if k not in ("range_comparison", "range_objs"))
+            leading: tuple[str, list[Any]] | None = None
+            if comparison and forward is not False and on_range_key and not legacy:
+                leading = (comparison, values)
+            scope = (self, hash_key, (), leading)
         token = _PARTITION.set(scope)
         try:
             return original_query(self, hash_key, *args, **kwargs)
