@@ -9,7 +9,8 @@ before ``scms serve`` starts, each fired once by a file the test puts into ``SCM
   batch's certificates and before deleting its pool items (the middle of the batch);
 - ``throttle-deliver`` (holding a number n): moto's DynamoDB answers the next n BatchWriteItems of
   delivered certificates with ProvisionedThroughputExceededException (botocore makes 5 attempts,
-  so 5 make one ``TransientStoreError`` of the task);
+  so 5 make one ``TransientStoreError`` of the task); ``conflict-deliver`` (n) the same with
+  TransactionConflictException, which botocore does not retry (each one is a failed task);
 - ``hold-deliver``: the worker running a ``deliver`` task stops before deleting its pool items until
   the FIFO ``release`` is opened (so the stack can be stopped in the middle of a batch).
 
@@ -119,8 +120,15 @@ def _faulty_call(spec: FunctionSpec, payload: Any) -> tuple[bool, Any]:
         DynamoDbShufflePool.delete_many = delete_many  # type: ignore[method-assign]
 
 
-def _throttle_certificate_writes() -> None:
-    """moto's BatchWriteItem of delivered certificates throttled while ``throttle-deliver`` holds a count."""
+# Arm file → (the error moto answers, the file each injection is recorded in).
+WRITE_FAULTS = {
+    "throttle-deliver": ("ProvisionedThroughputExceededException", "throttled"),
+    "conflict-deliver": ("TransactionConflictException", "conflicted"),
+}
+
+
+def _fail_certificate_writes() -> None:
+    """moto's BatchWriteItem of delivered certificates fails while an arm file of ``WRITE_FAULTS`` holds a count."""
     from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
     from moto.dynamodb.responses import DynamoHandler
 
@@ -139,21 +147,22 @@ def _throttle_certificate_writes() -> None:
         certificates = {key for key in keys if key.startswith("CERT#")}
         if directory is not None and certificates:
             with lock:
-                armed = directory / "throttle-deliver"
-                left = int(armed.read_text()) if armed.exists() else 0
-                if left > 0 and (not target or certificates & target):
-                    # Only this batch's writes: botocore's retries of it, then the task's retry.
-                    target.update(certificates)
-                    if left == 1:
-                        armed.unlink()
-                    else:
-                        armed.write_text(str(left - 1))
-                    _mark("throttled", str(left))
-                    raise DynamodbException(
-                        ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException", "injected throttling"
-                    )
-                if left == 0:
+                armed = [
+                    (directory / name, *fault) for name, fault in WRITE_FAULTS.items() if (directory / name).exists()
+                ]
+                if not armed:
                     target.clear()
+                elif not target or certificates & target:
+                    # Only this batch's writes: botocore's retries of it, then the task's retries.
+                    path, error, record = armed[0]
+                    left = int(path.read_text())
+                    target.update(certificates)
+                    if left <= 1:
+                        path.unlink()
+                    else:
+                        path.write_text(str(left - 1))
+                    _mark(record, str(left))
+                    raise DynamodbException(ERROR_TYPE_PREFIX + error, "injected fault")
         return original(self)
 
     DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
@@ -165,7 +174,7 @@ def serve_with_faults(argv: list[str]) -> int:
 
     # Pickled by reference: the workers import this module and run _faulty_call.
     stepfunctions._call_in_worker = _faulty_call
-    _throttle_certificate_writes()
+    _fail_certificate_writes()
     return main(argv)
 
 
@@ -454,3 +463,30 @@ def _release(fifo: Path) -> None:
     except OSError:
         return
     os.close(fd)
+
+
+def test_a_write_failing_beyond_the_state_machines_retries_fails_the_request_with_a_readable_reason(
+    faulty: tuple[RunningStack, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Twin of the throttling test: given a certificate write failing transiently on the first try
+    # and on each of the ASL's 3 retries (TransactionConflictException: botocore does not retry it),
+    stack, faults = faulty
+    device = tmp_path / "obu-conflicted"
+    _enrolled(stack, device, "fault-conflict")
+    (faults / "conflict-deliver").write_text("4")
+    # When the device provisions,
+    code, out = _ee(stack.url, device, "provision", "--variant", "ubk", "--cert", "explicit",
+                    "--periods", str(PERIODS), "--workers", "1", "--wait", "120")  # fmt: skip
+    # Then the deliver task failed four times, the Catch marked the request FAILED,
+    assert (faults / "conflicted").read_text().split() == ["4", "3", "2", "1"]
+    rh = _request_hash(out)
+    status, events = _execution(stack, rh)
+    assert status == "FAILED"
+    assert _failed_tasks(events) == ["TransientStoreError"] * 4 and "MarkFailed" in _entered(events)
+    # and the device was told so (410 with the reason) instead of waiting for a batch that never comes.
+    assert code != 0
+    assert "HTTP 410" in capsys.readouterr().err
+    record = _client(stack, "dynamodb").get_item(
+        TableName="scms-ra", Key={"pk": {"S": f"REQ#{rh}"}, "sk": {"S": "REQ"}}
+    )["Item"]
+    assert record["status"]["S"] == "FAILED" and record["statusReason"]["S"].startswith("TransientStoreError")
