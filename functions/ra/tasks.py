@@ -23,7 +23,7 @@ from scms_ra import batch_status
 from scms_ra.assemble import assemble
 from scms_ra.expand import expand_chunk, linkage_infos, pool_key
 from scms_ra.plan import plan_chunks
-from scms_ra.shuffle import AcaCertificates, deliver, draw
+from scms_ra.shuffle import AcaCertificates, Ticket, deliver, draw
 from scms_service.config import Settings, load_settings
 from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
@@ -189,7 +189,8 @@ def _draw(event: Mapping[str, Any], now: int) -> dict[str, Any]:
         "lane": lane,
         "empty": False,
         "lease": {"shard": drawn.lease.shard, "holder": drawn.lease.holder},
-        "keys": [item.key for item in drawn.items],
+        # RA-internal: what deliver needs of each request, set aside by the ASL's Hold (the ACA never sees it).
+        "keys": [Ticket.of(item).encode() for item in drawn.items],
         "requests": [base64.b64encode(item.spdu).decode("ascii") for item in drawn.items],
     }
 
@@ -207,8 +208,14 @@ def _deliver(event: Mapping[str, Any], now: int) -> dict[str, Any]:
     keys = _field(event, "keys", list)
     responses = _field(event, "responses", list)
     refused_list = _field(event, "refused", list)
-    if not all(isinstance(k, str) and len(k) == 32 for k in keys) or len(keys) != len(responses):
-        raise InvalidTaskInput("event.keys, responses: one 32-hex pool key per response")
+    if not all(isinstance(k, str) for k in keys) or len(keys) != len(responses):
+        raise InvalidTaskInput("event.keys, responses: one draw ticket (or 32-hex pool key) per response")
+    drawn: list[str | Ticket] = []
+    for k in keys:
+        try:
+            drawn.append(k if len(k) == 32 else Ticket.decode(k))
+        except ValueError:
+            raise InvalidTaskInput("event.keys: expected draw tickets or 32-hex pool keys") from None
     decoded = [None if r is None else _b64(r, "responses") for r in responses]
     refused: dict[int, ErrorCode] = {}
     for entry in refused_list:
@@ -219,7 +226,7 @@ def _deliver(event: Mapping[str, Any], now: int) -> dict[str, Any]:
             refused[index] = ErrorCode(str(code))
         except ValueError:
             raise InvalidTaskInput("event.refused: code is not a Table 8 code") from None
-    out = deliver(_ra.pool, _ra.issued, lease=lease, keys=keys, responses=decoded, refused=refused,
+    out = deliver(_ra.pool, _ra.issued, lease=lease, keys=drawn, responses=decoded, refused=refused,
                   aca=_ra.aca_certificates, periods=_ra.periods)  # fmt: skip
     logger.info("batch delivered", extra={"shard": lease.shard, "delivered": out.delivered, "refused": out.refused,
                                           "gone": out.gone, "released": out.released})  # fmt: skip

@@ -433,6 +433,8 @@ def test_a_retried_expand_pools_nothing_twice(stack: Stack) -> None:
         {"task": "draw", "lane": "0"},
         {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": [], "refused": []},
         {"task": "deliver", "lease": {"shard": 0}, "keys": [], "responses": [], "refused": []},
+        {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16 + ".0101010101010101.1.2"],
+         "responses": [None], "refused": [{"index": 0, "code": "400-35"}]},
         {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": ["!"],
          "refused": []},
         {"task": "deliver", "lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": [None],
@@ -454,3 +456,9 @@ def test_a_well_formed_deliver_of_a_vanished_batch_stores_nothing(stack: Stack) 
     event = {"lease": {"shard": 0, "holder": "h"}, "keys": ["00" * 16], "responses": [None],
              "refused": [{"index": 0, "code": "400-35"}]}  # fmt: skip
     assert _run(stack, "deliver", **event) == {"delivered": 0, "refused": 0}
+    # A whole draw ticket under a lease that is not ours reads the pool too: gone, nothing stored.
+    ticket = "00" * 16 + ".0101010101010101.1.2." + "02" * 8
+    assert _run(stack, "deliver", **{**event, "keys": [ticket]}) == {"delivered": 0, "refused": 0}
+    assert boto3.client("dynamodb").scan(TableName=stack.settings.ra_table, Select="COUNT",
+                                         FilterExpression="begins_with(sk, :c)",
+                                         ExpressionAttributeValues={":c": {"S": "CERT#"}})["Count"] == 0  # fmt: skip

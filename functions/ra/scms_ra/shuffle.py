@@ -11,6 +11,12 @@ and its requestHash the HashedId8 of the request drawn. It stores the inner
 400-43/400-42 when the answer does not check out: a failure of that item, never a silent drop).
 Order: certificates first, then the pool items, then the lease, so a crash anywhere repeats work
 that the ACA answers from its response store (the same octets), never a second certificate.
+
+What ``deliver`` needs of each drawn request (owner, i, j, the request's HashedId8) travels from
+``draw`` as a ``Ticket`` through the RA's own state machine (the ASL's Hold step keeps it aside; the
+ACA never sees it). While the batch's lease still stands nobody else drew those requests, so the
+tickets are taken as they are; otherwise (the lease lapsed and was taken over, or plain pool keys
+came) the pool items are read again and those already gone are left out.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from scms_codec.errors import CodecError, ErrorCode
 from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
 from scms_codec.spdu.scms_pdu import request_hash
 
-__all__ = ["AcaCertificates", "BadAcaResponse", "Delivery", "Drawn", "deliver", "draw", "open_aca_response"]
+__all__ = ["AcaCertificates", "BadAcaResponse", "Delivery", "Drawn", "Ticket", "deliver", "draw", "open_aca_response"]
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +161,43 @@ def open_aca_response(data: bytes, expected_request_hash: bytes, aca: AcaCertifi
     return inner
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _hex(text: str, size: int) -> bytes:
+    if len(text) != 2 * size or not set(text) <= _HEX:
+        raise ValueError("ticket: malformed")
+    return bytes.fromhex(text)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A drawn request as ``deliver`` needs it: pool key, owner (request hash), (i, j) and its own HashedId8."""
+
+    key: str
+    owner: bytes = field(repr=False)
+    i: int
+    j: int
+    request_hash: bytes = field(repr=False)  # HashedId8 of the RaAcaCertRequestSpdu: the acaRequestId
+
+    @classmethod
+    def of(cls, item: PoolItem) -> Ticket:
+        return cls(item.key, item.owner, item.i, item.j, request_hash(item.spdu))
+
+    def encode(self) -> str:
+        """``<pool key>.<owner hex>.<i>.<j>.<acaRequestId hex>`` (RA-internal: it never reaches the ACA)."""
+        return f"{self.key}.{self.owner.hex()}.{self.i}.{self.j}.{self.request_hash.hex()}"
+
+    @classmethod
+    def decode(cls, text: str) -> Ticket:
+        """The ticket ``encode`` wrote; ``ValueError`` for anything else."""
+        parts = text.split(".")
+        if len(parts) != 5 or not all(p.isdigit() and p.isascii() and len(p) <= 5 for p in parts[2:4]):
+            raise ValueError("ticket: malformed")
+        _hex(parts[0], 16)
+        return cls(parts[0], _hex(parts[1], 8), int(parts[2]), int(parts[3]), _hex(parts[4], 8))
+
+
 @dataclass(frozen=True)
 class Drawn:
     """One ACA batch: the shard's lease and its requests in shuffled order."""
@@ -216,24 +259,34 @@ def deliver(
     issued: IssuedCertStore,
     *,
     lease: Lease,
-    keys: Sequence[str],
+    keys: Sequence[str | Ticket],
     responses: Sequence[bytes | None],
     refused: Mapping[int, ErrorCode],
     aca: AcaCertificates,
     periods: IPeriods,
 ) -> Delivery:
-    """Store the ACA's answers to the drawn ``keys`` (aligned with ``responses``), then clear the pool and lease."""
+    """Store the ACA's answers to the drawn ``keys`` (aligned with ``responses``), then clear the pool and lease.
+
+    ``keys`` are the draw's tickets (or bare pool keys: then the pool items are read).
+    """
     if len(keys) != len(responses):
         raise ValueError("keys, responses: one response per drawn key")
-    items = pool.get_many(keys)
+    pool_keys = [k.key if isinstance(k, Ticket) else k for k in keys]
+    tickets = [k for k in keys if isinstance(k, Ticket)]
+    if len(tickets) == len(keys) and pool.holds(lease):
+        # Still our lease: no other lane drew these requests, so each is pooled, or delivered by an
+        # earlier try of this very batch (the same answers, written again).
+        known = {t.key: t for t in tickets}
+    else:
+        known = {key: Ticket.of(item) for key, item in pool.get_many(pool_keys).items()}
     certs: list[IssuedCert] = []
     delivered = refusals = gone = 0
-    for index, (key, response) in enumerate(zip(keys, responses, strict=True)):
-        item = items.get(key)
+    for index, (key, response) in enumerate(zip(pool_keys, responses, strict=True)):
+        item = known.get(key)
         if item is None:
             gone += 1  # delivered already by a holder whose lease we took over after it expired
             continue
-        rh = request_hash(item.spdu)
+        rh = item.request_hash
         code = refused.get(index)
         inner: bytes | None = None
         if code is None and response is None:
@@ -255,6 +308,6 @@ def deliver(
             refusals += 1
     # Certificates first, then the pool items, then the lease (crash safety, module docstring).
     issued.put_many(certs)
-    pool.delete_many([key for key in keys if key in items])
+    pool.delete_many([key for key in pool_keys if key in known])
     released = pool.release(lease)
     return Delivery(delivered, refusals, gone, released)

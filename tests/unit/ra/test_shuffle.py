@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from scms_aca.issue import HierarchyRaCertificates, IssuePolicy, issue_batch
-from scms_ra.shuffle import AcaCertificates, Drawn, deliver, draw, open_aca_response
+from scms_ra.shuffle import AcaCertificates, Drawn, Ticket, deliver, draw, open_aca_response
 from scms_service.config import load_settings
 from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.iperiod import IPeriods
@@ -349,3 +349,68 @@ def test_deliver_needs_one_response_per_key(world: World) -> None:
     with pytest.raises(ValueError, match="one response per drawn key"):
         world.deliver(drawn, [None], {})
     assert world.issued.items == {} and drawn.lease.shard in world.pool.leases
+
+
+# --------------------------------------------------------------------------------------------
+# Tickets: what deliver needs of a drawn request, handed over by draw through the state machine
+
+
+class _CountingPool(FakeShufflePool):
+    def __init__(self, inner: FakeShufflePool) -> None:
+        super().__init__(inner.shards)
+        self.items, self.expires, self.leases = inner.items, inner.expires, inner.leases
+        self.reads = 0
+
+    def get_many(self, keys: Any) -> dict[str, PoolItem]:
+        self.reads += 1
+        return super().get_many(keys)
+
+
+def _deliver_tickets(world: World, drawn: Drawn, responses: Sequence[bytes | None]) -> Any:
+    tickets = [Ticket.decode(Ticket.of(i).encode()) for i in drawn.items]  # as they come back from the state
+    return deliver(world.pool, world.issued, lease=drawn.lease, keys=tickets, responses=responses, refused={},
+                   aca=world.aca_certs, periods=world.periods)  # fmt: skip
+
+
+def test_deliver_of_tickets_under_its_lease_reads_no_pool_item_and_stores_the_same(world: World) -> None:
+    # Given a drawn batch the ACA answered, delivered with the draw's tickets while the lease stands,
+    drawn = _draw(world)
+    responses, _ = world.issue([i.spdu for i in drawn.items])
+    world.pool = pool = _CountingPool(world.pool)
+    out = _deliver_tickets(world, drawn, responses)
+    # Then no pool item was read, and the certificates are those a delivery by pool keys stores.
+    assert pool.reads == 0
+    assert (out.delivered, out.gone, out.released) == (len(drawn.items), 0, True)
+    assert set(world.issued.items) == _expected(world, drawn)
+    for item in drawn.items:
+        cert = world.issued.items[(item.owner, item.i, item.j)]
+        assert cert.aca_request_id == request_hash(item.spdu).hex() and cert.spdu is not None
+    assert not any(i.key in world.pool.items for i in drawn.items)
+
+
+def test_deliver_of_tickets_after_a_takeover_reads_the_pool_and_skips_what_is_gone(world: World) -> None:
+    # Given a batch whose lease lapsed and whose shard another lane drew and delivered meanwhile,
+    first = _draw(world, holder="slow")
+    responses, _ = world.issue([i.spdu for i in first.items])
+    second = _draw(world, now=NOW + 61, holder="fast")
+    assert second.lease.shard == first.lease.shard
+    world.deliver(second, world.issue([i.spdu for i in second.items])[0], {})
+    written = world.issued.writes
+    world.pool = pool = _CountingPool(world.pool)
+    # When the first holder delivers its tickets late,
+    out = _deliver_tickets(world, first, responses)
+    # Then it read the pool (its lease is gone), found every item delivered, and wrote nothing.
+    assert pool.reads == 1
+    assert (out.delivered, out.gone, out.released) == (0, len(first.items), False)
+    assert world.issued.writes == written
+
+
+def test_a_ticket_round_trips_and_anything_else_is_refused() -> None:
+    ticket = Ticket("ab" * 16, b"\x01" * 8, 655, 19, b"\x02" * 8)
+    assert Ticket.decode(ticket.encode()) == ticket
+    assert "0101" not in repr(ticket) and "0202" not in repr(ticket)  # owner and request hash stay out
+    text = ticket.encode()
+    for bad in [text + ".1", text.replace("ab", "AB", 1), text[1:], text.replace(".655.", ".-1."),
+                text.replace(".19.", ".1x."), text.replace(".19.", ".123456."), "ab" * 16, ""]:  # fmt: skip
+        with pytest.raises(ValueError):
+            Ticket.decode(bad)

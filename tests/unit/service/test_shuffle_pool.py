@@ -54,9 +54,12 @@ def a_lease_is_exclusive_until_it_expires_and_released_only_by_its_holder(pool: 
     assert not pool.acquire(1, "c", now_unix=1060, lease_seconds=60)  # expires after 1060
     assert pool.acquire(1, "c", now_unix=1061, lease_seconds=60)  # expired: taken over
     assert not pool.release(Lease(1, "a"))  # a's lease is gone
+    assert pool.holds(Lease(1, "c")) and not pool.holds(Lease(1, "a"))  # taken over: a's is gone
     assert pool.release(Lease(1, "c"))
     assert not pool.release(Lease(1, "c"))  # released once
+    assert not pool.holds(Lease(1, "c"))
     assert pool.acquire(1, "d", now_unix=1062, lease_seconds=60)
+    assert pool.holds(Lease(1, "d")) and not pool.holds(Lease(3, "d"))  # only its own shard
 
 
 def many_items_cross_the_batch_limits(pool: Any) -> None:
@@ -95,6 +98,16 @@ def test_a_pool_whose_lease_ignored_expiry_would_break_the_contract() -> None:
 
     with pytest.raises(AssertionError):
         a_lease_is_exclusive_until_it_expires_and_released_only_by_its_holder(Sticky(shards=4))
+
+
+def test_a_pool_that_holds_any_lease_would_break_the_contract() -> None:
+    # Twin: holds() that ignores the holder fails the lease check.
+    class Credulous(FakeShufflePool):
+        def holds(self, lease: Lease) -> bool:
+            return lease.shard in self.leases
+
+    with pytest.raises(AssertionError):
+        a_lease_is_exclusive_until_it_expires_and_released_only_by_its_holder(Credulous(shards=4))
 
 
 def test_shard_is_the_first_octet_mod_shards() -> None:

@@ -100,6 +100,10 @@ class ShufflePool(Protocol):
         """Give the lease back; False if it is no longer ours (expired and taken)."""
         ...
 
+    def holds(self, lease: Lease) -> bool:
+        """Whether ``lease`` is still its shard's lease (expired but not taken over counts: nobody drew since)."""
+        ...
+
 
 def _shard_pk(shard: int) -> str:
     return f"POOL#{shard:02x}"
@@ -241,6 +245,15 @@ class DynamoDbShufflePool:
             raise self._error(exc, "release") from exc
         return True
 
+    def holds(self, lease: Lease) -> bool:
+        try:
+            # Consistent: a takeover written just before must be seen.
+            out = self.client.get_item(TableName=self._table, Key=_lease_key(lease.shard), ConsistentRead=True,
+                                       ProjectionExpression="holder")  # fmt: skip
+        except ClientError as exc:
+            raise self._error(exc, "holds") from exc
+        return bool(out.get("Item", {}).get("holder", {}).get("S") == lease.holder)
+
 
 class FakeShufflePool:
     """In-memory ``ShufflePool`` with the adapter's conditions."""
@@ -284,3 +297,7 @@ class FakeShufflePool:
             return False
         del self.leases[lease.shard]
         return True
+
+    def holds(self, lease: Lease) -> bool:
+        current = self.leases.get(lease.shard)
+        return current is not None and current[0] == lease.holder
