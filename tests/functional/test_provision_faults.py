@@ -38,9 +38,12 @@ from typing import Any
 
 import boto3
 import pytest
+from scms_service.config import Settings
+from scms_service.stores.ca import DynamoDbCaStore
 
 from scms_cli.local import stepfunctions
 from scms_cli.local.template import FunctionSpec
+from scms_cli.status_cmd import Status, collect
 from tests.e2e.conftest import REPO, START_TIMEOUT, RunningStack
 
 FAULTS_ENV = "SCMS_TEST_FAULTS_DIR"
@@ -300,6 +303,12 @@ def _entered(events: list[dict[str, Any]]) -> set[str]:
     return {e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e}
 
 
+def _status(stack: RunningStack) -> Status:
+    """What ``scms status`` reads from the stack's tables."""
+    settings, dynamodb = Settings(), _client(stack, "dynamodb")
+    return collect(settings, dynamodb, DynamoDbCaStore.from_settings(settings, client=dynamodb), url=None)
+
+
 def _first_i(device: Path, request_hash: str) -> int:
     record = json.loads((device / "provisioning" / request_hash.upper() / "request.json").read_text())
     return int(record["first_i"])
@@ -425,6 +434,9 @@ def test_the_stack_restarted_in_the_middle_of_a_batch_resumes_and_the_device_get
         while not (faults / "held").exists():
             assert time.monotonic() < deadline and stack.process.poll() is None, stack.output
             time.sleep(0.05)  # waiting for the batch to reach the fault, not timing anything
+        # (scms status shows it running, with its expected certificates),
+        running = [r for r in _status(stack).running if r.request_hash == rh]
+        assert [(r.status, r.expected) for r in running] == [("GENERATING", PERIODS * CERTS_PER_PERIOD)]
         # When the stack is stopped (SIGTERM: it saves its state) while that batch is held,
         stack.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 60
