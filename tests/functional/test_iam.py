@@ -65,6 +65,10 @@ def granted(function: str, template: dict[str, Any] | None = None, **refs: str) 
     names = _physical_names("test-key", STAGE)
     # The state machine as the local stack names it, unless the test created its own.
     names["ProvisionStateMachine"] = f"arn:aws:states:{LOCAL_REGION}:{LOCAL_ACCOUNT}:stateMachine:ProvisionStateMachine"
+    # Functions as the local stack names them (create_functions: the logical id).
+    for logical_id, resource in (template or load_template())["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            names[logical_id + ".Arn"] = _function_arn(logical_id)
     names.update(refs)
     names["AWS::Partition"] = "aws"
     statements = (template or load_template())["Resources"][function]["Properties"]["Policies"][0]["Statement"]
@@ -86,7 +90,7 @@ class CallRecorder:
 
     def __init__(self) -> None:
         self.calls: set[Grant] = set()
-        for service in ("dynamodb", "secretsmanager", "s3", "kms", "stepfunctions"):
+        for service in ("dynamodb", "secretsmanager", "s3", "kms", "stepfunctions", "lambda"):
             aws.client(service).meta.events.register(f"before-parameter-build.{service}", self._record)
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -110,10 +114,18 @@ class CallRecorder:
             self.calls.add((f"secretsmanager:{name}", arn))
         elif service == "states":
             self.calls.add((f"states:{name}", params.get("stateMachineArn", "*")))
+        elif service == "lambda" and name == "Invoke":
+            self.calls.add(("lambda:InvokeFunction", _function_arn(params["FunctionName"])))
         elif service == "s3":
             self.calls.add((f"s3:{name}", f"arn:aws:s3:::{params['Bucket']}/{params.get('Key', '')}"))
         else:
             self.calls.add((f"{service}:{name}", "*"))
+
+
+def _function_arn(name_or_arn: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name_or_arn}"
 
 
 def _table_arn(table: str) -> str:
@@ -380,3 +392,80 @@ def test_the_ra_batch_role_allows_every_call_of_the_provisioning_tasks_and_nothi
     statements[:] = [s for s in statements if s["Sid"] != "BatchFilesWrite"]
     lacking = {c[0] for c in calls if not allowed(c, granted("RaBatchFunction", template))}
     assert lacking == {"s3:PutObject"}
+
+
+# --- Successor enrollment: RaFunction invokes EcaTaskFunction ---
+
+
+def _successor_calls(settings: Settings, ca: Hierarchy, monkeypatch: pytest.MonkeyPatch) -> dict[str, set[Grant]]:
+    """Every call of a successor enrollment through the RA route and the ECA task (moto Lambda), by function.
+
+    Flows: a request, its download and its replay; and a second device's request whose issuance
+    fails once (the ECA releases its claim: DeleteItem), then succeeds on the device's retry.
+    """
+    # Imported here: test_ra_successor_routes imports this module.
+    import scms_eca.successor as eca_successor
+    from scms_ra.wiring import from_settings
+
+    from tests.functional.ra_app import load_ra_app
+    from tests.functional.test_ra_authorization_routes import _enroll
+    from tests.functional.test_ra_successor_routes import eca_task_lambda, post, successor_round
+    from tests.unit.ra.test_successor import Holder, successor_request
+
+    now = time32.now()
+    first, second = (_enroll(settings, ca, now, d) for d in ("obu-iam-s1", "obu-iam-s2"))  # before recording
+    recorder = FunctionRecorder()
+    with eca_task_lambda(settings, monkeypatch, recorder.wrap) as wired:
+        ra = load_ra_app()
+        ra.configure(from_settings(wired))
+        try:
+            _, data = successor_round(ra, ca, Holder(first.ee, first.certificate), now)
+            assert post(ra, data).status_code == 202  # replay
+            with monkeypatch.context() as patch:
+                patch.setattr(eca_successor, "_issue", mock.Mock(side_effect=RuntimeError("issuance failed")))
+                retried, _ = successor_request(Holder(second.ee, second.certificate), ca.certificate("ra"),
+                                               generation_time=now)  # fmt: skip
+                assert post(ra, retried).status_code == 500
+            assert post(ra, retried).status_code == 202  # the device's retry of the same bytes
+        finally:
+            ra.configure(None)
+    return recorder.by_function
+
+
+def test_successor_enrollment_the_ra_only_invokes_the_eca_task_whose_role_covers_its_calls(
+    deployed: tuple[Settings, Hierarchy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, ca = deployed
+    calls = _successor_calls(settings, ca, monkeypatch)
+    ra_calls, eca_calls = calls["test"], calls["EcaTaskFunction"]
+    # RaFunction: every call allowed, the ECA invoked, and neither the ECA's key nor its table touched.
+    ra_grants = granted("RaFunction")
+    missing = sorted(c for c in ra_calls if not allowed(c, ra_grants))
+    assert not missing, f"RaFunction's role lacks: {missing}"
+    assert ("lambda:InvokeFunction", _function_arn("EcaTaskFunction")) in ra_calls
+    assert not [c for c in ra_calls if "/ca/eca/" in c[1] or c[1] == _table_arn(settings.eca_table)]
+    eca_key = ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{LOCAL_REGION}:{LOCAL_ACCOUNT}:secret:"
+               f"scms/{STAGE}/ca/eca/x-AbCdEf")  # fmt: skip
+    assert not allowed(eca_key, ra_grants) and not allowed(("dynamodb:PutItem", _table_arn(settings.eca_table)),
+                                                           ra_grants)  # fmt: skip
+    assert not allowed(("lambda:InvokeFunction", _function_arn("EcaFunction")), ra_grants)  # only the task
+    # EcaTaskFunction: every call allowed (the ECA's key, its table, the device read), nothing unused.
+    eca_grants = granted("EcaTaskFunction")
+    missing = sorted(c for c in eca_calls if not allowed(c, eca_grants))
+    unused = sorted(
+        g for g in eca_grants if not any(allowed(c, {g}) for c in eca_calls) and not g[0].startswith("kms:")
+    )
+    assert not missing, f"EcaTaskFunction's role lacks: {missing}"
+    assert not unused, f"EcaTaskFunction's role grants what the task never calls: {unused}"
+    assert allowed(eca_key, eca_grants) and ("dynamodb:DeleteItem", _table_arn(settings.eca_table)) in eca_calls
+    # Twins: without the invoke statement the RA lacks its one call to the ECA; without RaTableDeviceRead
+    # the task lacks its device read.
+    template = json.loads(json.dumps(load_template()))
+    resources = template["Resources"]
+    for function, sid, call in (
+        ("RaFunction", "SuccessorEcaInvoke", ("lambda:InvokeFunction", _function_arn("EcaTaskFunction"))),
+        ("EcaTaskFunction", "RaTableDeviceRead", ("dynamodb:GetItem", _table_arn(settings.ra_table))),
+    ):
+        statements = resources[function]["Properties"]["Policies"][0]["Statement"]
+        statements[:] = [s for s in statements if s["Sid"] != sid]
+        assert not allowed(call, granted(function, template))

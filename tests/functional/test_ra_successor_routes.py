@@ -1,19 +1,24 @@
 # ruff: noqa: F811  (pytest fixtures imported from another module are parameters here)
 """The RA's successor-enrollment routes on moto (RaTable and EcaTable conditions, S3 really run):
-``POST /v3/successor-enrollment-certificate`` (202 + ``RaEeEnrollmentCertAckSpdu``, the ECA's use case
-in-process) and ``GET /v3/successor-enrollment-certificate`` (``<requestHash>_enroll.oer``)."""
+``POST /v3/successor-enrollment-certificate`` (202 + ``RaEeEnrollmentCertAckSpdu``; the RA invokes the
+ECA's ``EcaTaskFunction`` through moto Lambda, whose invoke runs the real ``tasks.successor_task`` via the
+local stack's patch) and ``GET /v3/successor-enrollment-certificate`` (``<requestHash>_enroll.oer``)."""
 
 from __future__ import annotations
 
-import json
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 from chalice.test import Client
 from scms_ee.download import authorization_header, download_request
 from scms_ra.successor import artifact_key, successor_filename
+from scms_ra.wiring import from_settings
+from scms_service.auth import key_digest
 from scms_service.config import Settings
 from scms_service.hierarchy import Hierarchy
 from scms_service.lifecycle import DeviceState
@@ -27,20 +32,58 @@ from scms_service.stores.successor_requests import (
     SuccessorStatus,
 )
 
-from scms_cli.local.template import load_template
+from scms_cli.local.stepfunctions import create_functions, install_lambda_patch, uninstall_lambda_patch
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import parse_eca_ee_cert_response, parse_ra_ee_enrollment_cert_ack, request_hash
-from tests.functional.ra_app import ra_fixture  # noqa: F401
+from tests.functional.ra_app import API_KEY, load_ra_app
 from tests.functional.test_iam import deployed  # noqa: F401
 from tests.functional.test_ra_authorization_routes import _enroll, ca, now  # noqa: F401
 from tests.support.state import assert_unchanged, capture
+from tests.unit.eca.test_tasks import load_eca_tasks
 from tests.unit.ra.test_successor import Holder, successor_request
 
 PATH = "/v3/successor-enrollment-certificate"
 OCTETS = {"Content-Type": "application/octet-stream", "Accept": "application/octet-stream"}
 ERROR = "Ieee-1609.2.1-Error"
+ECA_TASK = "EcaTaskFunction"
+
+
+@contextlib.contextmanager
+def eca_task_lambda(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, wrap: Callable[[str, Any], Any] | None = None
+) -> Iterator[Settings]:
+    """``EcaTaskFunction`` as a moto Lambda function running the real handler (the local stack's patch).
+
+    Yields ``settings`` naming it (``eca_task_function``), so ``from_settings`` wires ``LambdaEca``.
+    ``wrap(function, handler)`` may wrap the handler (test_iam's per-function recorder).
+    """
+    tasks = load_eca_tasks()
+    monkeypatch.setattr(tasks, "settings", lambda: settings)
+    monkeypatch.setattr(tasks, "_ca", tasks._LazyHierarchy())  # this test's hierarchy, not a cached one
+    handler = tasks.successor_task if wrap is None else wrap(ECA_TASK, tasks.successor_task)
+    install_lambda_patch({ECA_TASK: handler})
+    try:
+        create_functions(boto3.client("lambda"), boto3.client("iam"), {ECA_TASK: "tasks.successor_task"})
+        yield replace(settings, eca_task_function=ECA_TASK)
+    finally:
+        uninstall_lambda_patch()
+
+
+@pytest.fixture
+def ra(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The RA app wired as deployed (``LambdaEca``), the ECA task behind moto Lambda."""
+    boto3.client("secretsmanager").create_secret(
+        Name=aws_settings.management_api_key_secret, SecretString=key_digest(API_KEY)
+    )
+    with eca_task_lambda(aws_settings, monkeypatch) as settings:
+        module = load_ra_app()
+        module.configure(from_settings(settings))
+        try:
+            yield module
+        finally:
+            module.configure(None)
 
 
 @pytest.fixture
@@ -214,33 +257,44 @@ def test_successor_store_conditions_hold_in_dynamodb(aws_settings: Settings) -> 
     assert [e.request_hash for e in store.rate_entries("dev-1", since=0)] == [record.request_hash]
 
 
-def test_the_ra_role_allows_every_call_of_successor_enrollment(deployed: Any) -> None:
-    # Imported here: test_iam imports modules that import this one's helpers.
-    from scms_ra.wiring import from_settings
+def test_the_route_reaches_the_eca_task_through_lambda(
+    aws_settings: Settings, ca: Hierarchy, holder: Holder, now: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the RA wired as deployed, the ECA task behind moto Lambda, its invocations counted
+    invoked: list[dict[str, Any]] = []
 
-    from tests.functional.ra_app import load_ra_app
-    from tests.functional.test_iam import CallRecorder, allowed, granted
+    def counting(_: str, handler: Any) -> Any:
+        def counted(event: dict[str, Any], context: Any) -> Any:
+            invoked.append(event)
+            return handler(event, context)
 
-    settings, hierarchy = deployed
-    now = time32.now()
-    enrolled = _enroll(settings, hierarchy, now, "obu-iam-succ")  # the ECA's writes: before recording
-    ra_module = load_ra_app()
-    ra_module.configure(from_settings(settings))
-    recorder = CallRecorder()
-    try:
-        # Given a successor request, its download and a replay through the routes,
-        _, data = successor_round(ra_module, hierarchy, Holder(enrolled.ee, enrolled.certificate), now)
-        assert post(ra_module, data).status_code == 202
-    finally:
-        ra_module.configure(None)
-    # Then RaFunction's role allows each call: the ECA's table and key (in-process ECA) and the S3 write.
-    grants = granted("RaFunction")
-    missing = sorted(c for c in recorder.calls if not allowed(c, grants))
-    assert not missing, f"RaFunction's role lacks: {missing}"
-    eca_secret = [c for c in recorder.calls if c[0] == "secretsmanager:GetSecretValue" and "/ca/eca/" in c[1]]
-    assert eca_secret and any(c[0] == "s3:PutObject" and "/successor/" in c[1] for c in recorder.calls)
-    # Twin: without the ECA key statement, the role would lack the ECA's secret.
-    template = json.loads(json.dumps(load_template()))
-    statements = template["Resources"]["RaFunction"]["Properties"]["Policies"][0]["Statement"]
-    statements[:] = [s for s in statements if s.get("Sid") != "SuccessorEcaKeySecretRead"]
-    assert not all(allowed(c, granted("RaFunction", template)) for c in eca_secret)
+        return counted
+
+    boto3.client("secretsmanager").create_secret(
+        Name=aws_settings.management_api_key_secret, SecretString=key_digest(API_KEY)
+    )
+    with eca_task_lambda(aws_settings, monkeypatch, counting) as settings:
+        module = load_ra_app()
+        module.configure(from_settings(settings))
+        try:
+            # When a successor request is posted, then the task got the inner request, outer hash, device
+            data, _ = successor_request(holder, ca.certificate("ra"), generation_time=now)
+            assert post(module, data).status_code == 202
+            assert [sorted(e) for e in invoked] == [["deviceId", "request", "requestHash"]]
+            assert invoked[0]["requestHash"] == request_hash(data).hex()
+            assert invoked[0]["deviceId"] == holder.ee.device_id
+            # Twin: with the function gone, the POST is a 500 and the RA's claim is left for a retry
+            boto3.client("lambda").delete_function(FunctionName=ECA_TASK)
+            other = _enroll(aws_settings, ca, now, "obu-succ-2")
+            second, _ = successor_request(
+                Holder(other.ee, other.certificate), ca.certificate("ra"), generation_time=now
+            )
+            before = capture(aws_settings)
+            answer = post(module, second)
+            assert answer.status_code == 500 and len(invoked) == 1
+            record = DynamoDbSuccessorStore.from_settings(aws_settings).get(request_hash(second))
+            assert record is not None and record.status is SuccessorStatus.PENDING
+            assert DynamoDbEcaRequestStore.from_settings(aws_settings).get(request_hash(second)) is None
+            assert capture(aws_settings) != before
+        finally:
+            module.configure(None)

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from cryptography.hazmat.primitives.asymmetric import ec
 from scms_service import aws
 from scms_service.auth import ApiKeyCheck, secrets_manager_digest
 from scms_service.config import Settings
+from scms_service.errors import BadRequest, Conflict, ScmsError, TransientStoreError
 from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
 from scms_service.stores.artifacts import Artifacts, S3Artifacts
 from scms_service.stores.auth_requests import AuthRequestStore, DynamoDbAuthRequestStore
+from scms_service.stores.aws_errors import error_code, is_transient
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import Device, DeviceStore, DynamoDeviceStore
 from scms_service.stores.download_counters import DownloadCounterStore, DynamoDbDownloadCounterStore
@@ -22,6 +30,7 @@ from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 from scms_service.stores.successor_requests import DynamoDbSuccessorStore, SuccessorStore
 
 from scms_codec.cert.certificate import Certificate
+from scms_codec.errors import ErrorCode
 from scms_codec.secured.signer import Signer
 
 from .authorize import RaKeys
@@ -29,7 +38,21 @@ from .ca_certificate import CertificateLookup
 from .provision_start import Starter, start_provisioning
 from .successor import SuccessorIssuer
 
-__all__ = ["MANAGEMENT_ACTOR", "InProcessEca", "LazyRaKeys", "Services", "from_settings", "step_functions_starter"]
+__all__ = [
+    "MANAGEMENT_ACTOR",
+    "EcaBusy",
+    "EcaInvocationFailed",
+    "EcaUnavailable",
+    "InProcessEca",
+    "LambdaEca",
+    "LazyRaKeys",
+    "Services",
+    "from_settings",
+    "step_functions_starter",
+    "successor_issuer",
+]
+
+log = logging.getLogger(__name__)
 
 # Who the audit trail names for management API changes (the API key has no per-operator identity).
 MANAGEMENT_ACTOR = "management-api"
@@ -121,9 +144,9 @@ class LazyRaKeys:
 class InProcessEca:
     """``SuccessorIssuer``: the ECA's use case (``scms_eca.successor``) called in this process.
 
-    The port's one adapter today (docs/architecture.md "Successor enrollment"): the RA's role then
-    needs EcaTable and the ECA key secret. An adapter that invokes an ECA task function instead
-    would keep the ECA's key out of the RA's reach; the port's signature stays.
+    For tests of the RA alone and a local run without ``Settings.eca_task_function``: this process
+    then needs ``scms_eca``, EcaTable and the ECA key secret, which RaFunction has neither of on AWS
+    (``LambdaEca`` is the deployed adapter; docs/architecture.md "Successor enrollment").
     """
 
     def __init__(self, settings: Settings, ca: LazyRaKeys) -> None:
@@ -138,6 +161,119 @@ class InProcessEca:
             inner_spdu, request_hash=request_hash, device=device, now=now, settings=self._settings,
             requests=DynamoDbEcaRequestStore.from_settings(self._settings), ca=self._ca,
         )  # fmt: skip
+
+
+class EcaUnavailable(TransientStoreError):
+    """The ECA task could not be reached or was throttled (503): the device sends the same bytes again."""
+
+
+class EcaBusy(Conflict):
+    """Another attempt holds the ECA's claim on this request (409, the ECA's ``RequestInProgress``)."""
+
+
+class EcaInvocationFailed(ScmsError):
+    """The ECA task failed or answered something that is not its contract (500: a bug or a misconfiguration)."""
+
+
+# Lambda's answers worth a retry of the same request: throttling, a service fault, a function
+# being updated or not ready yet.
+_LAMBDA_TRANSIENT = frozenset(
+    {
+        "TooManyRequestsException",
+        "ServiceException",
+        "ResourceConflictException",
+        "ResourceNotReadyException",
+        "EC2ThrottledException",
+        "SubnetIPAddressLimitReachedException",
+        "ENILimitReachedException",
+    }
+)
+# The task's own error names (``errorType``) that are not failures of the SCMS: Lambda's crashed or
+# timed-out container (the local stack's crashed worker says the same), a busy store, a held claim.
+_TASK_TRANSIENT = frozenset({"TransientStoreError", "Lambda.ServiceException", "Sandbox.Timedout"})
+_TASK_IN_PROGRESS = "RequestInProgress"
+
+
+class LambdaEca:
+    """``SuccessorIssuer``: a synchronous ``lambda:InvokeFunction`` of the ECA's ``tasks.successor_task``.
+
+    The deployed adapter: the ECA's key, EcaTable and policy stay in ``EcaTaskFunction``; this
+    function's role may only invoke it. Payload ``{"request", "requestHash", "deviceId"}``, answer
+    ``{"response"}`` or ``{"refusal"}`` (functions/eca/tasks.py). A refusal is ``BadRequest`` with
+    the ECA's code; throttling, an unreachable or timed-out ECA and a busy ECA store are
+    ``EcaUnavailable`` (503), a claim held by another attempt ``EcaBusy`` (409), any other function
+    error or answer ``EcaInvocationFailed`` (500). Only the error's class name is kept, never the
+    task's message.
+    """
+
+    def __init__(self, function_name: str, client: Any | None = None) -> None:
+        self._function = function_name
+        self._client = client
+
+    def __call__(self, inner_spdu: bytes, *, request_hash: bytes, device: Device, now: int) -> bytes:
+        if not self._function:
+            raise EcaInvocationFailed("ECA task function not configured")
+        payload = {
+            "request": base64.b64encode(inner_spdu).decode("ascii"),
+            "requestHash": request_hash.hex(),
+            "deviceId": device.device_id,
+        }
+        client = self._client if self._client is not None else aws.client("lambda")
+        try:
+            answer = client.invoke(FunctionName=self._function, InvocationType="RequestResponse",
+                                   Payload=json.dumps(payload).encode("ascii"))  # fmt: skip
+        except ClientError as exc:
+            if is_transient(exc) or error_code(exc) in _LAMBDA_TRANSIENT:
+                raise EcaUnavailable("the ECA is busy; send the same request again") from exc
+            raise EcaInvocationFailed("the ECA could not be invoked") from exc
+        except (ConnectionError, HTTPClientError) as exc:
+            # It may have run: the retry of the same bytes gets the ECA's stored answer (idempotent).
+            raise EcaUnavailable("the ECA is unreachable; send the same request again") from exc
+        body = _json_payload(answer)
+        if answer.get("FunctionError"):
+            return _task_error(body)
+        return _answer(body)
+
+
+def _json_payload(answer: Any) -> Any:
+    raw = answer.get("Payload")
+    data = raw.read() if hasattr(raw, "read") else raw
+    try:
+        return json.loads(data) if data else None
+    except ValueError as exc:
+        raise EcaInvocationFailed("the ECA's answer is not JSON") from exc
+
+
+def _task_error(body: Any) -> bytes:
+    error_type = str(body.get("errorType", "")) if isinstance(body, dict) else ""
+    log.warning("ECA task raised %s", error_type or "an unnamed error")
+    if error_type in _TASK_TRANSIENT:
+        raise EcaUnavailable("the ECA is busy; send the same request again")
+    if error_type == _TASK_IN_PROGRESS:
+        raise EcaBusy("this request is being processed; retry later")
+    raise EcaInvocationFailed(f"the ECA task failed ({error_type or 'unnamed error'})")
+
+
+def _answer(body: Any) -> bytes:
+    if isinstance(body, dict) and isinstance(body.get("response"), str):
+        try:
+            return base64.b64decode(body["response"], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise EcaInvocationFailed("the ECA's response is not base64") from exc
+    if isinstance(body, dict) and isinstance(body.get("refusal"), str):
+        try:
+            code = ErrorCode(body["refusal"])
+        except ValueError as exc:
+            raise EcaInvocationFailed("the ECA refused with an unknown code") from exc
+        raise BadRequest("refused by the ECA", code=code)
+    raise EcaInvocationFailed("the ECA's answer has neither response nor refusal")
+
+
+def successor_issuer(settings: Settings, ca: LazyRaKeys) -> SuccessorIssuer:
+    """``LambdaEca`` on ``Settings.eca_task_function`` (the template always sets it), else ``InProcessEca``."""
+    if settings.eca_task_function:
+        return LambdaEca(settings.eca_task_function)
+    return InProcessEca(settings, ca)
 
 
 def step_functions_starter(state_machine_arn: str, client: object | None = None) -> Starter:
@@ -192,5 +328,5 @@ def from_settings(settings: Settings) -> Services:
         periods=IPeriods.from_settings(settings),
         download_counters=DynamoDbDownloadCounterStore.from_settings(settings),
         successors=DynamoDbSuccessorStore.from_settings(settings),
-        successor_issuer=InProcessEca(settings, ra),
+        successor_issuer=successor_issuer(settings, ra),
     )

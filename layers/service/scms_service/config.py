@@ -92,6 +92,8 @@ class Settings:
     pool_shards: int = 16
     pool_lease_seconds: int = 120
     aca_batch_size: int = 200
+    # Successor enrollment: the ECA task function the RA invokes (its name; empty = the ECA in-process).
+    eca_task_function: str = ""
     # Local-only: where `make serve` keeps state between runs (not used in Lambda).
     state_dir: str = ".scms"
 
