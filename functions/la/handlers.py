@@ -98,8 +98,8 @@ def handle(event: Mapping[str, Any], services: LaServices, *, now: int) -> dict[
 @logger.inject_lambda_context(clear_state=True)
 def plv_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point of La1Function and La2Function."""
-    chain = str(event.get("chainId", ""))[:32] if isinstance(event, Mapping) else ""
-    logger.append_keys(laId=_SETTINGS.la_id, chainId=chain)
+    # Only the LA's id: the chain id names a device's linkage chain and stays out of every log.
+    logger.append_keys(laId=_SETTINGS.la_id)
     try:
         result = handle(event, _services(), now=time32.now())
     except Exception as exc:

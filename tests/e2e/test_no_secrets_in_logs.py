@@ -270,11 +270,6 @@ def test_no_secret_appears_in_any_log_byte(run: Run, needles: Needles) -> None:
     assert found == [], f"secrets found in the logs: {found}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functions/la/handlers.py plv_task puts chainId on every LA log line (logger.append_keys); "
-    "remove this mark when it no longer does",
-)
 def test_no_chain_id_appears_in_any_log_byte(run: Run, needles: Needles) -> None:
     found = [name for name in needles.scan(run.all_bytes()) if name.endswith(CHAIN_ID)]
     assert found == [], f"chain ids found in the logs: {len(found)}"
