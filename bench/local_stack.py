@@ -93,12 +93,12 @@ class RunningStack:
                 self.url = match.group(1)
                 self._ready.set()
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Signal the stack and wait for it to exit (killed after ``STOP_TIMEOUT``); its exit status."""
+    def stop(self, sig: int = signal.SIGTERM, *, timeout: float = STOP_TIMEOUT) -> int:
+        """Signal the stack and wait for it to exit (killed after ``timeout`` seconds); its exit status."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
-                self.process.wait(timeout=STOP_TIMEOUT)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

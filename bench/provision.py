@@ -364,8 +364,13 @@ class Stacks:
 
     def __exit__(self, *_exc: object) -> None:
         if self._shared is not None:
-            self._shared.stop()
+            self._shared.stop(timeout=self.stop_timeout)
         self._tmp.cleanup()
+
+    @property
+    def stop_timeout(self) -> float:
+        """A profiled stack writes its profile on the way out: give it time."""
+        return 900.0 if self.profile else 60.0
 
     def _start(self, label: str) -> RunningStack:
         log = self.logs / f"serve-{label}.log"
@@ -395,7 +400,7 @@ class Stacks:
         try:
             yield stack
         finally:
-            stack.stop()
+            stack.stop(timeout=self.stop_timeout)
 
 
 def burst(config: ProvisionConfig, stacks: Stacks, variant: Variant, cert_type: CertType) -> dict[str, Any]:

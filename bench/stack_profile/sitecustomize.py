@@ -1,6 +1,6 @@
 """CPU profile of ``scms serve``'s main process for ``python -m bench --profile-stack`` only.
 
-On the stack's PYTHONPATH, with ``SCMS_BENCH_PROFILE_OUT`` set, this starts one ``cProfile`` per thread
+On the stack's PYTHONPATH, with ``SCMS_BENCH_PROFILE_OUT`` set, this runs every thread under a ``cProfile``
 measuring thread CPU time (``time.thread_time``, so a thread waiting for the GIL, a lock or a socket
 counts nothing) and, at exit, writes ``<out>`` (pstats) and ``<out>.txt``: CPU seconds by package
 (``moto.dynamodb``, ``werkzeug``, ``scms_ra``, stdlib modules, ...) by tottime, and the top functions.
@@ -69,27 +69,43 @@ def summarise(stats: pstats.Stats, *, top: int = 30) -> str:
 
 
 def _install(out: str) -> None:
-    profiles: list[cProfile.Profile] = []
+    # One profiler per running thread, reused: the server starts a thread per HTTP request, and
+    # merging thousands of per-thread profiles at exit would take minutes.
+    free: list[cProfile.Profile] = []
+    every: list[cProfile.Profile] = []
     lock = threading.Lock()
+    original_run = threading.Thread.run
 
-    def start(_frame: Any, _event: str, _arg: Any) -> None:
-        profile = cProfile.Profile(time.thread_time)
+    def take() -> cProfile.Profile:
         with lock:
-            profiles.append(profile)
-        profile.enable()  # replaces this hook in this thread
+            if free:
+                return free.pop()
+            profile = cProfile.Profile(time.thread_time)
+            every.append(profile)
+            return profile
+
+    def run(self: threading.Thread) -> None:
+        profile = take()
+        profile.enable()
+        try:
+            original_run(self)
+        finally:
+            profile.disable()
+            with lock:
+                free.append(profile)
 
     def dump() -> None:
+        main.disable()
         stats: pstats.Stats | None = None
         with lock:
-            taken = list(profiles)
-        for profile in taken:
+            idle = list(free)  # profiles of threads still running are left out
+        for profile in [main, *idle]:
             try:
-                profile.disable()
                 if stats is None:
                     stats = pstats.Stats(profile)
                 else:
                     stats.add(profile)
-            except (TypeError, ValueError):  # a thread that never ran Python code under the profiler
+            except (TypeError, ValueError):  # never enabled: no data
                 continue
         if stats is None:
             return
@@ -97,9 +113,8 @@ def _install(out: str) -> None:
         with open(out + ".txt", "w", encoding="utf-8") as f:
             f.write(summarise(stats))
 
-    threading.setprofile(start)
+    threading.Thread.run = run  # type: ignore[method-assign]
     main = cProfile.Profile(time.thread_time)
-    profiles.append(main)
     main.enable()
     atexit.register(dump)
 
