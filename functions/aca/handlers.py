@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from scms_aca.issue import IssueResult, issue_batch
 from scms_aca.wiring import policy_for, ra_certificates
+from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.hierarchy import Hierarchy
 from scms_service.linkage_keys import la_aca_keyring
@@ -82,6 +83,7 @@ def issue_task(event: Any, context: Any) -> dict[str, Any]:
     s = settings()
     hierarchy = _aca.hierarchy
     now = time32.now()
+    issued = observability.IssuedCertificates()
     results = iter(
         issue_batch(
             valid,
@@ -91,6 +93,7 @@ def issue_task(event: Any, context: Any) -> dict[str, Any]:
             now=now,
             policy=policy_for(s, hierarchy),
             responses=DynamoDbAcaResponseStore.from_settings(s),
+            on_issued=issued.add,
         )
     )
     answered: list[IssueResult] = [
@@ -102,6 +105,7 @@ def issue_task(event: Any, context: Any) -> dict[str, Any]:
         "batch answered",
         extra={"requests": len(requests), "refused": len(refused), "first_request": _first_hash(valid)},
     )
+    issued.publish()  # CertificatesIssued by response kind and type: nothing that names a device
     return {"responses": responses, "refused": refused}
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -564,11 +564,14 @@ def issue_batch(
     now: int,
     policy: IssuePolicy,
     responses: AcaResponseStore,
+    on_issued: Callable[[str, str], None] | None = None,
 ) -> list[IssueResult]:
     """One IssueResult per request, in order: the stored or new AcaRaCertResponseSpdu, or a Table 8 refusal.
 
     ``aca`` is the ACA's signer (key and certificate); ``plv_keys`` holds the LA-ACA keys; ``now``
-    is Time32; ``responses`` keeps every answer by request hash. See the module docstring.
+    is Time32; ``responses`` keeps every answer by request hash. ``on_issued(kind, type)`` is called
+    once per certificate issued by this call (not for answers served again from the store, nor for
+    the loser of a concurrent first answer): the metrics hook. See the module docstring.
     """
     batch = _Batch(aca, ra_certificate_resolver, plv_keys, now, policy)
     hashes = [request_hash(data) for data in requests]
@@ -591,7 +594,12 @@ def issue_batch(
                                                 "reason": type(exc).__name__})  # fmt: skip
     fresh = _issue_all(batch, prepared)
     if fresh:
-        stored.update(responses.put_many(fresh, expires_at=to_unix(now) + policy.response_ttl))
+        written = responses.put_many(fresh, expires_at=to_unix(now) + policy.response_ttl)
+        stored.update(written)
+        if on_issued is not None:
+            for request in prepared:
+                if written.get(request.request_hash) == fresh[request.request_hash]:
+                    on_issued(request.kind, request.type)
     return [IssueResult(h, stored.get(h), None if h in stored else refusals.get(h)) for h in hashes]
 
 

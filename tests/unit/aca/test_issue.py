@@ -252,6 +252,18 @@ def test_a_retried_request_gets_the_identical_response_and_nothing_new_is_stored
     assert again[1].ok and len(aca.store.items) == 4
 
 
+def test_only_certificates_issued_now_are_reported_to_the_metrics_hook(aca: Aca, ra: Ra) -> None:
+    sent = ra.batch("implicit", "compact-unified", 5, 2, generation_time=NOW)
+    plain = ra.request("explicit", "plain", 5, 0, generation_time=NOW)
+    issued: list[tuple[str, str]] = []
+    aca.issue([s.spdu for s in sent] + [plain.spdu], on_issued=lambda kind, kind_type: issued.append((kind, kind_type)))
+    assert sorted(issued) == [("cubk", "implicit"), ("cubk", "implicit"), ("plain", "explicit")]
+    # Twin: the same batch again is answered from the store and reports nothing.
+    again: list[tuple[str, str]] = []
+    aca.issue([s.spdu for s in sent] + [plain.spdu], on_issued=lambda kind, kind_type: again.append((kind, kind_type)))
+    assert again == []
+
+
 def test_without_the_store_a_retry_would_get_another_certificate(make_aca: Callable[..., Aca], ra: Ra) -> None:
     # Twin: a second ACA with an empty store issues anew, so the identity above comes from the store.
     sent = ra.request("explicit", "original", 5, 0, generation_time=NOW)
