@@ -39,7 +39,7 @@ from scms_codec.secured.signer import Signer
 
 __all__ = ["InvalidTaskInput", "answer_successor", "successor_task"]
 
-logger = Logger(service="eca")
+logger = Logger(service="eca-task")
 
 _REQUEST_HASH = re.compile(r"[0-9a-fA-F]{16}")
 
