@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -167,3 +168,13 @@ def test_an_eca_device_refusal_outside_the_enrollment_codes_is_500_at_the_ra(wor
     with pytest.raises(EcaRefusedUnexpectedly):
         world.enroll(data)
     assert world.requests.get(request_hash(data)) is None
+
+
+def test_production_wiring_invokes_the_eca_task_named_by_settings(world: World) -> None:
+    from scms_ra.wiring import InProcessEca, LazyRaKeys, from_settings, successor_issuer
+
+    settings = replace(world.settings, eca_task_function="EcaTaskFunction")
+    assert isinstance(successor_issuer(settings, LazyRaKeys(settings)), LambdaEca)
+    assert isinstance(from_settings(settings).successor_issuer, LambdaEca)
+    # Twin: without a function name (tests of the RA alone), the ECA's use case runs in process.
+    assert isinstance(successor_issuer(world.settings, LazyRaKeys(world.settings)), InProcessEca)
