@@ -24,7 +24,8 @@ from scms_service.hierarchy import Hierarchy
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.devices import DynamoDeviceStore
-from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
+from scms_service.stores.eca_requests import DynamoDbEcaRequestStore, RequestStatus
+from scms_service.stores.eca_requests import RequestRecord as EcaRequestRecord
 from scms_service.stores.successor_requests import (
     DynamoDbSuccessorStore,
     SuccessorExists,
@@ -298,3 +299,25 @@ def test_the_route_reaches_the_eca_task_through_lambda(
             assert capture(aws_settings) != before
         finally:
             module.configure(None)
+
+
+def test_an_eca_claim_held_by_another_attempt_is_409_through_lambda_and_the_retry_succeeds(
+    ra: ModuleType, aws_settings: Settings, ca: Hierarchy, holder: Holder, now: int
+) -> None:
+    # Given another attempt holding the ECA's claim on this outer request (within its lease)
+    data, _ = successor_request(holder, ca.certificate("ra"), generation_time=now)
+    rh = request_hash(data)
+    eca_store = DynamoDbEcaRequestStore.from_settings(aws_settings)
+    held = EcaRequestRecord(rh, RequestStatus.PENDING, "other-attempt", time32.now(), holder.ee.canonical_id, now,
+                            time32.to_unix(now) + 3600)  # fmt: skip
+    eca_store.claim(held)
+    # When the device posts it, the task raises RequestInProgress and the RA answers 409, keeping its claim
+    answer = post(ra, data)
+    assert answer.status_code == 409, answer.body
+    record = DynamoDbSuccessorStore.from_settings(aws_settings).get(rh)
+    assert record is not None and record.status is SuccessorStatus.PENDING
+    # Twin: once that attempt let go, the device's retry of the same bytes is issued and linked.
+    eca_store.release(held)
+    assert post(ra, data).status_code == 202
+    done = DynamoDbSuccessorStore.from_settings(aws_settings).get(rh)
+    assert done is not None and done.status is SuccessorStatus.DONE
