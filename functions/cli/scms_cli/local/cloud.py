@@ -283,6 +283,9 @@ def query_reads_one_partition() -> Callable[[], None]:
         if scope[1] is None:  # an index query: the items that have every hash key attribute of the index
             attrs = scope[2]
             partitions = self.items.values() if self.range_key_attr else [{None: i} for i in self.items.values()]
+            if len(attrs) == 1:  # the usual index: one membership test per item (every download walks RaTable)
+                (attr,) = attrs
+                return [item for p in partitions for item in p.values() if attr in item.attrs]
             return [item for p in partitions for item in p.values() if all(a in item.attrs for a in attrs)]
         # One partition: moto's sort key (hash, range) is the range key alone here, and query sorts again
         # (a sorted list costs it one comparison per item). DynamoType orders by cast_value: computed once
