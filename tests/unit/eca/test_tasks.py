@@ -20,6 +20,7 @@ from scms_service.stores.eca_requests import RequestStatus
 
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu import parse_eca_ee_cert_response
+from tests.events import load_event
 from tests.unit.ra.test_successor import NOW, World, hierarchy, make_world  # noqa: F401
 
 _TASKS = Path(__file__).resolve().parents[3] / "functions" / "eca" / "tasks.py"
@@ -55,11 +56,10 @@ def inner_request(world: World, **kwargs: Any) -> tuple[bytes, ec.EllipticCurveP
 
 
 def event(world: World, inner: bytes, **overrides: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "request": base64.b64encode(inner).decode(),
-        "requestHash": RH.hex(),
-        "deviceId": world.holder.ee.device_id,
-    }
+    """The RA's event (tests/events/eca_successor_task.json) for ``inner`` and the world's device."""
+    out = load_event("eca_successor_task")
+    assert sorted(out) == ["deviceId", "request", "requestHash"] and bytes.fromhex(out["requestHash"]) == RH
+    out.update(request=base64.b64encode(inner).decode(), deviceId=world.holder.ee.device_id)
     out.update(overrides)
     return out
 
