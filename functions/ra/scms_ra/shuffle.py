@@ -37,9 +37,9 @@ from scms_service.stores.issued_certs import IssuedCert, IssuedCertStore
 from scms_service.stores.shuffle_pool import Lease, PoolItem, ShufflePool
 
 from scms_codec import time32
-from scms_codec.cert import template as cert_template
 from scms_codec.cert.certificate import Certificate
 from scms_codec.errors import CodecError, ErrorCode
+from scms_codec.oer_reader import read_signed
 from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
 from scms_codec.spdu.scms_pdu import request_hash
 
@@ -50,13 +50,7 @@ log = logging.getLogger(__name__)
 CERT_RETENTION = 7 * 24 * 3600
 """Seconds a delivered certificate's item outlives the certificate's validity (then its TTL removes it)."""
 
-_SECURITY_MGMT_PSID = 35
 _ECDSA_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
-# Ieee1609Dot2Data {3, signedData {hashId sha256, tbsData {payload {data unsecuredData …}, …}}}
-_SIGNED_HEAD = b"\x03\x81\x00\x40\x03\x80"
-_HEADER_INFO = b"\x00" + cert_template.unbounded_uint(_SECURITY_MGMT_PSID)  # headerInfo {psid 35}
-_SIGNER_ONE_CERT = b"\x81\x01\x01"  # signer certificate, SEQUENCE OF with one element
-_P256_X_ONLY = b"\x80\x80"  # Signature ecdsaNistP256Signature, rSig x-only
 # ScmsPdu {version 2, aca-ra acaRaCertResponse {version 2, …}} (no OPTIONAL members).
 _RESPONSE_HEAD = b"\x02\x83\x81\x00\x02"
 _RESPONSE_TAGS = (0x80, 0x81, 0x82)  # acaResponse plain, private, cubk
@@ -102,42 +96,17 @@ def _verify(key: ec.EllipticCurvePublicKey, cert_hash: bytes, tbs_data: bytes, r
 
 def _fast_open(data: bytes, aca: AcaCertificates) -> tuple[bytes, bytes] | None:
     """(requestHash, inner SPDU) of a response in the ACA's own fixed shape, signature checked; None otherwise."""
-    if not data.startswith(_SIGNED_HEAD) or len(data) < len(_SIGNED_HEAD) + 1:
+    signed = read_signed(data)
+    if signed is None:
+        return None  # not the fixed shape: the strict parser decides
+    found = aca.key_of(signed.signer_certificate)
+    payload = signed.payload
+    if found is None or not (
+        payload.startswith(_RESPONSE_HEAD) and len(payload) > 18 and payload[17] in _RESPONSE_TAGS
+    ):
         return None
-    pos = len(_SIGNED_HEAD)
-    first = data[pos]
-    if first < 0x80:
-        size, pos = first, pos + 1
-    else:
-        k = first & 0x7F
-        size, pos = int.from_bytes(data[pos + 1 : pos + 1 + k], "big"), pos + 1 + k
-    if cert_template.length(size) != data[len(_SIGNED_HEAD) : pos]:
-        return None  # not the minimal length form: leave it to the strict parser
-    payload = data[pos : pos + size]
-    pos += size
-    if len(payload) != size or data[pos : pos + len(_HEADER_INFO)] != _HEADER_INFO:
-        return None
-    pos += len(_HEADER_INFO)
-    tbs_data = data[3:pos]
-    if data[pos : pos + 3] != _SIGNER_ONE_CERT:
-        return None
-    pos += 3
-    rest = data[pos:]
-    for encoded in aca.encodings:
-        if (
-            rest.startswith(encoded)
-            and len(rest) == len(encoded) + 2 + 64
-            and rest[len(encoded) :].startswith(_P256_X_ONLY)
-        ):
-            sig = rest[len(encoded) + 2 :]
-            r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
-            found = aca.key_of(encoded)
-            assert found is not None
-            if not (payload.startswith(_RESPONSE_HEAD) and len(payload) > 18 and payload[17] in _RESPONSE_TAGS):
-                return None
-            _verify(found[0], found[1], tbs_data, r, s)
-            return payload[9:17], payload[18:]
-    return None
+    _verify(found[0], found[1], signed.tbs_data, signed.r, signed.s)
+    return payload[9:17], payload[18:]
 
 
 def open_aca_response(data: bytes, expected_request_hash: bytes, aca: AcaCertificates) -> bytes:
