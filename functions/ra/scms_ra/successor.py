@@ -118,6 +118,8 @@ ECA_REFUSALS = frozenset(
         ErrorCode.ECA_MIN_WAIT, ErrorCode.CERT_TYPE_NOT_ALLOWED, ErrorCode.CERT_REQUEST_PERMISSIONS_NOT_ALLOWED,
         ErrorCode.CERT_REQUEST_PERMISSIONS_INVALID, ErrorCode.REGION_NOT_ALLOWED, ErrorCode.VALIDITY_PERIOD_NOT_ALLOWED,
         ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED,
+        # The device as the ECA task reads it: blocked or deleted between the RA's check and the ECA's.
+        ErrorCode.ENROLLMENT_CERT_BLOCKED, ErrorCode.ENROLLMENT_CERT_UNREGISTERED,
     }
 )  # fmt: skip
 """Table 8 codes the ECA's refusal may carry through this route; any other is the SCMS's own fault (500)."""

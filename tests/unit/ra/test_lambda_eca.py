@@ -161,9 +161,17 @@ def test_successor_enrollment_through_lambda_eca_and_the_task_handler_works_twic
     world.refused(world.request(generation_time=NOW + 1, start=NOW + 501), ErrorCode.ECA_MAX_WAIT, now=NOW + 1)
 
 
-def test_an_eca_device_refusal_outside_the_enrollment_codes_is_500_at_the_ra(world: World) -> None:
-    # The ECA found the device blocked (a race with the RA's own check): the RA answers 500, the claim goes.
+def test_an_eca_finding_the_device_blocked_is_the_posts_400_20(world: World) -> None:
+    # The ECA found the device blocked (a race with the RA's own check): the standard refusal, the claim goes.
     world.eca = LambdaEca("f", client=StubLambda({"refusal": ErrorCode.ENROLLMENT_CERT_BLOCKED.value}))  # type: ignore[method-assign]
+    data, _ = successor_request(world.holder, world.ra)
+    world.refused(data, ErrorCode.ENROLLMENT_CERT_BLOCKED)
+    assert world.requests.get(request_hash(data)) is None
+
+
+def test_an_eca_refusal_outside_the_route_codes_is_500_at_the_ra(world: World) -> None:
+    # Twin: a code the ECA never gives for this route is the SCMS's own fault.
+    world.eca = LambdaEca("f", client=StubLambda({"refusal": ErrorCode.RA_MAX_REQS.value}))  # type: ignore[method-assign]
     data, _ = successor_request(world.holder, world.ra)
     with pytest.raises(EcaRefusedUnexpectedly):
         world.enroll(data)
