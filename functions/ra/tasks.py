@@ -24,6 +24,7 @@ from scms_ra.assemble import assemble
 from scms_ra.expand import expand_chunk, linkage_infos, pool_key
 from scms_ra.plan import plan_chunks
 from scms_ra.shuffle import AcaCertificates, Ticket, deliver, draw
+from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
@@ -253,6 +254,7 @@ def _assemble(event: Mapping[str, Any], now: int) -> dict[str, Any]:
 
 def _done(event: Mapping[str, Any], now: int) -> dict[str, Any]:
     record = batch_status.done(_ra.requests, _request_hash(event), now=now)
+    observability.provisioning_done(variant=record.variant, accepted_at=record.created_at, done_at=now)
     logger.info("request provisioned")
     return {"status": record.status.value}
 
