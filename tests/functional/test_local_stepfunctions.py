@@ -5,9 +5,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from scms_cli.local.stepfunctions import (
     uninstall_lambda_patch,
 )
 from scms_cli.local.template import FunctionSpec, functions, state_machines
+from tests.functional import test_provision_asl as provision_asl
 from tests.functional import test_ra_batch_tasks as batch_tasks
 from tests.functional.test_la import load_la
 from tests.functional.test_ra_batch_tasks import Stack, _accepted
@@ -255,3 +258,175 @@ def test_unfinished_requests_are_started_again_after_a_restart(stack: Stack, pro
     assert record is not None and record.status is RequestStatus.DONE
     # Twin: resuming again starts nothing (the request is DONE now).
     assert resume_provisioning(client_db, client, stack.settings.ra_table, machine) == []
+
+
+# --- One parse per state machine definition (the parsed program serves every execution) ---
+
+harness = provision_asl.harness
+
+
+def _asl_parser() -> Any:
+    return importlib.import_module("moto.stepfunctions.parser.asl.parse.asl_parser").AmazonStateLanguageParser
+
+
+@pytest.fixture
+def parses(harness: provision_asl.Harness, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every definition moto's ASL parser really parses from now on (the machine is already created)."""
+    parser = _asl_parser()
+    real = parser.parse
+    parsed: list[str] = []
+
+    def counting(definition: str) -> Any:
+        parsed.append(definition)
+        return real(definition)
+
+    monkeypatch.setattr(parser, "parse", staticmethod(counting))
+    return parsed
+
+
+def _events(history: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [event for event in history if event["type"] == kind]
+
+
+def _scheduled_payloads(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The payload of every Lambda task the execution scheduled."""
+    scheduled = _events(history, "LambdaFunctionScheduled")
+    return [json.loads(e["lambdaFunctionScheduledEventDetails"]["input"]) for e in scheduled]
+
+
+def _history(harness: provision_asl.Harness, arn: str) -> list[dict[str, Any]]:
+    history = harness.history(arn)
+    assert [event["id"] for event in history] == list(range(1, len(history) + 1))
+    return history
+
+
+def test_two_executions_share_one_parse_and_keep_their_own_results_and_histories(
+    harness: provision_asl.Harness, parses: list[str]
+) -> None:
+    # Given the provisioning machine (Map, Parallel, Choice loop) and two requests of different
+    # shapes: one with two items hidden until the first Finish (one more Drain round), one without,
+    loop = provision_asl.Pipeline(chunks=[(10, 11), (12, 12)], withheld=2)
+    straight = provision_asl.Pipeline(chunks=[(40, 40)], j_max=1, lanes=1, linkage=False)
+    # When both run one after the other,
+    looped_arn = harness.start(loop, name="loop")
+    assert harness.wait(looped_arn)["status"] == "SUCCEEDED"
+    straight_arn = harness.start(straight, name="straight")
+    assert harness.wait(straight_arn)["status"] == "SUCCEEDED"
+    # Then moto's parser ran once, for the first execution,
+    assert len(parses) == 1
+    # and each got its own results: every item delivered once, two Finish rounds against one,
+    assert sorted(loop.delivered) == provision_asl._items([(10, 11), (12, 12)], 2)
+    assert sorted(straight.delivered) == [(40, 0)]
+    assert [e["round"] for e in loop.called("finish")] == [0, 1]
+    assert [e["round"] for e in straight.called("finish")] == [0]
+    assert harness.waits == [1] and not straight.called("la1")
+    # and its own history: its own tasks and states only, nothing of the other execution.
+    looped, plain = _history(harness, looped_arn), _history(harness, straight_arn)
+    assert len(_events(looped, "LambdaFunctionScheduled")) == len(loop.calls)
+    assert len(_events(plain, "LambdaFunctionScheduled")) == len(straight.calls)
+    assert len(_events(looped, "WaitStateEntered")) == 1 and not _events(plain, "WaitStateEntered")
+    assert len(_events(looped, "ParallelStateEntered")) == 1 + 2 and not _events(plain, "ParallelStateEntered")
+    assert [e["iFirst"] for e in _scheduled_payloads(plain) if e.get("task") == "expand"] == [40]
+    assert sorted(e["iFirst"] for e in _scheduled_payloads(looped) if e.get("task") == "expand") == [10, 12]
+    assert _events(looped, "ExecutionSucceeded") and _events(plain, "ExecutionSucceeded")
+
+
+def test_a_changed_definition_is_parsed_again_and_its_executions_run_it(
+    harness: provision_asl.Harness, parses: list[str]
+) -> None:
+    # Given one execution run (one parse),
+    assert harness.run(provision_asl.Pipeline(chunks=[(10, 10)], withheld=1))["status"] == "SUCCEEDED"
+    assert len(parses) == 1 and harness.waits == [1]
+    # When the state machine's definition changes (the NextRound Wait: 1 s -> 2 s),
+    definition = json.loads(parses[0])
+    definition["States"]["NextRound"]["Seconds"] = 2
+    changed = json.dumps(definition)
+    harness.client.update_state_machine(stateMachineArn=harness.machine, definition=changed)
+    # Then the new text is parsed (once: moto's check on update), and the next execution runs it.
+    assert harness.run(provision_asl.Pipeline(chunks=[(10, 10)], withheld=1))["status"] == "SUCCEEDED"
+    assert parses[1:] == [changed]
+    assert harness.waits == [1, 2]
+
+
+@dataclass
+class TwoRequests(provision_asl.Pipeline):
+    """The stand-ins serving two requests at once through one shared pool (as the real tasks do)."""
+
+    per_request: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def _plan(self, event: dict[str, Any]) -> dict[str, Any]:
+        planned = super()._plan(event)
+        planned["chunks"] = [{"iFirst": a, "iLast": b} for a, b in self.per_request[event["requestHash"]]]
+        return planned
+
+    def _finish(self, event: dict[str, Any]) -> dict[str, Any]:
+        wanted = set(provision_asl._items(self.per_request[event["requestHash"]], self.j_max))
+        with self._lock:
+            self.pool.extend(self.hidden)
+            self.hidden.clear()
+            complete = set(self.delivered) >= wanted
+        return {"complete": complete, "round": event["round"] + 1}
+
+
+def test_two_concurrent_executions_of_one_parsed_program_stay_independent(
+    harness: provision_asl.Harness, parses: list[str]
+) -> None:
+    # Given two requests of different chunks, both executions held in Plan until both have started,
+    chunks = {"aa" * 8: [(10, 11), (12, 13), (14, 14)], "bb" * 8: [(50, 50)]}
+    gate = threading.Event()
+    pipeline = TwoRequests(chunks=[], per_request=chunks, withheld=3, gate=gate)
+    install_lambda_patch(pipeline.handlers())
+    arns = {
+        request: harness.client.start_execution(
+            stateMachineArn=harness.machine, name=request, input=json.dumps({"requestHash": request})
+        )["executionArn"]
+        for request in chunks
+    }
+    deadline = time.monotonic() + 30
+    while len(pipeline.called("plan")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling moto's execution threads, not timing anything
+    gate.set()
+    # When both run at once through the shared pool,
+    results = {request: harness.wait(arn) for request, arn in arns.items()}
+    # Then the definition was parsed once for the two,
+    assert len(parses) == 1
+    # and each succeeded with its own chunks expanded and assembled, and its own done,
+    for request, expected in chunks.items():
+        assert results[request]["status"] == "SUCCEEDED", results[request]
+        for task in ("expand", "assemble"):
+            mine = [(e["iFirst"], e["iLast"]) for e in pipeline.called(task) if e["requestHash"] == request]
+            assert sorted(mine) == expected, (request, task)
+        history = _history(harness, arns[request])
+        # its history names no other request, and shows its own Map iterations (one per chunk).
+        hashes = {p["requestHash"] for p in _scheduled_payloads(history) if "requestHash" in p}
+        assert hashes == {request}
+        chunk_map = _events(history, "MapStateStarted")
+        assert chunk_map and chunk_map[0]["mapStateStartedEventDetails"]["length"] == len(expected)
+    assert sorted(e["requestHash"] for e in pipeline.called("done")) == sorted(chunks)
+    assert sorted(pipeline.delivered) == provision_asl._items([c for cs in chunks.values() for c in cs], 2)
+
+
+def test_the_parse_cache_is_installed_with_the_patch_and_undone_by_uninstall() -> None:
+    # Given moto's parser, When the patch is installed, Then parse is replaced by the cache,
+    parser = _asl_parser()
+    original = parser.__dict__["parse"]
+    install_lambda_patch({"DoubleFunction": _double})
+    try:
+        assert parser.__dict__["parse"] is not original
+        definition = json.dumps(ASL).replace("${DoubleArn}", "arn:aws:lambda:us-east-1:123456789012:function:F")
+        program, _ = parser.parse(definition)
+        assert parser.parse(definition)[0] is program  # the same program again, not a new parse
+        # whose components got their heap keys at parse time (no race between executions),
+        component = importlib.import_module("moto.stepfunctions.parser.asl.component.eval_component")
+        states = program.states.states.values()
+        assert all(state.__dict__.get("_EvalComponent__heap_key") for state in states)
+        # and a definition that does not parse fails every time (nothing kept).
+        for _ in range(2):
+            with pytest.raises(Exception, match="ASLParserException"):
+                parser.parse("{")
+        assert isinstance(program, component.EvalComponent)
+    finally:
+        uninstall_lambda_patch()
+    # Twin: uninstalled, moto's own static method is back and parses anew each time.
+    assert parser.__dict__["parse"] is original
+    assert parser.parse(definition)[0] is not parser.parse(definition)[0]

@@ -22,6 +22,16 @@ same error documents), and ``install_lambda_patch`` makes two semantics-preservi
 the engine (``_speed_up_asl_engine``): parsed JSONPaths are cached, and the engine's copies of
 JSON state data use a plain JSON clone instead of ``copy.deepcopy``. Measured on a 13-chunk
 execution with trivial tasks (753 history events): 2.3 s without, about 0.5 s with them.
+
+moto also parses the state machine's definition (antlr4, then its preprocessor) at the start of
+every execution. ``_ParsedDefinitions`` parses each definition text once and hands the same
+program to every later execution of it (an updated definition is another text: parsed again).
+Sharing is sound because moto's program is already shared by the concurrent iterations of a Map
+within one execution: components are built at parse time and only read while evaluating; what an
+execution changes lives in its ``Environment`` (stack, heap, states, events) or in objects made
+during evaluation (job pools, Map run records, branch workers). The one lazily set attribute, a
+component's ``heap_key`` (the name of its Retry counters in the execution's heap), is set at parse
+time here, so concurrent executions never race on it.
 """
 
 from __future__ import annotations
@@ -243,8 +253,73 @@ def _replace(module: Any, attribute: str, value: Any) -> None:
     setattr(module, attribute, value)
 
 
+def _asl_parser() -> Any:
+    """moto's ``AmazonStateLanguageParser`` (its ``parse`` is a static method)."""
+    return importlib.import_module("moto.stepfunctions.parser.asl.parse.asl_parser").AmazonStateLanguageParser
+
+
+def _set_heap_keys(program: Any) -> None:
+    """Give every evaluation component of ``program`` its ``heap_key`` now (moto sets it on first use)."""
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    pending: list[Any] = [program]
+    while pending:
+        value = pending.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, Component):
+            if isinstance(value, EvalComponent):
+                _ = value.heap_key
+            pending.extend(getattr(value, "__dict__", {}).values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            pending.extend(value.values())
+
+
+class _ParsedDefinitions:
+    """moto's ``AmazonStateLanguageParser.parse``, run once per definition text (the last ``size`` kept).
+
+    Concurrent first executions of one definition wait for a single parse; a definition that does
+    not parse is not kept (each attempt raises moto's error again).
+    """
+
+    def __init__(self, parse: Callable[[str], tuple[Any, Any]], size: int = 32) -> None:
+        self._parse = parse
+        self._size = size
+        self._lock = threading.Lock()
+        self._parsed: dict[str, tuple[Any, Any]] = {}  # definition → (program, parse tree); oldest first
+        self._parsing: dict[str, threading.Lock] = {}
+
+    def __call__(self, definition: str) -> tuple[Any, Any]:
+        with self._lock:
+            parsed = self._parsed.get(definition)
+            if parsed is not None:
+                return parsed
+            parsing = self._parsing.setdefault(definition, threading.Lock())
+        with parsing:
+            with self._lock:
+                parsed = self._parsed.get(definition)
+            if parsed is not None:
+                return parsed  # parsed by the thread this one waited for
+            try:
+                parsed = self._parse(definition)
+                _set_heap_keys(parsed[0])
+                with self._lock:
+                    self._parsed[definition] = parsed
+                    while len(self._parsed) > self._size:
+                        del self._parsed[next(iter(self._parsed))]
+            finally:
+                with self._lock:
+                    self._parsing.pop(definition, None)
+        return parsed
+
+
 def _speed_up_asl_engine() -> None:
-    """Cache parsed JSONPaths, clone JSON state data without ``deepcopy``, call known tasks directly."""
+    """Cache parsed JSONPaths and definitions, clone JSON state data without ``deepcopy``, call known tasks directly."""
     fast_copy = types.SimpleNamespace(deepcopy=_json_clone, copy=copy.copy)
     for name in _JSON_COPYING_MODULES:
         _replace(importlib.import_module(name), "copy", fast_copy)
@@ -253,6 +328,10 @@ def _speed_up_asl_engine() -> None:
         # A parsed path is immutable (find() only reads it), so one parse serves every thread.
         _replace(module, "parse", functools.lru_cache(maxsize=4096)(module.parse))
     _replace(_lambda_eval_utils(), "_invoke_lambda_function", _engine_invoke)
+    parser = _asl_parser()
+    # The class attribute is a staticmethod: keep that very object, so uninstalling restores it.
+    _originals.setdefault((parser, "parse"), parser.__dict__["parse"])
+    parser.parse = staticmethod(_ParsedDefinitions(parser.parse))
 
 
 def install_lambda_patch(handlers: Mapping[str, Handler]) -> None:
