@@ -10,16 +10,12 @@ out for the same request. Nothing else is stored: the ACA knows no device (issue
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .. import aws
 from ..errors import ScmsError, TransientStoreError
-from .aws_errors import TRANSIENT_ERROR_CODES
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from .dynamo import DynamoTable
 
 __all__ = ["AcaResponseStore", "AcaStoreError", "DynamoDbAcaResponseStore", "FakeAcaResponseStore"]
 
@@ -56,28 +52,12 @@ def _hash_of(item: Mapping[str, Any]) -> bytes:
     return bytes.fromhex(str(item["pk"]["S"]).removeprefix("REQ#"))
 
 
-def _store_error(exc: ClientError, action: str) -> ScmsError:
-    """The domain error for a DynamoDB failure; the AWS text stays in the chained cause (the log)."""
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code in TRANSIENT_ERROR_CODES:
-        return TransientStoreError(f"ACA table busy during {action}")
-    return AcaStoreError(f"ACA table failed during {action}")
-
-
-class DynamoDbAcaResponseStore:
+class DynamoDbAcaResponseStore(DynamoTable):
     """``AcaResponseStore`` on the ``AcaTable`` (boto3 client injectable)."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbAcaResponseStore:
-        return cls(settings.aca_table, client)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else aws.client("dynamodb")
+    settings_field = "aca_table"
+    store_error = AcaStoreError
+    table_label = "ACA table"
 
     def get_many(self, request_hashes: Sequence[bytes]) -> dict[bytes, bytes]:
         found: dict[bytes, bytes] = {}
@@ -96,7 +76,7 @@ class DynamoDbAcaResponseStore:
                 try:
                     out = self.client.batch_get_item(RequestItems=pending)
                 except ClientError as exc:
-                    raise _store_error(exc, "get_many") from exc
+                    raise self.error(exc, "get_many") from exc
                 for item in out.get("Responses", {}).get(self._table, []):
                     found[_hash_of(item)] = bytes(item["response"]["B"])
                 pending = out.get("UnprocessedKeys") or {}
@@ -142,12 +122,12 @@ class DynamoDbAcaResponseStore:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise _store_error(exc, "put_many") from exc
+                raise self.error(exc, "put_many") from exc
             reasons = exc.response.get("CancellationReasons") or []
             taken = [h for h, r in zip(hashes, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"]
             if not taken:
                 # Cancelled for another reason (a conflict with a concurrent transaction): retry later.
-                raise _store_error(exc, "put_many") from exc
+                raise self.error(exc, "put_many") from exc
             return taken
         return None
 
