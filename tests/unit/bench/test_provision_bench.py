@@ -275,7 +275,7 @@ def test_profile_categories_name_the_package_or_stdlib_module() -> None:
     site = "/v/lib/python3.11/site-packages"
     assert profiler.category(f"{site}/moto/dynamodb/models/dynamo_type.py") == "moto.dynamodb"
     assert profiler.category(f"{site}/werkzeug/serving.py") == "werkzeug"
-    assert profiler.category("/work/main/functions/ra/scms_ra/download.py") == "scms_ra"
+    assert profiler.category("/srv/checkout/functions/ra/scms_ra/download.py") == "scms_ra"
     assert profiler.category("~") == "builtins (C functions)"
     assert profiler.category(f"{profiler._STDLIB}/json/decoder.py") == "stdlib:json"
     assert profiler.category(f"{site}/moto/core/responses.py") != "moto.dynamodb"
