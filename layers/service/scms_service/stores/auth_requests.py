@@ -19,16 +19,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .. import aws
-from ..errors import Conflict, NotFound, ScmsError, TransientStoreError
-from .aws_errors import is_condition_failure, is_transient
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from ..errors import Conflict, NotFound, ScmsError
+from .aws_errors import is_condition_failure
+from .dynamo import DynamoTable
 
 __all__ = [
     "AuthRequestStore",
@@ -218,34 +215,19 @@ def _record_from_item(item: dict[str, Any]) -> RequestRecord:
     )
 
 
-def _store_error(exc: ClientError, action: str) -> ScmsError:
-    """The domain error for a DynamoDB failure; the AWS text stays in the cause (the log), not the client."""
-    if is_transient(exc):
-        return TransientStoreError(f"RA table busy during {action}")
-    return StoreError(f"RA table failed during {action}")
-
-
-class DynamoDbAuthRequestStore:
+class DynamoDbAuthRequestStore(DynamoTable):
     """``AuthRequestStore`` on the ``RaTable`` (boto3 client injectable)."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbAuthRequestStore:
-        return cls(settings.ra_table, client)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else aws.client("dynamodb")
+    settings_field = "ra_table"
+    store_error = StoreError
+    table_label = "RA table"
 
     def get(self, request_hash: bytes) -> RequestRecord | None:
         try:
             # Strongly consistent: a replay right after the first answer must see its item.
             out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
         except ClientError as exc:
-            raise _store_error(exc, "get") from exc
+            raise self.error(exc, "get") from exc
         item = out.get("Item")
         return None if item is None else _record_from_item(item)
 
@@ -273,7 +255,7 @@ class DynamoDbAuthRequestStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise RequestExists("request stored already") from exc
-            raise _store_error(exc, "put") from exc
+            raise self.error(exc, "put") from exc
 
     def delete(self, record: RequestRecord) -> None:
         try:
@@ -294,7 +276,7 @@ class DynamoDbAuthRequestStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise RequestExists("request item changed") from exc
-            raise _store_error(exc, "delete") from exc
+            raise self.error(exc, "delete") from exc
 
     def rate_entries(self, enrollment_cert_id: str, psid_set: str, *, since: int) -> list[RateEntry]:
         entries: list[RateEntry] = []
@@ -318,7 +300,7 @@ class DynamoDbAuthRequestStore:
                     return entries
                 kwargs["ExclusiveStartKey"] = last
         except ClientError as exc:
-            raise _store_error(exc, "rate_entries") from exc
+            raise self.error(exc, "rate_entries") from exc
 
     def set_status(
         self,
@@ -361,7 +343,7 @@ class DynamoDbAuthRequestStore:
                 if old is None:
                     raise RequestNotFound("no such authorization request") from exc
                 raise Conflict(f"request is {old.status.value}, not one of {allowed}") from exc
-            raise _store_error(exc, "set_status") from exc
+            raise self.error(exc, "set_status") from exc
         return _record_from_item(out["Attributes"])
 
 

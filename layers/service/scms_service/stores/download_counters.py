@@ -11,16 +11,13 @@ Every write is conditional on the version read, so two concurrent requests never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .. import aws
-from ..errors import Conflict, ScmsError, TransientStoreError
-from .aws_errors import is_condition_failure, is_transient
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from ..errors import Conflict, ScmsError
+from .aws_errors import is_condition_failure
+from .dynamo import DynamoTable
 
 __all__ = [
     "CounterChanged",
@@ -68,26 +65,19 @@ def _key(enrollment_cert_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"RADL#{enrollment_cert_id}"}, "sk": {"S": "COUNTER"}}
 
 
-class DynamoDbDownloadCounterStore:
+class DynamoDbDownloadCounterStore(DynamoTable):
     """``DownloadCounterStore`` on the ``RaTable`` (boto3 client injectable)."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbDownloadCounterStore:
-        return cls(settings.ra_table, client)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else aws.client("dynamodb")
+    settings_field = "ra_table"
+    store_error = StoreError
+    table_label = "RA table"
+    error_topic = "download counter"
 
     def get(self, enrollment_cert_id: str) -> DownloadCounter | None:
         try:
             out = self.client.get_item(TableName=self._table, Key=_key(enrollment_cert_id), ConsistentRead=True)
         except ClientError as exc:
-            raise _store_error(exc, "get") from exc
+            raise self.error(exc, "get") from exc
         item = out.get("Item")
         if item is None:
             return None
@@ -117,13 +107,7 @@ class DynamoDbDownloadCounterStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise CounterChanged("download counter changed") from exc
-            raise _store_error(exc, "replace") from exc
-
-
-def _store_error(exc: ClientError, action: str) -> ScmsError:
-    if is_transient(exc):
-        return TransientStoreError(f"RA table busy during download counter {action}")
-    return StoreError(f"RA table failed during download counter {action}")
+            raise self.error(exc, "replace") from exc
 
 
 class FakeDownloadCounterStore:

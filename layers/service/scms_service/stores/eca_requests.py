@@ -17,16 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .. import aws
-from ..errors import Conflict, ScmsError, TransientStoreError
-from .aws_errors import TRANSIENT_ERROR_CODES, is_condition_failure
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from ..errors import Conflict, ScmsError
+from .aws_errors import is_condition_failure
+from .dynamo import DynamoTable
 
 __all__ = [
     "DynamoDbEcaRequestStore",
@@ -39,7 +36,6 @@ __all__ = [
     "RequestStatus",
     "StoreError",
 ]
-
 
 
 class RequestStatus(StrEnum):
@@ -180,35 +176,19 @@ def _record_from_item(item: dict[str, Any]) -> RequestRecord:
     )
 
 
-def _store_error(exc: ClientError, action: str) -> ScmsError:
-    """The domain error for a DynamoDB failure; the AWS text goes to the log via the cause, not the client."""
-    code = exc.response.get("Error", {}).get("Code", "")
-    if code in TRANSIENT_ERROR_CODES:
-        return TransientStoreError(f"ECA table busy during {action}")
-    return StoreError(f"ECA table failed during {action}")
-
-
-class DynamoDbEcaRequestStore:
+class DynamoDbEcaRequestStore(DynamoTable):
     """``EcaRequestStore`` on the ``EcaTable`` (boto3 client injectable)."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbEcaRequestStore:
-        return cls(settings.eca_table, client)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else aws.client("dynamodb")
+    settings_field = "eca_table"
+    store_error = StoreError
+    table_label = "ECA table"
 
     def get(self, request_hash: bytes) -> RequestRecord | None:
         try:
             # Strongly consistent: a replay right after the first answer must see its item.
             out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
         except ClientError as exc:
-            raise _store_error(exc, "get") from exc
+            raise self.error(exc, "get") from exc
         item = out.get("Item")
         return None if item is None else _record_from_item(item)
 
@@ -236,7 +216,7 @@ class DynamoDbEcaRequestStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise RequestClaimed("request already claimed") from exc
-            raise _store_error(exc, "claim") from exc
+            raise self.error(exc, "claim") from exc
 
     def take_over(self, request_hash: bytes, *, old_token: str, new_token: str, now: int) -> RequestRecord:
         try:
@@ -258,7 +238,7 @@ class DynamoDbEcaRequestStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise RequestClaimed("request claim changed") from exc
-            raise _store_error(exc, "take_over") from exc
+            raise self.error(exc, "take_over") from exc
         return _record_from_item(out["Attributes"])
 
     def record_issued(self, request_hash: bytes, *, token: str, response: bytes, issued: IssuedCertificate) -> None:
@@ -288,7 +268,7 @@ class DynamoDbEcaRequestStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise RequestClaimed("request claim lost before the certificate was stored") from exc
-            raise _store_error(exc, "record_issued") from exc
+            raise self.error(exc, "record_issued") from exc
 
     def complete(self, request_hash: bytes) -> None:
         try:
@@ -307,7 +287,7 @@ class DynamoDbEcaRequestStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise RequestClaimed("request is not issued") from exc
-            raise _store_error(exc, "complete") from exc
+            raise self.error(exc, "complete") from exc
 
     def release(self, record: RequestRecord) -> None:
         try:
@@ -333,7 +313,7 @@ class DynamoDbEcaRequestStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise RequestClaimed("request claim changed") from exc
-            raise _store_error(exc, "release") from exc
+            raise self.error(exc, "release") from exc
 
     def rate_entries(self, canonical_id: str, *, since: int) -> list[RateEntry]:
         entries: list[RateEntry] = []
@@ -357,7 +337,7 @@ class DynamoDbEcaRequestStore:
                     return entries
                 kwargs["ExclusiveStartKey"] = last
         except ClientError as exc:
-            raise _store_error(exc, "rate_entries") from exc
+            raise self.error(exc, "rate_entries") from exc
 
 
 class FakeEcaRequestStore:

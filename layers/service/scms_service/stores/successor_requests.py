@@ -18,16 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .. import aws
-from ..errors import Conflict, ScmsError, TransientStoreError
-from .aws_errors import is_condition_failure, is_transient
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from ..errors import Conflict, ScmsError
+from .aws_errors import is_condition_failure
+from .dynamo import DynamoTable
 
 __all__ = [
     "DynamoDbSuccessorStore",
@@ -152,34 +149,20 @@ def _record_from_item(item: dict[str, Any]) -> SuccessorRecord:
     )
 
 
-def _store_error(exc: ClientError, action: str) -> ScmsError:
-    """The domain error for a DynamoDB failure; the AWS text stays in the cause (the log), not the client."""
-    if is_transient(exc):
-        return TransientStoreError(f"RA table busy during successor {action}")
-    return SuccessorStoreError(f"RA table failed during successor {action}")
-
-
-class DynamoDbSuccessorStore:
+class DynamoDbSuccessorStore(DynamoTable):
     """``SuccessorStore`` on the ``RaTable`` (boto3 client injectable)."""
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbSuccessorStore:
-        return cls(settings.ra_table, client)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else aws.client("dynamodb")
+    settings_field = "ra_table"
+    store_error = SuccessorStoreError
+    table_label = "RA table"
+    error_topic = "successor"
 
     def get(self, request_hash: bytes) -> SuccessorRecord | None:
         try:
             # Strongly consistent: a replay right after the first answer must see its item.
             out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
         except ClientError as exc:
-            raise _store_error(exc, "get") from exc
+            raise self.error(exc, "get") from exc
         item = out.get("Item")
         return None if item is None else _record_from_item(item)
 
@@ -207,7 +190,7 @@ class DynamoDbSuccessorStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise SuccessorExists("successor request stored already") from exc
-            raise _store_error(exc, "put") from exc
+            raise self.error(exc, "put") from exc
 
     def delete(self, record: SuccessorRecord) -> None:
         try:
@@ -229,7 +212,7 @@ class DynamoDbSuccessorStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise SuccessorExists("successor request is not pending") from exc
-            raise _store_error(exc, "delete") from exc
+            raise self.error(exc, "delete") from exc
 
     def complete(self, request_hash: bytes, *, new_cert_id: str, now: int) -> SuccessorRecord:
         try:
@@ -251,7 +234,7 @@ class DynamoDbSuccessorStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 raise SuccessorExists("successor request is gone or done with another certificate") from exc
-            raise _store_error(exc, "complete") from exc
+            raise self.error(exc, "complete") from exc
         return _record_from_item(out["Attributes"])
 
     def rate_entries(self, device_id: str, *, since: int) -> list[RateEntry]:
@@ -273,7 +256,7 @@ class DynamoDbSuccessorStore:
                     return entries
                 kwargs["ExclusiveStartKey"] = last
         except ClientError as exc:
-            raise _store_error(exc, "rate_entries") from exc
+            raise self.error(exc, "rate_entries") from exc
 
 
 class FakeSuccessorStore:
