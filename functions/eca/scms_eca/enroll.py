@@ -72,7 +72,7 @@ from .policy import (
     validity_period,
 )
 
-__all__ = ["ECA_ACTOR", "CaKeys", "RequestInProgress", "enroll"]
+__all__ = ["ECA_ACTOR", "CaKeys", "RequestInProgress", "enroll", "issue_claimed"]
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,35 @@ def enroll(
             check_transition(device.state, DeviceState.ENROLLED)
         except IllegalTransition as exc:
             raise refusal from exc
+    claim, terms = issue_claimed(
+        request, rh, device, existing, now=now, settings=settings, requests=requests, ca=ca, new_token=new_token
+    )
+    assert claim.response is not None and claim.issued is not None
+    log.info("enrollment certificate issued", extra={"certificate_id": claim.issued.certificate_id})
+    if on_issued is not None:
+        on_issued(terms.cert_type)
+    return _finish(claim, devices, requests, device, now=now)
+
+
+def issue_claimed(
+    request: EeEcaCertRequest,
+    rh: bytes,
+    device: Device,
+    existing: RequestRecord | None,
+    *,
+    now: int,
+    settings: Settings,
+    requests: EcaRequestStore,
+    ca: CaKeys,
+    new_token: Callable[[], str] = _new_token,
+) -> tuple[RequestRecord, EnrollmentTerms]:
+    """The ECA's checks of an opened request, its claim, the certificate and the ISSUED record (§3.2 steps 3-5).
+
+    Times, rates and policy (protocol.md §3.2 step 3, ``scms_eca.policy``) are checked before anything
+    is written; then the request is claimed (or a stale claim ``existing`` taken over), issued and
+    recorded ISSUED. Returns the ISSUED record (response and certificate set) and the terms applied.
+    Shared by first enrollment and successor enrollment (``scms_eca.successor``).
+    """
     check_times(request, now=now, settings=settings)
     since = request.generation_time - RATE_WINDOW + 1
     entries = requests.rate_entries(device.canonical_id, since=since)
@@ -157,16 +186,13 @@ def enroll(
         generation_time=request.generation_time,
         expires_at=_expires_at(request.generation_time, settings),
     )
-    if existing is None:
-        try:
+    try:
+        if existing is None:
             requests.claim(claim)
-        except RequestClaimed as exc:
-            raise RequestInProgress("this request is being processed; retry later") from exc
-    else:
-        try:
+        else:
             claim = requests.take_over(rh, old_token=existing.claim_token, new_token=token, now=now)
-        except RequestClaimed as exc:
-            raise RequestInProgress("this request is being processed; retry later") from exc
+    except RequestClaimed as exc:
+        raise RequestInProgress("this request is being processed; retry later") from exc
 
     try:
         response, issued = _issue(request, terms, rh, signer, chain, now=now, settings=settings)
@@ -181,11 +207,7 @@ def enroll(
     # Any other failure of record_issued is NOT released: the write may have been applied (a timeout
     # after DynamoDB accepted it) and a retry may already have delivered that certificate. The claim
     # stays: a retry finishes it if ISSUED, or takes it over after the lease if still PENDING.
-    log.info("enrollment certificate issued", extra={"certificate_id": issued.certificate_id})
-    if on_issued is not None:
-        on_issued(terms.cert_type)
-    stored = replace(claim, status=RequestStatus.ISSUED, response=response, issued=issued)
-    return _finish(stored, devices, requests, device, now=now)
+    return replace(claim, status=RequestStatus.ISSUED, response=response, issued=issued), terms
 
 
 def _registered_key(devices: DeviceStore, settings: Settings, seen: list[Device]) -> SelfKey:

@@ -23,13 +23,12 @@ from collections.abc import Callable
 from scms_service.config import Settings
 from scms_service.errors import BadRequest, from_codec
 from scms_service.stores.devices import Device
-from scms_service.stores.eca_requests import EcaRequestStore, RequestClaimed, RequestRecord, RequestStatus
+from scms_service.stores.eca_requests import EcaRequestStore, RequestStatus
 
 from scms_codec.errors import CodecError, ErrorCode
 from scms_codec.spdu import parse_ee_eca_cert_request
 
-from .enroll import CaKeys, RequestInProgress, _expires_at, _issue, _release_quietly
-from .policy import RATE_WINDOW, check_policy, check_rates, check_times, max_requests
+from .enroll import CaKeys, RequestInProgress, issue_claimed
 
 __all__ = ["issue_successor"]
 
@@ -71,40 +70,10 @@ def issue_successor(
         raise from_codec(exc) from exc
     if request.canonical_id is not None:
         raise BadRequest("a successor request carries no canonicalId", code=ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED)
-    check_times(request, now=now, settings=settings)
-    since = request.generation_time - RATE_WINDOW + 1
-    entries = requests.rate_entries(device.canonical_id, since=since)
-    check_rates(request, rh, entries, settings=settings, max_reqs=max_requests(device, settings))
-    signer = ca.signer("eca")
-    chain = tuple(ca.chain("eca"))
-    terms = check_policy(request, device, chain[0], settings)
-
-    token = new_token()
-    claim = RequestRecord(
-        request_hash=rh,
-        status=RequestStatus.PENDING,
-        claim_token=token,
-        claimed_at=now,
-        canonical_id=device.canonical_id,
-        generation_time=request.generation_time,
-        expires_at=_expires_at(request.generation_time, settings),
+    claim, _ = issue_claimed(
+        request, rh, device, existing, now=now, settings=settings, requests=requests, ca=ca, new_token=new_token
     )
-    try:
-        if existing is None:
-            requests.claim(claim)
-        else:
-            claim = requests.take_over(rh, old_token=existing.claim_token, new_token=token, now=now)
-    except RequestClaimed as exc:
-        raise RequestInProgress("this request is being processed; retry later") from exc
-    try:
-        response, issued = _issue(request, terms, rh, signer, chain, now=now, settings=settings)
-    except Exception:
-        _release_quietly(requests, claim)
-        raise
-    try:
-        requests.record_issued(rh, token=token, response=response, issued=issued)
-    except RequestClaimed as exc:
-        raise RequestInProgress("this request is being processed; retry later") from exc
+    assert claim.response is not None and claim.issued is not None
     requests.complete(rh)
-    log.info("successor enrollment certificate issued", extra={"certificate_id": issued.certificate_id})
-    return response
+    log.info("successor enrollment certificate issued", extra={"certificate_id": claim.issued.certificate_id})
+    return claim.response
