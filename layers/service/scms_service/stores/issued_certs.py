@@ -13,17 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from .. import aws
-from ..errors import ScmsError, TransientStoreError
-from .aws_errors import is_transient
+from ..errors import ScmsError
+from .dynamo import DynamoTable
 from .dynamo_batch import Sleep, batch_write
-
-if TYPE_CHECKING:
-    from ..config import Settings
 
 __all__ = ["DynamoDbIssuedCertStore", "FakeIssuedCertStore", "IssuedCert", "IssuedCertError", "IssuedCertStore"]
 
@@ -87,27 +83,17 @@ def _ij(sk: str) -> tuple[int, int]:
     return int(i), int(j)
 
 
-class DynamoDbIssuedCertStore:
+class DynamoDbIssuedCertStore(DynamoTable):
     """``IssuedCertStore`` on the ``RaTable`` (boto3 client injectable)."""
 
+    settings_field = "ra_table"
+    store_error = IssuedCertError
+    table_label = "RA table"
+    error_topic = "certificates"
+
     def __init__(self, table_name: str, client: Any | None = None, *, sleep: Sleep = time.sleep) -> None:
-        self._table = table_name
-        self._client = client
+        super().__init__(table_name, client)
         self._sleep = sleep
-
-    @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbIssuedCertStore:
-        return cls(settings.ra_table, client)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else aws.client("dynamodb")
-
-    @staticmethod
-    def _error(exc: ClientError, action: str) -> ScmsError:
-        if is_transient(exc):
-            return TransientStoreError(f"RA table busy during certificates {action}")
-        return IssuedCertError(f"RA table failed during certificates {action}")
 
     def put_many(self, certs: Sequence[IssuedCert]) -> None:
         unique = {(c.request_hash, c.i, c.j): c for c in certs}  # a batch may not name a key twice
@@ -124,7 +110,7 @@ class DynamoDbIssuedCertStore:
             else:
                 item["refusal"] = {"S": str(cert.refusal)}
             requests.append({"PutRequest": {"Item": item}})
-        batch_write(self.client, self._table, requests, on_error=self._error, action="put", sleep=self._sleep)
+        batch_write(self.client, self._table, requests, on_error=self.error, action="put", sleep=self._sleep)
 
     def _query(
         self, request_hash: bytes, i_first: int, i_last: int, projection: str | None, *, count: bool = False
@@ -153,7 +139,7 @@ class DynamoDbIssuedCertStore:
                     return items
                 kwargs["ExclusiveStartKey"] = last
         except ClientError as exc:
-            raise self._error(exc, "query") from exc
+            raise self.error(exc, "query") from exc
 
     def delivered(self, request_hash: bytes, i_first: int, i_last: int) -> set[tuple[int, int]]:
         if i_last < i_first:

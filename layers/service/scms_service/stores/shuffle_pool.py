@@ -14,13 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from botocore.exceptions import ClientError
 
-from .. import aws
-from ..errors import ScmsError, TransientStoreError
-from .aws_errors import is_condition_failure, is_transient
+from ..errors import ScmsError
+from .aws_errors import is_condition_failure
+from .dynamo import DynamoTable
 from .dynamo_batch import Sleep, batch_get, batch_write
 
 if TYPE_CHECKING:
@@ -129,33 +129,26 @@ def _check_key(key: str) -> str:
     return key
 
 
-class DynamoDbShufflePool:
+class DynamoDbShufflePool(DynamoTable):
     """``ShufflePool`` on the ``RaTable`` (boto3 client injectable)."""
+
+    store_error = PoolError
+    table_label = "RA table"
+    error_topic = "pool"
 
     def __init__(self, table_name: str, shards: int, client: Any | None = None, *, sleep: Sleep = time.sleep) -> None:
         if not 1 <= shards <= 256:
             raise ValueError("shards: 1..256 (a shard is one octet of the key)")
-        self._table = table_name
+        super().__init__(table_name, client)
         self.shards = shards
-        self._client = client
         self._sleep = sleep
 
     @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbShufflePool:
+    def from_settings(cls, settings: Settings, client: Any | None = None) -> Self:
         return cls(settings.ra_table, settings.pool_shards, client)
-
-    @property
-    def client(self) -> Any:
-        return self._client if self._client is not None else aws.client("dynamodb")
 
     def _key(self, key: str) -> dict[str, Any]:
         return {"pk": {"S": _shard_pk(shard_of(_check_key(key), self.shards))}, "sk": {"S": key}}
-
-    @staticmethod
-    def _error(exc: ClientError, action: str) -> ScmsError:
-        if is_transient(exc):
-            return TransientStoreError(f"RA table busy during pool {action}")
-        return PoolError(f"RA table failed during pool {action}")
 
     def put_many(self, items: Sequence[PoolItem], *, expires_at: int) -> None:
         requests = [
@@ -174,15 +167,15 @@ class DynamoDbShufflePool:
             # One request per key: a batch may not name a key twice.
             for item in {item.key: item for item in items}.values()
         ]
-        batch_write(self.client, self._table, requests, on_error=self._error, action="put", sleep=self._sleep)
+        batch_write(self.client, self._table, requests, on_error=self.error, action="put", sleep=self._sleep)
 
     def existing(self, keys: Collection[str]) -> set[str]:
-        found = batch_get(self.client, self._table, [self._key(k) for k in keys], on_error=self._error,
+        found = batch_get(self.client, self._table, [self._key(k) for k in keys], on_error=self.error,
                           action="existing", projection="sk", sleep=self._sleep)  # fmt: skip
         return {item["sk"]["S"] for item in found}
 
     def get_many(self, keys: Collection[str]) -> dict[str, PoolItem]:
-        found = batch_get(self.client, self._table, [self._key(k) for k in set(keys)], on_error=self._error,
+        found = batch_get(self.client, self._table, [self._key(k) for k in set(keys)], on_error=self.error,
                           action="get", sleep=self._sleep)  # fmt: skip
         return {item["sk"]["S"]: _item_of(item) for item in found}
 
@@ -203,12 +196,12 @@ class DynamoDbShufflePool:
                     break
                 kwargs["ExclusiveStartKey"] = last
         except ClientError as exc:
-            raise self._error(exc, "read") from exc
+            raise self.error(exc, "read") from exc
         return [_item_of(item) for item in items[:limit]]
 
     def delete_many(self, keys: Collection[str]) -> None:
         requests = [{"DeleteRequest": {"Key": self._key(k)}} for k in sorted(set(keys))]
-        batch_write(self.client, self._table, requests, on_error=self._error, action="delete", sleep=self._sleep)
+        batch_write(self.client, self._table, requests, on_error=self.error, action="delete", sleep=self._sleep)
 
     def acquire(self, shard: int, holder: str, *, now_unix: int, lease_seconds: int) -> bool:
         try:
@@ -227,7 +220,7 @@ class DynamoDbShufflePool:
         except ClientError as exc:
             if is_condition_failure(exc):
                 return False
-            raise self._error(exc, "acquire") from exc
+            raise self.error(exc, "acquire") from exc
         return True
 
     def release(self, lease: Lease) -> bool:
@@ -242,7 +235,7 @@ class DynamoDbShufflePool:
         except ClientError as exc:
             if is_condition_failure(exc):
                 return False
-            raise self._error(exc, "release") from exc
+            raise self.error(exc, "release") from exc
         return True
 
     def holds(self, lease: Lease) -> bool:
@@ -251,7 +244,7 @@ class DynamoDbShufflePool:
             out = self.client.get_item(TableName=self._table, Key=_lease_key(lease.shard), ConsistentRead=True,
                                        ProjectionExpression="holder")  # fmt: skip
         except ClientError as exc:
-            raise self._error(exc, "holds") from exc
+            raise self.error(exc, "holds") from exc
         return bool(out.get("Item", {}).get("holder", {}).get("S") == lease.holder)
 
 
