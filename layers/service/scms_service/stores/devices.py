@@ -28,10 +28,10 @@ from typing import Any, ClassVar, Protocol
 
 from botocore.exceptions import ClientError
 
-from .. import aws
-from ..errors import BadRequest, Conflict, NotFound, ScmsError, TransientStoreError
+from ..errors import BadRequest, Conflict, NotFound, ScmsError
 from ..lifecycle import AuditEntry, DeviceState, check_transition
-from .aws_errors import TRANSIENT_ERROR_CODES
+from .aws_errors import error_code
+from .dynamo import DynamoTable
 
 __all__ = [
     "CANONICAL_ID_PATTERN",
@@ -325,35 +325,26 @@ class InMemoryDeviceStore:
         return list(self._audit.get(device_id, []))
 
 
-
-
-def _store_error(exc: ClientError, what: str) -> ScmsError:
-    code = exc.response.get("Error", {}).get("Code", "")
-    log.warning("RaTable %s failed: %s", what, code)
-    if code in TRANSIENT_ERROR_CODES:
-        return TransientStoreError(f"{what}: the device table is busy, retry")
-    return StoreError(f"{what}: the device table refused the call")
-
-
 def _cancel_codes(exc: ClientError) -> list[str]:
     """The per-item codes of a TransactionCanceledException, in the order of the transaction's items."""
     reasons: Sequence[Mapping[str, Any]] = exc.response.get("CancellationReasons", [])
     return [str(r.get("Code", "None")) for r in reasons]
 
 
-class DynamoDeviceStore:
+class DynamoDeviceStore(DynamoTable):
     """``DeviceStore`` on the ``RaTable`` (low-level DynamoDB client, injectable; default ``aws.client``)."""
+
+    settings_field = "ra_table"
+    store_error = StoreError
+    table_label = "device table"
+    busy_message = "{action}: the {table} is busy, retry"
+    failed_message = "{action}: the {table} refused the call"
 
     _STATE: ClassVar[str] = "STATE"
 
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self._table = table_name
-        self._client_override = client
-
-    @property
-    def _client(self) -> Any:
-        # Resolved per call so that a process-wide client is created lazily (inside mock_aws in tests).
-        return self._client_override if self._client_override is not None else aws.client("dynamodb")
+    def error(self, exc: ClientError, action: str) -> ScmsError:
+        log.warning("RaTable %s failed: %s", action, error_code(exc))
+        return super().error(exc, action)
 
     # Reads --------------------------------------------------------------------------------------
 
@@ -361,9 +352,9 @@ class DynamoDeviceStore:
         if not DEVICE_ID_PATTERN.fullmatch(device_id):
             return None
         try:
-            out = self._client.get_item(TableName=self._table, Key=_key(device_id, self._STATE), ConsistentRead=True)
+            out = self.client.get_item(TableName=self._table, Key=_key(device_id, self._STATE), ConsistentRead=True)
         except ClientError as exc:
-            raise _store_error(exc, "get device") from exc
+            raise self.error(exc, "get device") from exc
         item = out.get("Item")
         return None if item is None else _device_from_item(item)
 
@@ -373,19 +364,19 @@ class DynamoDeviceStore:
             # 2 KB key limit (ValidationException, a 500 instead of "not registered").
             return None
         try:
-            out = self._client.get_item(
+            out = self.client.get_item(
                 TableName=self._table,
                 Key={"pk": {"S": f"CANONICAL#{canonical_id}"}, "sk": {"S": "DEVICE"}},
                 ConsistentRead=True,
             )
         except ClientError as exc:
-            raise _store_error(exc, "get device by canonical id") from exc
+            raise self.error(exc, "get device by canonical id") from exc
         item = out.get("Item")
         return None if item is None else self.get(item["deviceId"]["S"])
 
     def get_by_enrollment_cert(self, hashed_id8_hex: str) -> Device | None:
         try:
-            out = self._client.query(
+            out = self.client.query(
                 TableName=self._table,
                 IndexName="byEnrollmentCert",
                 KeyConditionExpression="enrollmentCertId = :c",
@@ -393,7 +384,7 @@ class DynamoDeviceStore:
                 Limit=1,
             )
         except ClientError as exc:
-            raise _store_error(exc, "get device by enrollment certificate") from exc
+            raise self.error(exc, "get device by enrollment certificate") from exc
         items = out.get("Items", [])
         return None if not items else self.get(items[0]["deviceId"]["S"])
 
@@ -412,9 +403,9 @@ class DynamoDeviceStore:
             if start is not None:
                 kwargs["ExclusiveStartKey"] = start
             try:
-                out = self._client.scan(**kwargs)
+                out = self.client.scan(**kwargs)
             except ClientError as exc:
-                raise _store_error(exc, "list devices") from exc
+                raise self.error(exc, "list devices") from exc
             devices.extend(_device_from_item(i) for i in out.get("Items", []))
             start = out.get("LastEvaluatedKey")
             more = start is not None
@@ -434,9 +425,9 @@ class DynamoDeviceStore:
         }
         while True:
             try:
-                out = self._client.query(**kwargs)
+                out = self.client.query(**kwargs)
             except ClientError as exc:
-                raise _store_error(exc, "read audit trail") from exc
+                raise self.error(exc, "read audit trail") from exc
             entries.extend(_audit_from_item(i) for i in out.get("Items", []))
             if "LastEvaluatedKey" not in out:
                 return entries
@@ -477,7 +468,7 @@ class DynamoDeviceStore:
             },
         ]
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 codes = _cancel_codes(exc)
@@ -485,7 +476,7 @@ class DynamoDeviceStore:
                     raise DeviceExists(f"device_id {device.device_id} is registered already") from exc
                 if codes[1:2] == ["ConditionalCheckFailed"]:
                     raise DeviceExists("canonical_id is registered already") from exc
-            raise _store_error(exc, "register device") from exc
+            raise self.error(exc, "register device") from exc
         return created
 
     def transition(
@@ -564,13 +555,13 @@ class DynamoDeviceStore:
                 }
             )
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and (
                 "ConditionalCheckFailed" in _cancel_codes(exc)
             ):
                 raise StaleDevice(f"device {device_id} changed while it was being updated") from exc
-            raise _store_error(exc, "change device state") from exc
+            raise self.error(exc, "change device state") from exc
         return updated
 
 
