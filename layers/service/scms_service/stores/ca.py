@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import Conflict, ScmsError, TransientStoreError
-from .aws_errors import TRANSIENT_ERROR_CODES
+from .aws_errors import is_transient
+from .dynamo import DynamoTable
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 
-
 class CaStoreError(ScmsError):
     """The CA table could not be read or written (500; the cause is chained, never shown to clients)."""
 
@@ -53,11 +53,11 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _store_error(exc: ClientError, what: str, kind: type[ScmsError]) -> ScmsError:
+def _vault_error(exc: ClientError, what: str) -> ScmsError:
     code = _code(exc)
-    if code in TRANSIENT_ERROR_CODES:
+    if is_transient(exc):
         return TransientStoreError(f"{what}: temporarily unavailable ({code})")
-    return kind(f"{what}: {code or 'failed'}")
+    return KeyVaultError(f"{what}: {code or 'failed'}")
 
 
 @dataclass(frozen=True)
@@ -194,18 +194,14 @@ class InMemoryCaStore:
         return {"certs": dict(self._certs), "active": dict(self._active), "ctls": dict(self._ctls)}
 
 
-class DynamoDbCaStore:
+class DynamoDbCaStore(DynamoTable):
     """``CaStore`` on the ``CaTable`` DynamoDB table (low-level client, injectable)."""
 
-    def __init__(self, table_name: str, client: Any) -> None:
-        self._table = table_name
-        self._client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, client: Any | None = None) -> DynamoDbCaStore:
-        from .. import aws
-
-        return cls(settings.ca_table, client if client is not None else aws.client("dynamodb"))
+    settings_field = "ca_table"
+    store_error = CaStoreError
+    table_label = "CA table"
+    busy_message = "{table} {action}: temporarily unavailable ({code})"
+    failed_message = "{table} {action}: {code}"
 
     @staticmethod
     def _record(item: Mapping[str, Any]) -> CaRecord:
@@ -232,11 +228,11 @@ class DynamoDbCaStore:
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         try:
-            response = self._client.get_item(
+            response = self.client.get_item(
                 TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
             )
         except ClientError as exc:
-            raise _store_error(exc, "CA table read", CaStoreError) from exc
+            raise self.error(exc, "read") from exc
         item: dict[str, Any] | None = response.get("Item")
         return item
 
@@ -252,11 +248,11 @@ class DynamoDbCaStore:
     def _query(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         try:
-            paginator = self._client.get_paginator("query")
+            paginator = self.client.get_paginator("query")
             for page in paginator.paginate(TableName=self._table, **kwargs):
                 items.extend(page.get("Items", []))
         except ClientError as exc:
-            raise _store_error(exc, "CA table query", CaStoreError) from exc
+            raise self.error(exc, "query") from exc
         return items
 
     def records(self, role: str) -> list[CaRecord]:
@@ -278,13 +274,13 @@ class DynamoDbCaStore:
 
     def _transact(self, items: list[dict[str, Any]], what: str) -> None:
         try:
-            self._client.transact_write_items(TransactItems=items)
+            self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if _code(exc) == "TransactionCanceledException":
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
                 if "ConditionalCheckFailed" in reasons:
                     raise Conflict(what) from exc
-            raise _store_error(exc, "CA table write", CaStoreError) from exc
+            raise self.error(exc, "write") from exc
 
     def create(self, record: CaRecord) -> None:
         pk = {"S": _role_pk(record.role)}
@@ -351,7 +347,7 @@ class DynamoDbCaStore:
 
     def put_ctl(self, ctl: CtlRecord) -> None:
         try:
-            self._client.put_item(
+            self.client.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": _ctl_pk(ctl.series_id)},
@@ -365,7 +361,7 @@ class DynamoDbCaStore:
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 raise Conflict(f"CTL {ctl.series_id.hex()} #{ctl.sequence_number} exists") from exc
-            raise _store_error(exc, "CA table write", CaStoreError) from exc
+            raise self.error(exc, "write") from exc
 
     def ctls(self, series_id: bytes) -> list[CtlRecord]:
         items = self._query(
@@ -424,7 +420,7 @@ class SecretsManagerKeyVault:
             if _code(exc) == "ResourceExistsException":
                 raise Conflict(f"secret {name} exists") from exc
             # A ClientError's text names the operation and AWS's message, never the SecretString sent.
-            raise _store_error(exc, f"secret {name}", KeyVaultError) from exc
+            raise _vault_error(exc, f"secret {name}") from exc
 
     def get(self, name: str) -> str | None:
         try:
@@ -432,6 +428,6 @@ class SecretsManagerKeyVault:
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
                 return None
-            raise _store_error(exc, f"secret {name}", KeyVaultError) from exc
+            raise _vault_error(exc, f"secret {name}") from exc
         value: str = response["SecretString"]
         return value

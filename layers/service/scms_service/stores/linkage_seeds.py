@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from botocore.exceptions import ClientError
 
-from ..errors import ScmsError, TransientStoreError
-from .aws_errors import TRANSIENT_ERROR_CODES
+from ..errors import ScmsError
+from .dynamo import DynamoTable
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -89,42 +89,37 @@ class InMemorySeedStore:
         return f"InMemorySeedStore({len(self._seeds)} chains)"
 
 
-class DynamoDbSeedStore:
+class DynamoDbSeedStore(DynamoTable):
     """``SeedStore`` on an LA's DynamoDB table (low-level client, injectable)."""
 
-    def __init__(self, table_name: str, client: Any) -> None:
-        self._table = table_name
-        self._client = client
+    store_error = SeedStoreError
+    table_label = "LA table"
+    busy_message = "{table} {action}: temporarily unavailable ({code})"
+    failed_message = "{table} {action}: {code}"
 
     @classmethod
-    def from_settings(cls, settings: Settings, la: str, client: Any | None = None) -> DynamoDbSeedStore:
+    def from_settings(  # type: ignore[override]  # two LAs, two tables: the caller names the LA
+        cls, settings: Settings, la: str, client: Any | None = None
+    ) -> Self:
         """The store of LA ``la`` ("la1" → ``la1_table``, "la2" → ``la2_table``)."""
-        from .. import aws
-
         tables = {"la1": settings.la1_table, "la2": settings.la2_table}
         if la not in tables:
             raise SeedStoreError(f"unknown LA {la!r}")
-        return cls(tables[la], client if client is not None else aws.client("dynamodb"))
+        return cls(tables[la], client)
 
     def __repr__(self) -> str:
         return f"DynamoDbSeedStore({self._table!r})"
 
-    def _error(self, exc: ClientError, what: str) -> ScmsError:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in TRANSIENT_ERROR_CODES:
-            return TransientStoreError(f"LA table {what}: temporarily unavailable ({code})")
-        return SeedStoreError(f"LA table {what}: {code or 'failed'}")
-
     def get(self, chain_id: bytes) -> ChainSeed | None:
         try:
-            response = self._client.get_item(
+            response = self.client.get_item(
                 TableName=self._table,
                 Key={"pk": {"S": _pk(chain_id)}, "sk": {"S": _SEED_SK}},
                 # A seed written a moment ago by a concurrent first request must be seen.
                 ConsistentRead=True,
             )
         except ClientError as exc:
-            raise self._error(exc, "read") from exc
+            raise self.error(exc, "read") from exc
         item = response.get("Item")
         return None if item is None else self._seed(chain_id, item)
 
@@ -143,7 +138,7 @@ class DynamoDbSeedStore:
 
     def put_if_absent(self, seed: ChainSeed) -> ChainSeed:
         try:
-            self._client.put_item(
+            self.client.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": _pk(seed.chain_id)},
@@ -159,7 +154,7 @@ class DynamoDbSeedStore:
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise self._error(exc, "write") from exc
+                raise self.error(exc, "write") from exc
             stored = self.get(seed.chain_id)
             if stored is None:
                 raise SeedStoreError(f"LA table: seed of chain {seed.chain_id.hex()} vanished") from exc
