@@ -252,6 +252,12 @@ def test_moto_modules_are_listed_once_and_as_moto_lists_them(monkeypatch: pytest
 
     from moto import backends
 
+    # A local cloud started earlier in this worker may have left the patch applied: start from moto's
+    # own function, and leave the patch as it was found.
+    left = getattr(backends.list_of_moto_modules, "_scms_undo", None)
+    if left is not None:
+        monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)  # restored after
+        left()
     original = backends.list_of_moto_modules
     expected = list(original())
     listings: list[str] = []
