@@ -134,7 +134,8 @@ def authorize(
     cert_id = enrollment.hashed_id8.hex()
     psid_set = psid_set_of(request.tbs_cert.get("appPermissions"))
     since = request.generation_time - RATE_WINDOW + 1
-    _check_rates(request, rh, requests.rate_entries(cert_id, psid_set, since=since), settings=settings)
+    entries = requests.rate_entries(cert_id, psid_set, since=since)
+    _check_rates(request, rh, entries, settings=settings)
     _check_policy(request, variant, enrollment, device, settings)
 
     butterfly = variant in _BUTTERFLY
@@ -144,6 +145,12 @@ def authorize(
         request, rh, device, cert_id, variant, psid_set, first_i, last_i, ack,
         chain_id=new_chain_id(), now=now, settings=settings, periods=periods,
     )  # fmt: skip
+    twin = _same_request(requests, entries, record)
+    if twin is not None:
+        # Another encryption of a stored request (say its ECIES ephemeral key's y-parity flipped,
+        # which 1609.2 §5.3.5 leaves unauthenticated, or the same content re-signed): its replay.
+        log.info("another encryption of a stored authorization request answered as its replay")
+        return _replay(twin, devices, now)
     try:
         requests.put(record)
     except RequestExists:
@@ -249,9 +256,7 @@ def _check_times(
     return first_i, last_i
 
 
-def _check_rates(
-    request: EeRaCertRequest, rh: bytes, entries: Sequence[RateEntry], *, settings: Settings
-) -> None:
+def _check_rates(request: EeRaCertRequest, rh: bytes, entries: Sequence[RateEntry], *, settings: Settings) -> None:
     """400-79 ra-maxReqs per 7x24 h, 400-711 ra-minWait, keyed on (enrollment cert, PSID/SSP set)."""
     others = [e for e in entries if e.request_hash != rh]
     if len(others) >= settings.ra_max_reqs:
@@ -365,6 +370,30 @@ def _record(
         created_at=now,
         rate_expires_at=time32.to_unix(request.generation_time) + keep + _RETENTION_MARGIN,
     )
+
+
+_SAME_CONTENT = (
+    "device_id", "enrollment_cert_id", "variant", "cert_type", "tbs_template", "caterpillar_key",
+    "encryption_key", "signing_expansion", "encryption_expansion", "generation_time", "psid_set",
+)  # fmt: skip
+
+
+def _same_request(
+    requests: AuthRequestStore, entries: Sequence[RateEntry], record: RequestRecord
+) -> RequestRecord | None:
+    """A stored request of the same content under another request hash, if any (no request twice).
+
+    The request hash covers the outer, encrypted SPDU; the same signed request can arrive in
+    another ciphertext. Same enrollment certificate, PSID set, generationTime, template and keys
+    (fresh per request) means the same request. Candidates come from the rate entries already read.
+    """
+    for entry in entries:
+        if entry.generation_time != record.generation_time or entry.request_hash == record.request_hash:
+            continue
+        stored = requests.get(entry.request_hash)
+        if stored is not None and all(getattr(stored, f) == getattr(record, f) for f in _SAME_CONTENT):
+            return stored
+    return None
 
 
 def _to_provisioning(device: Device, devices: DeviceStore, now: int, rh: bytes) -> None:

@@ -20,7 +20,9 @@ from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault
 from scms_service.stores.devices import InMemoryDeviceStore, Permission
 from scms_service.stores.eca_requests import FakeEcaRequestStore
 
-from scms_codec.errors import ErrorCode
+from scms_codec.errors import CodecError, ErrorCode
+from scms_codec.secured.encrypted_data import decrypt
+from scms_codec.secured.keyring import Keyring
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import parse_ra_ee_cert_ack, request_hash
 from tests.unit.eca.ee import PSID_BSM
@@ -132,6 +134,36 @@ def test_a_replay_returns_the_same_ack_bytes_and_no_second_record(world: World) 
     before = world.snapshot()
     assert world.authorize(data, now=NOW + 30) == first
     assert world.snapshot() == before
+
+
+def _reencrypted_copy(world: World, data: bytes) -> bytes:
+    """The same request in another valid ciphertext: the ECIES ephemeral key's y-parity toggled (V → -V)."""
+    keyring = Keyring()
+    keyring.add_certificate(world.hierarchy.certificate("ra"), world.hierarchy.encryption_private_key("ra"))
+    plaintext = decrypt(data, keyring).plaintext
+    for index, octet in enumerate(data):
+        if octet in (0x82, 0x83):
+            copy_ = bytearray(data)
+            copy_[index] ^= 0x01
+            try:
+                if decrypt(bytes(copy_), keyring).plaintext == plaintext:
+                    return bytes(copy_)
+            except CodecError:
+                continue
+    raise AssertionError("no re-encryption found")
+
+
+def test_another_encryption_of_a_stored_request_is_its_replay_not_a_second_request(world: World) -> None:
+    data = world.request()
+    first = world.authorize(data)
+    before = world.snapshot()
+    copy_ = _reencrypted_copy(world, data)
+    assert request_hash(copy_) != request_hash(data)
+    assert world.authorize(copy_, now=NOW + 30) == first
+    assert world.snapshot() == before
+    # Twin: different content (another generationTime) under the same keys is a second request.
+    world.authorize(world.request(generation_time=NOW - 1))
+    assert len(world.requests.requests) == 2
 
 
 def test_a_second_distinct_request_of_a_provisioning_device_is_accepted(world: World) -> None:
