@@ -388,11 +388,22 @@ def test_deliver_of_tickets_under_its_lease_reads_no_pool_item_and_stores_the_sa
     assert not any(i.key in world.pool.items for i in drawn.items)
 
 
+class _StartAt(random.Random):
+    """A draw's random source whose first shard is the given one (the shuffles stay random)."""
+
+    def __init__(self, shard: int) -> None:
+        super().__init__()
+        self._shard = shard
+
+    def randrange(self, *args: Any, **kwargs: Any) -> int:
+        return self._shard
+
+
 def test_deliver_of_tickets_after_a_takeover_reads_the_pool_and_skips_what_is_gone(world: World) -> None:
     # Given a batch whose lease lapsed and whose shard another lane drew and delivered meanwhile,
     first = _draw(world, holder="slow")
     responses, _ = world.issue([i.spdu for i in first.items])
-    second = _draw(world, now=NOW + 61, holder="fast")
+    second = _draw(world, now=NOW + 61, holder="fast", rng=_StartAt(first.lease.shard))
     assert second.lease.shard == first.lease.shard
     world.deliver(second, world.issue([i.spdu for i in second.items])[0], {})
     written = world.issued.writes
