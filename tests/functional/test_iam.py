@@ -404,7 +404,7 @@ def _successor_calls(settings: Settings, ca: Hierarchy, monkeypatch: pytest.Monk
     fails once (the ECA releases its claim: DeleteItem), then succeeds on the device's retry.
     """
     # Imported here: test_ra_successor_routes imports this module.
-    import scms_eca.successor as eca_successor
+    import scms_eca.enroll as eca_enroll
     from scms_ra.wiring import from_settings
 
     from tests.functional.ra_app import load_ra_app
@@ -422,7 +422,7 @@ def _successor_calls(settings: Settings, ca: Hierarchy, monkeypatch: pytest.Monk
             _, data = successor_round(ra, ca, Holder(first.ee, first.certificate), now)
             assert post(ra, data).status_code == 202  # replay
             with monkeypatch.context() as patch:
-                patch.setattr(eca_successor, "_issue", mock.Mock(side_effect=RuntimeError("issuance failed")))
+                patch.setattr(eca_enroll, "_issue", mock.Mock(side_effect=RuntimeError("issuance failed")))
                 retried, _ = successor_request(Holder(second.ee, second.certificate), ca.certificate("ra"),
                                                generation_time=now)  # fmt: skip
                 assert post(ra, retried).status_code == 500
