@@ -23,6 +23,8 @@ class Settings:
     eca_table: str = "scms-eca"
     ca_table: str = "scms-ca"
     aca_table: str = "scms-aca"
+    ma_table: str = "scms-ma"
+    crl_table: str = "scms-crl"
     artifacts_bucket: str = "scms-artifacts"
     secret_prefix: str = "scms/"  # noqa: S105 (a name, not a secret)
     management_api_key_secret: str = "scms/management-api-key"  # noqa: S105 (a name, not a secret)
@@ -59,7 +61,12 @@ class Settings:
     elector_validity_years: int = 40
     ca_region_countries: str = ""
     ma_relevant_psids: str = "32"
+    # CRL series (protocol.md §3.5): crl_series is the linked CRL series that pseudonym (butterfly)
+    # certificates name; crl_hash_series the hash CRL series of enrollment and non-butterfly
+    # certificates. crl_interval: seconds from a CRL's issueDate to its nextCrl.
     crl_series: int = 1
+    crl_hash_series: int = 2
+    crl_interval: int = 7 * 86400
     # Linkage authorities (docs/architecture.md "Linkage authorities"): this LA function's LaId (4 hex
     # digits; 0001 = la1, 0002 = la2), each LA's seed table, and the most PLVs one request may ask for
     # (156 weekly i-periods x 20 certificates = three years).
@@ -94,6 +101,13 @@ class Settings:
     aca_batch_size: int = 200
     # Successor enrollment: the ECA task function the RA invokes (its name; empty = the ECA in-process).
     eca_task_function: str = ""
+    # Revocation (docs/architecture.md "Revocation and trust distribution"): the functions the MA
+    # invokes (names; empty = the same code in-process): ACA lookup, RA batch tasks, LA1, LA2, CRLG.
+    aca_function: str = ""
+    ra_task_function: str = ""
+    la1_function: str = ""
+    la2_function: str = ""
+    crlg_function: str = ""
     # Local-only: where `make serve` keeps state between runs (not used in Lambda).
     state_dir: str = ".scms"
 

@@ -40,6 +40,8 @@ TABLE_SETTINGS = {
     "AcaTable": "aca_table",
     "La1Table": "la1_table",
     "La2Table": "la2_table",
+    "MaTable": "ma_table",
+    "CrlTable": "crl_table",
 }
 
 
