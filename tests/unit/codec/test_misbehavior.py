@@ -69,6 +69,7 @@ def test_report_opens_with_reporter_suspect_evidence_and_time(parties: dict[str,
     assert report.evidence == evidence
     assert report.evidence_psid == BSM_PSID
     assert report.generation_time == T
+    assert report.evidence_generation_time == T
     assert report.evidence_verified
 
 
@@ -222,3 +223,19 @@ def test_signed_data_of_any_psid_is_accepted_as_evidence(parties: dict[str, Any]
     data = build_misbehavior_report(evidence, parties["reporter"], cert(parties["ma"]), generation_time=T)
     report = open_misbehavior_report(data, parties["keyring"])
     assert isinstance(report, MisbehaviorReport) and report.evidence_psid == 35
+
+
+def test_another_encryption_of_the_same_report_keeps_its_signed_id(parties: dict[str, Any]) -> None:
+    inner = inner_report(parties["reporter"], evidence_from(parties["suspect"]))
+    first = open_misbehavior_report(encrypt(inner, CertRecipient(cert(parties["ma"]))), parties["keyring"])
+    second = open_misbehavior_report(encrypt(inner, CertRecipient(cert(parties["ma"]))), parties["keyring"])
+    assert first.report_id != second.report_id and first.signed_id == second.signed_id == hashed_id8(inner)
+    other = inner_report(parties["reporter"], evidence_from(parties["suspect"]))
+    third = open_misbehavior_report(encrypt(other, CertRecipient(cert(parties["ma"]))), parties["keyring"])
+    assert third.signed_id != first.signed_id
+
+
+def test_evidence_without_generation_time_has_none(parties: dict[str, Any]) -> None:
+    evidence = sign_data(b"payload", 35, parties["suspect"])
+    data = build_misbehavior_report(evidence, parties["reporter"], cert(parties["ma"]), generation_time=T)
+    assert open_misbehavior_report(data, parties["keyring"]).evidence_generation_time is None

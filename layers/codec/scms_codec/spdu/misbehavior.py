@@ -11,9 +11,10 @@ observed on the air whose signer is the suspect's ``certificate``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..cert.certificate import Certificate
+from ..crypto.hashing import hashed_id8
 from ..errors import CodecError, SpduShapeError
 from ..secured._content import data_value, require_bytes
 from ..secured.encrypted_data import encrypt
@@ -44,8 +45,11 @@ class MisbehaviorReport:
     """An opened report: its reporter's signature verified, the evidence shape-checked (protocol.md §3.6).
 
     ``report_id`` is HashedId8 of the SPDU exactly as received (protocol.md §4.1);
-    ``generation_time`` is the report's Time64 generationTime cut to Time32 seconds.
-    ``evidence_verified`` says whether the suspect's signature over the evidence was checked.
+    ``generation_time`` is the report's Time64 generationTime cut to Time32 seconds, and
+    ``evidence_generation_time`` the evidence's (None when its header has none). ``signed_id`` is
+    HashedId8 of the decrypted signed report: another encryption of the same report has another
+    ``report_id`` but the same ``signed_id``. ``evidence_verified`` says whether the suspect's
+    signature over the evidence was checked.
     """
 
     report_id: bytes
@@ -54,6 +58,8 @@ class MisbehaviorReport:
     suspect: Certificate
     evidence_psid: int
     generation_time: int
+    signed_id: bytes = b""
+    evidence_generation_time: int | None = None
     evidence_verified: bool = True
     _evidence_parts: SignedDataParts | None = field(default=None, repr=False, compare=False)
 
@@ -120,6 +126,8 @@ def open_misbehavior_report(
         suspect=evidence_parts.certificate,
         evidence_psid=evidence_parts.psid,
         generation_time=report.header_info["generationTime"] // _MICROSECONDS,
+        signed_id=hashed_id8(opened.plaintext),
+        evidence_generation_time=_seconds(evidence_parts.header_info.get("generationTime")),
         evidence_verified=False,
         _evidence_parts=evidence_parts,
     )
@@ -140,16 +148,11 @@ def verify_evidence_signature(
         raise TypeError(f"report: expected MisbehaviorReport, got {type(report).__name__}")
     parts = report._evidence_parts if report._evidence_parts is not None else _evidence_parts(report.evidence)
     verify_signed_data(parts, resolve_signer=resolve_signer)
-    return MisbehaviorReport(
-        report_id=report.report_id,
-        reporter=report.reporter,
-        evidence=report.evidence,
-        suspect=report.suspect,
-        evidence_psid=report.evidence_psid,
-        generation_time=report.generation_time,
-        evidence_verified=True,
-        _evidence_parts=parts,
-    )
+    return replace(report, evidence_verified=True, _evidence_parts=parts)
+
+
+def _seconds(time64: int | None) -> int | None:
+    return None if time64 is None else time64 // _MICROSECONDS
 
 
 def _evidence_parts(evidence: bytes) -> SignedDataParts:
