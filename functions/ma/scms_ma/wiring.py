@@ -1,0 +1,238 @@
+"""What the MA app needs, built once per process from Settings (tests pass their own).
+
+The callees are Lambda functions (``LambdaTask``: a synchronous ``lambda:InvokeFunction`` of the
+function named by a Settings field); when that field is empty (tests of the MA alone, a run
+without the callee deployed) ``InProcessTask`` imports the callee's handler file from the
+checkout and calls it in this process, with the same JSON in and out and the same error names.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from cryptography.hazmat.primitives.asymmetric import ec
+from scms_service import aws
+from scms_service.auth import ApiKeyCheck, secrets_manager_digest
+from scms_service.config import Settings
+from scms_service.hierarchy import Hierarchy
+from scms_service.iperiod import IPeriods
+from scms_service.stores.aws_errors import error_code, is_transient
+from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.ma_records import DynamoDbMaRecordStore, MaRecordStore
+
+from scms_codec.cert.certificate import Certificate
+
+from .authorities import (
+    AcaLookup,
+    AuthorityFailed,
+    AuthorityUnavailable,
+    CrlPublisher,
+    LaSeeds,
+    RaRevoker,
+    Task,
+    TaskFailed,
+)
+from .report import MaKeys
+from .revoke import Authorities, CrlEntrySink, HashedEntry, LinkedEntry
+
+__all__ = ["InProcessTask", "LambdaTask", "LazyMaKeys", "Services", "authorities_from_settings", "from_settings"]
+
+log = logging.getLogger(__name__)
+
+_FUNCTIONS = Path(__file__).resolve().parents[2]
+# Lambda's answers worth repeating the call for: throttling, a service fault, a function being updated.
+_LAMBDA_TRANSIENT = frozenset(
+    {"TooManyRequestsException", "ServiceException", "ResourceConflictException", "ResourceNotReadyException"}
+)
+
+
+def _unix_now() -> int:
+    return int(time.time())
+
+
+@dataclass
+class Services:
+    """The MA's collaborators: Settings, MaTable, the API key check, the hierarchy and the callees."""
+
+    settings: Settings
+    records: MaRecordStore
+    check_api_key: Callable[[str | None], None]
+    keys: MaKeys
+    authorities: Authorities
+    clock: Callable[[], int] = field(default=_unix_now)
+    periods: IPeriods | None = None
+
+    @property
+    def schedule(self) -> IPeriods:
+        return self.periods if self.periods is not None else IPeriods.from_settings(self.settings)
+
+
+class LazyMaKeys:
+    """The CA hierarchy as ``MaKeys``, loaded on first use (a request refused early reads no secret)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @functools.cached_property
+    def _hierarchy(self) -> Hierarchy:
+        s = self._settings
+        return Hierarchy.load(DynamoDbCaStore.from_settings(s), SecretsManagerKeyVault.from_settings(s))
+
+    def certificate(self, role: str) -> Certificate:
+        return self._hierarchy.certificate(role)
+
+    def encryption_private_key(self, role: str) -> ec.EllipticCurvePrivateKey:
+        return self._hierarchy.encryption_private_key(role)
+
+    def by_hashed_id8(self, hashed_id8: bytes) -> Certificate | None:
+        return self._hierarchy.by_hashed_id8(hashed_id8)
+
+    def anchors(self) -> list[Certificate]:
+        return self._hierarchy.anchors()
+
+
+class LambdaTask:
+    """A ``Task``: synchronous invoke of ``function_name``; its error's name only, never its message."""
+
+    def __init__(self, function_name: str, client: Any | None = None) -> None:
+        self._function = function_name
+        self._client = client
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        client = self._client if self._client is not None else aws.client("lambda")
+        try:
+            answer = client.invoke(FunctionName=self._function, InvocationType="RequestResponse",
+                                   Payload=json.dumps(event).encode("ascii"))  # fmt: skip
+        except ClientError as exc:
+            if is_transient(exc) or error_code(exc) in _LAMBDA_TRANSIENT:
+                raise AuthorityUnavailable("a callee is busy; send the same revocation again") from exc
+            raise AuthorityFailed("a callee could not be invoked") from exc
+        except (ConnectionError, HTTPClientError) as exc:
+            raise AuthorityUnavailable("a callee is unreachable; send the same revocation again") from exc
+        raw = answer.get("Payload")
+        data = raw.read() if hasattr(raw, "read") else raw
+        try:
+            body = json.loads(data) if data else None
+        except ValueError as exc:
+            raise AuthorityFailed("a callee's answer is not JSON") from exc
+        if answer.get("FunctionError"):
+            error_type = str(body.get("errorType", "")) if isinstance(body, Mapping) else ""
+            log.warning("callee task raised %s", error_type or "an unnamed error")
+            raise TaskFailed(error_type or "Unknown")
+        return body
+
+
+class InProcessTask:
+    """A ``Task``: the callee's handler file from the checkout, imported once with its environment."""
+
+    def __init__(self, relative_path: str, handler: str, environment: Mapping[str, str] | None = None) -> None:
+        self._path = _FUNCTIONS / relative_path
+        self._handler = handler
+        self._environment = dict(environment or {})
+
+    @functools.cached_property
+    def _function(self) -> Callable[[Any, Any], Any]:
+        code_dir = self._path.parent
+        if str(code_dir) not in sys.path:
+            sys.path.append(str(code_dir))
+        suffix = "_".join(f"{k}_{v}" for k, v in sorted(self._environment.items())).lower()
+        name = f"scms_ma_twin_{code_dir.name}_{self._path.stem}_{suffix}".rstrip("_")
+        spec = importlib.util.spec_from_file_location(name, self._path)
+        if spec is None or spec.loader is None:
+            raise AuthorityFailed(f"in-process twin {self._path.name} cannot be loaded")
+        module = importlib.util.module_from_spec(spec)
+        saved = {key: os.environ.get(key) for key in self._environment}
+        os.environ.update(self._environment)
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+        sys.modules[name] = module
+        function: Callable[[Any, Any], Any] = getattr(module, self._handler)
+        return function
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        function = self._function
+        try:
+            # Through JSON both ways, as a Lambda invoke would be.
+            return json.loads(json.dumps(function(json.loads(json.dumps(event)), None)))
+        except Exception as exc:
+            raise TaskFailed(type(exc).__name__) from exc
+
+
+def _task(function_name: str, relative_path: str, handler: str, environment: Mapping[str, str] | None = None) -> Task:
+    if function_name:
+        return LambdaTask(function_name)
+    return InProcessTask(relative_path, handler, environment)
+
+
+class CrlStoreSink:
+    """``CrlEntrySink`` on the CRL generator's ``CrlEntryStore`` (``stores/crl_entries.py``, CrlTable)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @functools.cached_property
+    def _module(self) -> Any:
+        # Imported on use: the CRL generator's store module (its types are the contract's).
+        return importlib.import_module("scms_service.stores.crl_entries")
+
+    @functools.cached_property
+    def _store(self) -> Any:
+        return self._module.DynamoDbCrlEntryStore.from_settings(self._settings)
+
+    def add_linked(self, entries: Sequence[LinkedEntry]) -> int:
+        if not entries:
+            return 0
+        count: int = self._store.add_linked([_convert(self._module.LinkedEntry, e) for e in entries])
+        return count
+
+    def add_hashed(self, entries: Sequence[HashedEntry]) -> int:
+        if not entries:
+            return 0
+        count: int = self._store.add_hashed([_convert(self._module.HashedEntry, e) for e in entries])
+        return count
+
+
+def _convert(cls: Any, entry: Any) -> Any:
+    """``entry`` as the store's own entry type (same field names, per the contract)."""
+    return cls(**{name: getattr(entry, name) for name in cls.__dataclass_fields__ if hasattr(entry, name)})
+
+
+def authorities_from_settings(settings: Settings, crl_entries: CrlEntrySink | None = None) -> Authorities:
+    """The callees by their function names (``InProcessTask`` twins for the empty ones) and the CRL store."""
+    return Authorities(
+        aca_lookup=AcaLookup(_task(settings.aca_function, "aca/handlers.py", "lookup_task")),
+        ra_revoke=RaRevoker(_task(settings.ra_task_function, "ra/tasks.py", "handler")),
+        la1_seed=LaSeeds(_task(settings.la1_function, "la/handlers.py", "seed_task", {"SCMS_LA_ID": "0001"}), "LA1"),
+        la2_seed=LaSeeds(_task(settings.la2_function, "la/handlers.py", "seed_task", {"SCMS_LA_ID": "0002"}), "LA2"),
+        publish=CrlPublisher(_task(settings.crlg_function, "crlg/handlers.py", "publish_task")),
+        crl_entries=crl_entries if crl_entries is not None else CrlStoreSink(settings),
+    )
+
+
+def from_settings(settings: Settings) -> Services:
+    """The production wiring: MaTable, the API key digest, the hierarchy, the callees."""
+    return Services(
+        settings=settings,
+        records=DynamoDbMaRecordStore.from_settings(settings),
+        check_api_key=ApiKeyCheck(secrets_manager_digest(settings.management_api_key_secret)),
+        keys=LazyMaKeys(settings),
+        authorities=authorities_from_settings(settings),
+        periods=IPeriods.from_settings(settings),
+    )
