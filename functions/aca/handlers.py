@@ -30,6 +30,7 @@ from scms_codec.secured.keyring import Keyring
 from scms_codec.spdu import request_hash
 
 logger = Logger(service="aca")
+tracer = observability.task_tracer("aca")
 
 
 class InvalidTaskInput(ValueError):
@@ -76,6 +77,7 @@ def _requests(event: Any) -> list[bytes | None]:
     return out
 
 
+@observability.trace_handler(tracer)
 def issue_task(event: Any, context: Any) -> dict[str, Any]:
     """Answer a batch of RaAcaCertRequestSpdus (1609.2.1 §6.3.5, protocol.md §3.3 "ACA (per request)")."""
     requests = _requests(event)
@@ -85,7 +87,7 @@ def issue_task(event: Any, context: Any) -> dict[str, Any]:
     now = time32.now()
     issued = observability.IssuedCertificates()
     results = iter(
-        issue_batch(
+        _issue_batch(
             valid,
             aca=hierarchy.signer("aca"),
             ra_certificate_resolver=ra_certificates(hierarchy, now=now),
@@ -107,6 +109,10 @@ def issue_task(event: Any, context: Any) -> dict[str, Any]:
     )
     issued.publish()  # CertificatesIssued by response kind and type: nothing that names a device
     return {"responses": responses, "refused": refused}
+
+
+# The use case, traced: one subsegment around the whole batch (its answer is never recorded).
+_issue_batch = observability.trace_use_case(tracer)(issue_batch)
 
 
 def _first_hash(requests: list[bytes]) -> str | None:

@@ -24,6 +24,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from scms_eca.enroll import CaKeys
 from scms_eca.successor import issue_successor
+from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.errors import BadRequest, from_codec
 from scms_service.hierarchy import Hierarchy
@@ -40,6 +41,7 @@ from scms_codec.secured.signer import Signer
 __all__ = ["InvalidTaskInput", "answer_successor", "successor_task"]
 
 logger = Logger(service="eca-task")
+tracer = observability.task_tracer("eca-task")
 
 _REQUEST_HASH = re.compile(r"[0-9a-fA-F]{16}")
 
@@ -94,6 +96,7 @@ def _refusal(code: ErrorCode) -> dict[str, Any]:
     return {"refusal": code.value}
 
 
+@observability.trace_use_case(tracer)
 def answer_successor(
     event: Any,
     *,
@@ -124,6 +127,7 @@ def answer_successor(
     return {"response": base64.b64encode(response).decode("ascii")}
 
 
+@observability.trace_handler(tracer)
 def successor_task(event: Any, context: Any) -> dict[str, Any]:
     """Issue the successor for the RA's forwarded inner request (1609.2.1 §6.3.5.4, protocol.md §3.4 step 3)."""
     s = settings()

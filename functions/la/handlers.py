@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from scms_la.plv import PlvRequest, PlvRequestInvalid, PlvResponse, pre_linkage_values
+from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.linkage_keys import la_aca_key, la_id_of, la_role
 from scms_service.stores.ca import KeyVault, SecretsManagerKeyVault
@@ -30,6 +31,7 @@ __all__ = ["LaServices", "handle", "plv_task", "request_from_event", "response_t
 # and each one's SCMS_LA_ID is in the environment only while its module is imported.
 _SETTINGS = load_settings()
 logger = Logger(service="la")
+tracer = observability.task_tracer("la")
 
 
 @dataclass
@@ -81,6 +83,7 @@ def response_to_result(response: PlvResponse) -> dict[str, Any]:
     }
 
 
+@observability.trace_use_case(tracer)  # never the answer: it holds the encrypted PLVs
 def handle(event: Mapping[str, Any], services: LaServices, *, now: int) -> dict[str, Any]:
     """One task: parse, one use-case call, the JSON result."""
     request = request_from_event(event)
@@ -95,6 +98,7 @@ def handle(event: Mapping[str, Any], services: LaServices, *, now: int) -> dict[
     return response_to_result(response)
 
 
+@observability.trace_handler(tracer)
 @logger.inject_lambda_context(clear_state=True)
 def plv_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point of La1Function and La2Function."""

@@ -40,6 +40,7 @@ from scms_codec.errors import ErrorCode
 __all__ = ["POOL_ITEM_TTL", "InvalidTaskInput", "handler"]
 
 logger = Logger(service="ra-batch")
+tracer = observability.task_tracer("ra-batch")
 
 POOL_ITEM_TTL = 7 * 24 * 3600
 """Seconds a pooled request may wait (its TTL); a batch stalls long before (provision_max_rounds)."""
@@ -277,6 +278,7 @@ _TASKS: dict[str, Callable[[Mapping[str, Any], int], dict[str, Any]]] = {
 }
 
 
+@observability.trace_handler(tracer)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point of RaBatchFunction: ``event["task"]`` names the task (architecture.md table)."""
     if not isinstance(event, Mapping):
@@ -288,7 +290,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     logger.set_correlation_id(str(event["requestHash"]) if isinstance(event.get("requestHash"), str) else None)
     logger.append_keys(task=event["task"])
     try:
-        return task(event, time32.now())
+        # One subsegment per task, annotated with its name only (never the event or the answer).
+        with observability.task_subsegment(tracer, str(event["task"]), task=str(event["task"])):
+            return task(event, time32.now())
     except Exception as exc:
         # The class name is the ASL error name; our messages carry no key, seed or chain id.
         logger.warning("task failed", extra={"error": type(exc).__name__, "reason": str(exc)[:200]})

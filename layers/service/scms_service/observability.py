@@ -17,6 +17,12 @@ stays ``app.app``. Per request it:
   ``CertType``, ``EnrollmentLatencyMs``). One EMF document per dimension set;
 - opens a Powertools Tracer subsegment (a no-op without X-Ray: ``POWERTOOLS_TRACE_DISABLED=1`` locally).
 
+Lambda tasks are traced too (``task_tracer``, ``trace_handler``, ``trace_use_case``, ``task_subsegment``):
+one subsegment per invocation (annotated ``ColdStart`` and ``Service``) and one per use case. Neither
+the event, the answer nor an exception object is ever put in a trace (``capture_response`` and
+``capture_error`` off whatever the environment says): a task's answer holds chain ids, PLVs or
+certificates, and annotations hold only names and counts from closed sets.
+
 Lambda tasks of the provisioning state machine have no HTTP request: they publish at once with
 ``publish_metrics``. ``IssuedCertificates`` counts the certificates an ACA batch newly issued by
 ``ResponseKind`` (plain | private | cubk) and ``CertType`` only: nothing that names or groups a
@@ -33,10 +39,11 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -60,6 +67,10 @@ __all__ = [
     "observe",
     "provisioning_done",
     "publish_metrics",
+    "task_subsegment",
+    "task_tracer",
+    "trace_handler",
+    "trace_use_case",
 ]
 
 # The service version reported by /health; equal to pyproject.toml's (tests/unit/service/test_observability.py).
@@ -292,3 +303,53 @@ def provisioning_done(*, variant: str, accepted_at: int, done_at: int, service: 
         return
     seconds = max(0, done_at - accepted_at)
     publish_metrics(service, [(PROVISIONING_LATENCY, seconds, MetricUnit.Seconds, {"Variant": variant})])
+
+
+# --------------------------------------------------------------------------------------------
+# Traces of Lambda tasks (issue #7 §2): names and counts only, never an event, answer or error object
+
+F = TypeVar("F", bound=Callable[..., Any])
+Annotation = str | int | bool
+
+
+def task_tracer(service: str) -> Tracer:
+    """The Powertools Tracer of a task function, ``service`` its ``POWERTOOLS_SERVICE_NAME``.
+
+    Disabled (X-Ray SDK off, dummy subsegments) outside Lambda and when ``POWERTOOLS_TRACE_DISABLED``
+    is set, as the local cloud sets it; in Lambda (``Tracing: Active``) it patches boto3, so each AWS
+    call is a subsegment (X-Ray records table names, S3 keys, function names: never item values).
+    """
+    return Tracer(service=service)
+
+
+def trace_handler(tracer: Tracer) -> Callable[[F], F]:
+    """Decorate a Lambda handler ``(event, context)``: one subsegment ``## <name>`` per invocation.
+
+    Annotated ``ColdStart`` and ``Service`` by Powertools; the response and the exception are not
+    recorded as metadata (an exception still marks the subsegment as failed, with its class and
+    message, which by the project's rules hold no secret).
+    """
+
+    def decorate(handler: F) -> F:
+        traced = tracer.capture_lambda_handler(capture_response=False, capture_error=False)(handler)
+        return cast(F, traced)
+
+    return decorate
+
+
+def trace_use_case(tracer: Tracer) -> Callable[[F], F]:
+    """Decorate a use-case entry point: one subsegment ``## <name>`` per call, no response or error metadata."""
+
+    def decorate(method: F) -> F:
+        return tracer.capture_method(capture_response=False, capture_error=False)(method)
+
+    return decorate
+
+
+@contextmanager
+def task_subsegment(tracer: Tracer, name: str, **annotations: Annotation) -> Iterator[None]:
+    """A subsegment ``## <name>`` around one task, with these annotations (names and counts only)."""
+    with tracer.provider.in_subsegment(f"## {name}") as subsegment:
+        for key, value in annotations.items():
+            subsegment.put_annotation(key=key, value=cast(Any, value))  # str | int | bool: X-Ray's own types
+        yield
