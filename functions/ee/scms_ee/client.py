@@ -92,8 +92,19 @@ class Client:
 
     def post_spdu(self, path: str, spdu: bytes) -> bytes:
         """POST a COER SPDU as ``application/octet-stream``; the COER answer of any 2xx."""
+        return self.post_spdu_response(path, spdu).body
+
+    def post_spdu_response(self, path: str, spdu: bytes) -> Response:
+        """``post_spdu`` with the whole answer (headers such as ``Scms-Report-Id``), for any 2xx."""
         headers = {"Content-Type": OCTET_STREAM, "Accept": OCTET_STREAM}
-        return self._call("POST", path, headers, spdu).body
+        return self._call("POST", path, headers, spdu)
+
+    def get(self, path: str, query: Mapping[str, str] | None = None, *, etag: str | None = None) -> Response:
+        """A GET whose 200, 206 and 304 answers come back whole (``If-None-Match: etag`` when given)."""
+        headers = {"Accept": OCTET_STREAM}
+        if etag is not None:
+            headers["If-None-Match"] = etag
+        return self._call("GET", _with_query(path, query), headers, None, not_modified=etag is not None)
 
     def get_binary(self, path: str, query: Mapping[str, str] | None = None) -> bytes:
         """GET a binary download (certificates, chains)."""
@@ -112,9 +123,11 @@ class Client:
         except ValueError as exc:
             raise HttpError(method, path, answer.status, None, "answer is not JSON") from exc
 
-    def _call(self, method: str, path: str, headers: Mapping[str, str], body: bytes | None) -> Response:
+    def _call(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes | None, *, not_modified: bool = False
+    ) -> Response:
         answer = self.transport(method, self.base_url.rstrip("/") + path, headers, body, self.timeout)
-        if not 200 <= answer.status < 300:
+        if not (200 <= answer.status < 300 or (not_modified and answer.status == 304)):
             text = answer.body[:_BODY_PREVIEW].decode("utf-8", "replace").strip()
             raise HttpError(method, path, answer.status, answer.headers.get(ERROR_HEADER.lower()), text)
         return answer

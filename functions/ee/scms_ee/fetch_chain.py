@@ -42,7 +42,15 @@ from .enroll import RootSource, VerificationFailed
 from .state import DeviceState, _write_atomic
 from .trace import Trace, certificate_file
 
-__all__ = ["CCF_PATH", "FetchedChain", "certificate_role", "fetch_chain", "verify_ccf"]
+__all__ = [
+    "CCF_PATH",
+    "FetchedChain",
+    "attachment_name",
+    "certificate_role",
+    "check_electors",
+    "fetch_chain",
+    "verify_ccf",
+]
 
 CCF_PATH = "/v3/ccf-ctl"
 _CCF_DIR = "ccf"
@@ -82,7 +90,7 @@ def certificate_role(cert: Certificate) -> str:
     return "ca"
 
 
-def _check_electors(ctl: MultiSignedCtl, previous: FullIeeeTbsCtl | None) -> tuple[Certificate, ...]:
+def check_electors(ctl: MultiSignedCtl, previous: FullIeeeTbsCtl | None) -> tuple[Certificate, ...]:
     tbs = ctl.tbs_ctl
     try:
         electors = verify_ctl_signatures(ctl)
@@ -162,7 +170,7 @@ def verify_ccf(
         raise VerificationFailed(
             f"home CTL is of series {ctl.tbs_ctl.ctl_series_id.hex()}, not the requested {series.hex()}"
         )
-    electors = _check_electors(ctl, previous_ctl)
+    electors = check_electors(ctl, previous_ctl)
     root, source = _root(ctl, series, trusted_root, root_source)
     others = content.others
     for cert in others:
@@ -188,7 +196,7 @@ def _download(client: Client, series: bytes, etag: str | None) -> Response:
     return answer
 
 
-def _filename(answer: Response) -> str | None:
+def attachment_name(answer: Response) -> str | None:
     match = _FILENAME.search(answer.headers.get("content-disposition", ""))
     return match.group(1) if match else None
 
@@ -302,7 +310,7 @@ def fetch_chain(
         root_source=source,
         previous_ctl=None if previous is None else previous.tbs_ctl,
         now=now,
-        filename=_filename(answer),
+        filename=attachment_name(answer),
     )
     _store(state, answer.body, result)
     return result

@@ -1,7 +1,7 @@
 """``scms-ee``: a command-line end entity that talks to the SCMS only through its public HTTP API and the codec.
 
 ``scms-ee --url URL --state DIR [--trace DIR] init|register|enroll|fetch-chain|show|provision|download|``
-``successor-enroll`` (issue #4 §6, issue #5 §6, issue #6 §4).
+``successor-enroll|sign-message|report|fetch-trust|check-revoked`` (issue #4 §6, issue #5 §6, issue #6 §4).
 Exit codes: 0 ok; 1 refused by the SCMS or verification failed; 2 usage or local error.
 """
 
@@ -22,11 +22,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
 
+from . import check_revoked as check_revoked_use_case
 from . import download as download_use_case
 from . import enroll as enroll_use_case
 from . import fetch_chain as fetch_chain_use_case
+from . import fetch_trust as fetch_trust_use_case
 from . import provision as provision_use_case
 from . import register as register_use_case
+from . import report as report_use_case
+from . import sign_message as sign_message_use_case
 from . import successor as successor_use_case
 from .client import Client, HttpError, Transport, TransportError, urllib_transport
 from .enroll import VerificationFailed
@@ -76,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     successor = sub.add_parser("successor-enroll", help="replace the enrollment certificate through the RA")
     successor.add_argument("--validity-years", type=int, default=6, help="requested validity (the ECA may shorten it)")
     successor.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the certificate (default 30)")
+    sign = sub.add_parser("sign-message", help="sign a message with pseudonym (i, j): evidence for a report")
+    sign.add_argument("--period", required=True, type=_hex, dest="i", help="i-period, hex (as provision prints)")
+    sign.add_argument("--j", required=True, type=_hex, help="j, hex")
+    sign.add_argument("--psid", type=int, default=sign_message_use_case.DEFAULT_PSID, help="PSID (default 32)")
+    sign.add_argument("--payload", type=_octets, default=b"scms-ee message", help="payload octets, hex")
+    sign.add_argument("--out", required=True, type=Path, help="write the Ieee1609Dot2Data here")
+    report = sub.add_parser("report", help="send a misbehaviour report about an observed message to the MA")
+    report.add_argument("--evidence", required=True, type=Path, help="the observed Ieee1609Dot2Data signedData")
+    sub.add_parser("fetch-trust", help="download and verify the info status, CTLs, CCF, CRLs and composite CRL")
+    check = sub.add_parser("check-revoked", help="check own certificates against the stored CRLs")
+    check.add_argument("--json", action="store_true", help="print one JSON document")
     download = sub.add_parser("download", help="download, decrypt and verify a request's certificate batches")
     download.add_argument("--request", type=_request_hash, help="request hash, 16 hex (default: the latest)")
     _download_arguments(download)
@@ -113,6 +128,10 @@ def main(
             return _init(state, say)
         if args.command == "show":
             return _show(state, say)
+        if args.command == "sign-message":
+            return _sign_message(state, Trace(args.trace), args, say)
+        if args.command == "check-revoked":
+            return _check_revoked(state, args.json, say)
         if not args.url:
             raise _Usage(f"{args.command} needs --url")
         client = Client(args.url, timeout=args.timeout, transport=transport)
@@ -131,6 +150,10 @@ def main(
             return _download(state, client, Trace(args.trace), args, args.request, say)
         if args.command == "successor-enroll":
             return _successor(state, client, Trace(args.trace), args, say)
+        if args.command == "report":
+            return _report(state, client, Trace(args.trace), args.evidence, say)
+        if args.command == "fetch-trust":
+            return _fetch_trust(state, client, Trace(args.trace), say)
         result = enroll_use_case.enroll(
             state,
             client,
@@ -239,6 +262,69 @@ def _successor(
     new = result.enrollment.certificate
     kind = "implicit" if new.is_implicit else "explicit"
     say(f"successor enrolled: {kind} certificate {new.hashed_id8.hex()} replaces {result.previous.hashed_id8.hex()}")
+    return EXIT_OK
+
+
+def _hex(text: str) -> int:
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a hex number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected a non-negative number")
+    return value
+
+
+def _octets(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected hex octets") from None
+
+
+def _sign_message(state: DeviceState, trace: Trace, args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    signed = sign_message_use_case.sign_message(
+        state, trace, i=args.i, j=args.j, psid=args.psid, payload=args.payload, now=time32.now(), out=args.out
+    )
+    cert = signed.signer.certificate
+    say(f"signed {len(signed.data)} octets with pseudonym {args.i:x}_{args.j:x} ({cert.hashed_id8.hex()}): {args.out}")
+    return EXIT_OK
+
+
+def _report(state: DeviceState, client: Client, trace: Trace, evidence: Path, say: Callable[[str], None]) -> int:
+    sent = report_use_case.report(state, client, trace, evidence=evidence.read_bytes(), now=time32.now(), say=say)
+    say(f"report accepted by MA {sent.ma.hashed_id8.hex()} (evidence PSID {sent.evidence_psid})")
+    say(f"Scms-Report-Id: {sent.report_id}")
+    return EXIT_OK
+
+
+def _fetch_trust(state: DeviceState, client: Client, trace: Trace, say: Callable[[str], None]) -> int:
+    result = fetch_trust_use_case.fetch_trust(state, client, trace, now=time32.now(), say=say)
+    for name in result.fetched:
+        say(f"{name}: verified and stored")
+    for name in result.unchanged:
+        say(f"{name}: unchanged (304 Not Modified)")
+    for crl in result.crls:
+        c = crl.contents
+        say(f"CRL {c.crl_craca.hex()}/{c.crl_series}: {crl.kind}, issued {_utc(c.issue_date)}, next {_utc(c.next_crl)}")
+    if result.ctls:
+        say(f"CTL sequence number(s) verified: {', '.join(str(n) for n in result.ctls)}")
+    return EXIT_OK
+
+
+def _check_revoked(state: DeviceState, as_json: bool, say: Callable[[str], None]) -> int:
+    result = check_revoked_use_case.check_revoked(state, fetch_trust_use_case.stored_crls(state))
+    if as_json:
+        say(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        return EXIT_OK
+    for crl in result.crls:
+        say(f"CRL {crl['crl']} ({crl['type']}), issued {_utc(crl['issue_date'])}")
+    for period in result.periods:
+        unchecked = f", {period.unchecked} not checkable" if period.unchecked else ""
+        say(f"period {period.i:x}: {period.revoked}/{period.total} revoked{unchecked}")
+    for enrollment in result.enrollments:
+        which = "current" if enrollment.current else "previous"
+        say(f"enrollment {enrollment.hashed_id8} ({which}): {'REVOKED' if enrollment.revoked else 'not revoked'}")
     return EXIT_OK
 
 
