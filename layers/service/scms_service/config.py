@@ -87,6 +87,8 @@ class Settings:
     ra_max_gen_delay: int = 4000
     ra_max_reqs: int = 100
     ra_min_wait: int = 0
+    # ra-minWait of successor enrollment requests (protocol.md §3.4 step 2, §5.4: its own value), per device.
+    ra_successor_min_wait: int = 0
     ra_butterfly_types: str = "original,unified,compactUnified"
     # Provisioning pipeline (docs/architecture.md "Provisioning pipeline"): the state machine's ARN,
     # certificates per chunk (one LA call and one expand task), parallel drain lanes, how many
