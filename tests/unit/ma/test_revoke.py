@@ -1,0 +1,205 @@
+"""revoke: certificate → ACA → RA → LA1/LA2 → CRL entries → CRLG, once per target; refusals and failures."""
+
+from __future__ import annotations
+
+import pytest
+from scms_ma.authorities import AuthorityFailed, AuthorityUnavailable, TargetNotFound
+from scms_ma.revoke import RevocationRequest, parse_revocation, revocation_id, revoke
+from scms_service.config import Settings
+from scms_service.errors import BadRequest, NotFound
+from scms_service.iperiod import IPeriods
+from scms_service.stores.ma_records import FakeMaRecordStore, ReportRecord, RevocationRecord
+
+from scms_codec.crypto.hashing import hashed_id10
+from scms_codec.secured.signer import Signer
+from tests.unit.ma.conftest import NOW, Parties, pseudonym
+from tests.unit.ma.fakes import ENROLLMENT_HASH, FakeAuthorities, device
+
+
+def cert_hex(signer: Signer) -> str:
+    assert signer.certificate is not None
+    return signer.certificate.encoded.hex()
+
+
+def run(
+    request: RevocationRequest, fake: FakeAuthorities, records: FakeMaRecordStore, settings: Settings
+) -> tuple[RevocationRecord, bool]:
+    return revoke(
+        request, now=NOW, periods=IPeriods.from_settings(settings), records=records, authorities=fake.authorities()
+    )
+
+
+def issued(parties: Parties, fake: FakeAuthorities, signer: Signer, chains: int = 1) -> None:
+    assert signer.certificate is not None
+    fake.issued[signer.certificate.hashed_id8.hex()] = "11" * 8
+    fake.devices["acaRequest:" + "11" * 8] = device(chains=chains)
+
+
+def test_pseudonym_revocation_goes_aca_ra_las_crl_store_crlg(parties: Parties, settings: Settings) -> None:
+    # Given a butterfly certificate the ACA issued for a request of a device with two chains
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect, chains=2)
+    request = RevocationRequest("certificate", cert_hex(parties.suspect), "sent false positions")
+    # When the operator revokes it
+    record, created = run(request, fake, records, settings)
+    # Then the ACA, the RA, both LAs per chain and the CRLG were asked, in that order
+    assert created
+    assert fake.names() == ["aca", "ra", "la1", "la2", "la1", "la2", "crlg"]
+    i_now = IPeriods.from_settings(settings).i_at(NOW)
+    assert all(event["i"] == i_now for name, event in fake.calls if name.startswith("la"))
+    assert fake.calls[1][1] == {
+        "task": "revoke",
+        "by": "acaRequest",
+        "value": "11" * 8,
+        "cause": "sent false positions",
+    }
+    # And a linked entry per chain and a hash entry per enrollment certificate are stored
+    assert len(fake.linked) == 2 and {e.i_seed for e in fake.linked.values()} == {i_now}
+    assert {e.la1_id + e.la2_id for e in fake.linked.values()} == {b"\x00\x01\x00\x02"}
+    assert list(fake.hashed) == [bytes.fromhex(ENROLLMENT_HASH)[-10:]]
+    assert record.linked_entries == 2 and record.hash_entries == 1
+    assert records.revocations[record.revocation_id] is record
+
+
+def test_same_target_again_answers_the_stored_revocation_without_calls(parties: Parties, settings: Settings) -> None:
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect)
+    request = RevocationRequest("certificate", cert_hex(parties.suspect), "x")
+    first, _ = run(request, fake, records, settings)
+    calls = len(fake.calls)
+    again, created = run(
+        RevocationRequest("certificate", cert_hex(parties.suspect), "another cause"), fake, records, settings
+    )
+    assert not created and again == first and len(fake.calls) == calls
+
+
+def test_half_done_revocation_completes_when_sent_again(parties: Parties, settings: Settings) -> None:
+    # Given a CRLG that fails the first time (after the RA revoked and the entries were written)
+    fake, records = FakeAuthorities(fail={"crlg": "TransientStoreError"}), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect)
+    request = RevocationRequest("certificate", cert_hex(parties.suspect), "x")
+    with pytest.raises(AuthorityUnavailable):
+        run(request, fake, records, settings)
+    assert records.revocations == {}
+    # When it is sent again, Then it completes with the same entries (the RA says alreadyRevoked)
+    fake.fail.clear()
+    record, created = run(request, fake, records, settings)
+    assert created and record.already_revoked and record.linked_entries == 1
+    assert len(fake.linked) == 1 and len(fake.hashed) == 1
+
+
+def test_butterfly_certificate_the_aca_never_issued_is_404(parties: Parties, settings: Settings) -> None:
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    with pytest.raises(TargetNotFound):
+        run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake, records, settings)
+    assert fake.names() == ["aca"] and records.revocations == {} and fake.linked == {}
+
+
+def test_non_butterfly_certificate_gets_a_hash_entry_of_its_own(parties: Parties, settings: Settings) -> None:
+    # Given a certificate without linkage data that neither the ACA nor the RA knows
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    plain = pseudonym(parties.hierarchy.signer("aca"), linkage=False)
+    record, created = run(RevocationRequest("certificate", cert_hex(plain), "x"), fake, records, settings)
+    # Then it alone is on the hash CRL (the RA was asked by it as an enrollment certificate)
+    assert plain.certificate is not None
+    assert list(fake.hashed) == [hashed_id10(plain.certificate.encoded)]
+    assert fake.hashed[hashed_id10(plain.certificate.encoded)].expiry == plain.certificate.validity[1]
+    assert created and record.hash_entries == 1 and record.linked_entries == 0
+    assert fake.calls[1][1]["by"] == "enrollmentCert"
+
+
+def test_non_butterfly_certificate_the_aca_issued_also_revokes_its_device(parties: Parties, settings: Settings) -> None:
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    plain = pseudonym(parties.hierarchy.signer("aca"), linkage=False)
+    issued(parties, fake, plain)
+    record, _ = run(RevocationRequest("certificate", cert_hex(plain), "x"), fake, records, settings)
+    assert record.hash_entries == 2 and record.linked_entries == 1
+
+
+@pytest.mark.parametrize("kind", ["enrollmentCert", "device"])
+def test_enrollment_certificate_or_device_goes_straight_to_the_ra(kind: str, settings: Settings) -> None:
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    value = "22" * 8 if kind == "enrollmentCert" else "dev-1"
+    fake.devices[f"{kind}:{value}"] = device()
+    record, created = run(RevocationRequest(kind, value, "x"), fake, records, settings)
+    assert created and fake.names() == ["ra", "la1", "la2", "crlg"]
+    assert record.target_kind == kind and record.target_value == value
+    # Twin: an unknown one is 404 and nothing is stored
+    with pytest.raises(TargetNotFound):
+        run(RevocationRequest(kind, "33" * 8 if kind == "enrollmentCert" else "dev-2", "x"), fake, records, settings)
+    assert len(records.revocations) == 1
+
+
+def test_report_target_revokes_its_suspect_and_marks_it_revoked(parties: Parties, settings: Settings) -> None:
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect)
+    assert parties.suspect.certificate is not None
+    records.put_report(
+        ReportRecord("aa" * 8, NOW, parties.suspect.certificate.encoded, "00" * 8, b"e", 32, "11" * 8, "bb" * 8)
+    )
+    record, _ = run(RevocationRequest("report", "aa" * 8, "x"), fake, records, settings)
+    assert records.reports["aa" * 8].status == "REVOKED"
+    assert records.reports["aa" * 8].revocation_id == record.revocation_id
+    with pytest.raises(NotFound):
+        run(RevocationRequest("report", "cc" * 8, "x"), fake, records, settings)
+
+
+def test_las_answering_later_origin_give_entries_at_that_origin(parties: Parties, settings: Settings) -> None:
+    fake, records = FakeAuthorities(origin=IPeriods.from_settings(settings).i_at(NOW) + 3), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect)
+    run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake, records, settings)
+    assert [e.i_seed for e in fake.linked.values()] == [fake.origin]
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        ("TransientStoreError", AuthorityUnavailable),
+        ("UnknownChain", AuthorityFailed),
+        ("InvalidTaskInput", AuthorityFailed),
+    ],
+)
+def test_la_failure_stores_nothing(parties: Parties, settings: Settings, error: str, expected: type[Exception]) -> None:
+    fake, records = FakeAuthorities(fail={"la2": error}), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect)
+    with pytest.raises(expected):
+        run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake, records, settings)
+    assert records.revocations == {} and fake.linked == {}
+
+
+def test_answers_outside_the_contract_are_500(parties: Parties, settings: Settings) -> None:
+    fake, records = FakeAuthorities(), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect)
+    fake.devices["acaRequest:" + "11" * 8]["chains"] = [{"chainId": "not hex", "iFirst": 1, "iLast": 2, "jMax": 3}]
+    with pytest.raises(AuthorityFailed):
+        run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake, records, settings)
+
+
+def test_parse_revocation_takes_exactly_one_target_and_a_cause(parties: Parties) -> None:
+    good = parse_revocation({"device": "dev-1", "cause": "c"})
+    assert good == RevocationRequest("device", "dev-1", "c")
+    assert parse_revocation({"enrollmentCert": "AB" * 8, "cause": "c"}).value == "ab" * 8
+    assert parse_revocation({"certificate": cert_hex(parties.suspect), "cause": "c"}).kind == "certificate"
+    for bad in (
+        {"cause": "c"},
+        {"device": "d", "report": "aa" * 8, "cause": "c"},
+        {"device": "d"},
+        {"device": "d", "cause": ""},
+        {"device": "d", "cause": "x" * 201},
+        {"device": "d", "cause": "c", "extra": 1},
+        {"device": 5, "cause": "c"},
+        {"device": "bad id!", "cause": "c"},
+        {"report": "zz" * 8, "cause": "c"},
+        {"enrollmentCert": "ab" * 7, "cause": "c"},
+        {"certificate": "0011", "cause": "c"},
+        {"certificate": cert_hex(parties.suspect) + "00", "cause": "c"},
+        {"certificate": "xyz", "cause": "c"},
+    ):
+        with pytest.raises(BadRequest):
+            parse_revocation(bad)
+
+
+def test_revocation_id_names_the_target_not_the_cause() -> None:
+    assert revocation_id("device", "d") == revocation_id("device", "d")
+    assert revocation_id("device", "d") != revocation_id("report", "d")
+    assert len(revocation_id("device", "d")) == 16
