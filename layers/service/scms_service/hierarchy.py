@@ -336,7 +336,10 @@ def _app_permissions(role: str, settings: Settings) -> list[dict[str, Any]]:
         psids = _csv_ints(settings.ma_relevant_psids, "ma_relevant_psids")
         return [_ssp(("ma", {"version": version, "relevantPsids": psids}))]
     if role == "crlg":
-        crl_ssp = asn1.encode("CrlSsp", {"version": 1, "associatedCraca": "isCraca", "crls": [settings.crl_series]})
+        # Both series it signs (docs/architecture.md "CRL generator"): the linked CRLs of pseudonym
+        # certificates and the hash CRLs of enrollment and non-butterfly certificates.
+        series = sorted({settings.crl_series, settings.crl_hash_series})
+        crl_ssp = asn1.encode("CrlSsp", {"version": 1, "associatedCraca": "isCraca", "crls": series})
         # PsidSsp entries in ascending PSID order (a SequenceOfPsidSsp is sorted by PSID).
         return [_ssp(("crl", {"version": version})), {"psid": CRL_PSID, "ssp": ("opaque", crl_ssp)}]
     if role in ELECTORS:

@@ -140,7 +140,9 @@ def test_each_role_carries_its_security_management_ssp(world: World, role: str) 
 
 def test_only_the_crl_generator_may_sign_crls(world: World) -> None:
     crl_ssp = asn1.decode("CrlSsp", bytes.fromhex(_ssp(world.hierarchy.certificate("crlg"), 256) or ""))
-    assert crl_ssp == {"version": 1, "associatedCraca": "isCraca", "crls": [world.settings.crl_series]}
+    series = [world.settings.crl_series, world.settings.crl_hash_series]
+    assert series[0] != series[1]
+    assert crl_ssp == {"version": 1, "associatedCraca": "isCraca", "crls": sorted(series)}
     assert [r for r in ROLES if _ssp(world.hierarchy.certificate(r), 256) is not None] == ["crlg"]
 
 
