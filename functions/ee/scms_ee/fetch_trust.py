@@ -22,7 +22,8 @@ In this order, each verified to the stored root (``root.oer``) before anything i
 With a stored info status, only what it says changed is fetched (a CRL whose ``issueDate`` moved, a
 CTL whose sequence number did, the CCF when ``caCcf`` did; the composite CRL when a CRL or CTL
 did); an unchanged info status (304 to ``If-None-Match: "<stored name>"``) fetches nothing else.
-Every GET is conditional on the stored file's name (the SCMS's ETag). Stored under ``trust/``:
+Every GET but the CTL zip's is conditional on the stored file's name (the SCMS's ETag; a CTL zip is
+named by its lowest sequence number, so its name does not change when a newer CTL joins it). Stored under ``trust/``:
 ``info-status.oer``, ``ctl/ctl_<series hex>_<seq>.oer``, ``crl/<craca hex>_<series>.oer``,
 ``composite-crl.oer``, and ``state.json`` ``"trust"``. A failed check raises ``VerificationFailed``
 and stores nothing of that artefact (nor the info status, so the next run tries again).
@@ -350,17 +351,14 @@ def _fetch_ctls(
 ) -> bool:
     """Step 3; True when a CTL newer than the stored one arrived."""
     previous = _newest_stored_ctl(state, series)
-    saved = _trust(state).get("ctl")
-    etag = saved.get("filename") if isinstance(saved, dict) and saved.get("series") == series.hex() else None
     query = {"ctlSeriesId": series.hex()}
     if previous is not None:
         query["ctlSequenceNumber"] = str(previous.sequence_number)
-    answer = _get(client, CTL_PATH, query, etag)
-    if answer is None:
+    # Not conditional: the zip is named by its LOWEST sequence number (8.6), so its name (the ETag)
+    # stays the same when a newer CTL joins it, and a 304 would hide that CTL.
+    answer = _get(client, CTL_PATH, query, None)
+    if answer is None or answer.status == 304:
         raise HttpError("GET", CTL_PATH, 404, None, f"no CTL of series {series.hex()}")
-    if answer.status == 304:
-        result.unchanged.append(str(etag))
-        return False
     ctls = read_ctl_zip(answer.body)
     for ctl in ctls:
         if trace.enabled:
