@@ -9,7 +9,9 @@ order of protocol.md §2.4, each refusal writing nothing: decrypt 400-10/41, par
 the device by that certificate 400-21 (unknown or Deleted) / 400-20 (Blocked or Revoked),
 generationTime and now inside its validity 400-712 (these four are ``authorize``'s own checks), then
 times 400-50 (future beyond ``clock_skew``) and 400-77 (older than ra-maxAge), rates per device by
-generationTime 400-79 (ra-maxReqs in 7x24 h) and 400-711 (ra-minWait), and the policy below (400-32).
+generationTime 400-79 (ra-maxReqs in 7x24 h) and 400-711 (the successor ra-minWait,
+``Settings.ra_successor_min_wait``: protocol.md §3.4 step 2, §5.4 gives successor enrollment its own
+value), and the policy below (400-32).
 The inner request then goes to the ECA (``SuccessorIssuer``, the port: its checks and codes are the
 ECA's, ``scms_eca.successor``); its refusal is this POST's answer (we process synchronously, so the
 device learns it at once rather than at download time) and the RA's claim is removed again.
@@ -32,6 +34,15 @@ Successor Enrolled → Successor Enrolled); (5) the item → DONE. A replay of a
 stored ack (400-20/21 if the device was blocked or deleted since); a replay of a PENDING one (a crash
 between 1 and 5) runs 2-5 again with the stored ack.
 
+**Another ciphertext of a stored request.** The requestHash covers the encrypted SPDU, and the same
+inner request can arrive under another one: 1609.2 ECIES (§5.3.5) leaves the y-parity of the
+ephemeral key V unauthenticated (V and -V decrypt alike), and a device may re-encrypt or re-sign its
+outer layer. Once opened and its certificate and device checked, a request whose inner
+``EeEcaCertRequestSpdu`` (SHA-256, stored with the record and as its own item, conditionally) was
+carried by a stored request of the same enrollment certificate is answered as that request's replay,
+PENDING (finished again) or DONE, never issued twice; the same inner request under another
+certificate is refused 400-32. Two such copies racing are settled by the conditional write.
+
 **Download** (``successor_download``): ``Ieee-1609.2.1-Authorization`` (required: scmsV3-eeAuth =
 enrollment) with an ``EeRaDownloadRequestSpdu`` whose filename is ``<requestHash hex>_enroll.oer``,
 signed by the enrollment certificate that made the request. The checks and codes are the batch
@@ -42,6 +53,7 @@ PENDING → 404 (``BatchNotReady``, one second); download-maxReqs/minWait counte
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -196,6 +208,12 @@ def successor_enroll(
     generation = inner.generation_time
     _check_enrollment_certificate(enrollment, ra, generation)
     device = _device(devices, enrollment)
+    cert_id = enrollment.hashed_id8.hex()
+    inner_hash = hashlib.sha256(opened.content.inner_spdu).digest()
+    twin = _twin(requests.by_inner_hash(inner_hash), cert_id)
+    if twin is not None:
+        log.info("another encryption of a stored successor request answered as its replay")
+        return _replay(twin, data, now=now, devices=devices, requests=requests, ra=ra, eca=eca, artifacts=artifacts)
     _check_enrollment_validity(enrollment, generation, now)
     if generation > now + settings.clock_skew:
         raise _refuse(ErrorCode.GENERATION_TIME_IN_FUTURE, "generationTime is in the future")
@@ -206,18 +224,17 @@ def successor_enroll(
     if len(others) >= settings.ra_max_reqs:
         raise _refuse(ErrorCode.RA_MAX_REQS, "more than ra-maxReqs successor requests in 7x24 h")
     if (
-        settings.ra_min_wait > 0
+        settings.ra_successor_min_wait > 0
         and others
-        and generation - max(e.generation_time for e in others) < settings.ra_min_wait
+        and generation - max(e.generation_time for e in others) < settings.ra_successor_min_wait
     ):
-        raise _refuse(ErrorCode.RA_MIN_WAIT, "successor request retried within ra-minWait")
-    cert_id = enrollment.hashed_id8.hex()
+        raise _refuse(ErrorCode.RA_MIN_WAIT, "successor request retried within the successor ra-minWait")
     try:
         _check_current(device, cert_id)
     except BadRequest:
-        # A concurrent copy of these very bytes may have been accepted (and its certificate made
-        # current) since our first look: then its answer is ours.
-        winner = requests.get(rh)
+        # A concurrent copy of these very bytes (or another ciphertext of them) may have been accepted,
+        # and its certificate made current, since our first look: then its answer is ours.
+        winner = requests.get(rh) or _twin(requests.by_inner_hash(inner_hash), cert_id)
         if winner is None:
             raise
         return _replay(winner, data, now=now, devices=devices, requests=requests, ra=ra, eca=eca, artifacts=artifacts)
@@ -234,12 +251,13 @@ def successor_enroll(
         ack=ack,
         created_at=now,
         rate_expires_at=time32.to_unix(generation) + keep + _RETENTION_MARGIN,
+        inner_hash=inner_hash,
     )
     try:
         requests.put(record)
     except SuccessorExists:
-        # A concurrent copy of the same bytes was stored first: answer as its replay.
-        winner = requests.get(rh)
+        # A concurrent copy of the same bytes, or another ciphertext of them, was stored first: its replay.
+        winner = requests.get(rh) or _twin(requests.by_inner_hash(inner_hash), cert_id)
         if winner is None:
             raise
         return _replay(winner, data, now=now, devices=devices, requests=requests, ra=ra, eca=eca, artifacts=artifacts)
@@ -247,6 +265,20 @@ def successor_enroll(
             artifacts=artifacts)  # fmt: skip
     log.info("successor enrollment accepted")
     return ack
+
+
+def _twin(stored: SuccessorRecord | None, cert_id: str) -> SuccessorRecord | None:
+    """The stored request that carried the same inner request, if it was signed by the same certificate.
+
+    The same inner request (self-signed by a new key only its device holds) under another enrollment
+    certificate is never a second request: 400-32, as any successor request the policy does not allow.
+    """
+    if stored is None:
+        return None
+    if stored.enrollment_cert_id != cert_id:
+        raise _refuse(ErrorCode.REQUESTED_FIELDS_NOT_ALLOWED,
+                      "this successor key was requested with another enrollment certificate")  # fmt: skip
+    return stored
 
 
 def _check_current(device: Device, cert_id: str) -> None:

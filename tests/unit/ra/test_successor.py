@@ -345,8 +345,10 @@ def test_rates_per_device_are_checked(world: World) -> None:
     first, key = successor_request(world.holder, world.ra, generation_time=NOW - 10)
     world.advance(first, key, world.enroll(first))
     world.refused(world.request(generation_time=NOW - 5), ErrorCode.RA_MAX_REQS, ra_max_reqs=1)
-    world.refused(world.request(generation_time=NOW - 5), ErrorCode.RA_MIN_WAIT, ra_min_wait=60)
-    assert world.enroll(world.request(generation_time=NOW - 5), ra_max_reqs=2, ra_min_wait=5)  # twin
+    # The successor ra-minWait is its own setting (protocol.md §3.4 step 2); the authorization one does not apply.
+    world.refused(world.request(generation_time=NOW - 5), ErrorCode.RA_MIN_WAIT, ra_successor_min_wait=60)
+    assert world.enroll(world.request(generation_time=NOW - 5), ra_max_reqs=2, ra_successor_min_wait=5,
+                        ra_min_wait=60)  # twin  # fmt: skip
 
 
 def test_an_eca_refusal_is_the_answer_and_leaves_nothing(world: World) -> None:

@@ -6,12 +6,19 @@ Items:
   certificate that signed it; not ``enrollmentCertId``, which would put the item in the
   ``byEnrollmentCert`` index), ``generationTime`` (of the inner request), ``status`` PENDING → DONE,
   ``ack`` (B, the signed ``RaEeEnrollmentCertAckSpdu``), ``createdAt``, and once DONE ``newCertId``
-  (the successor certificate's HashedId8) and ``updatedAt``;
+  (the successor certificate's HashedId8) and ``updatedAt``; ``innerHash`` (B, SHA-256 of the inner
+  ``EeEcaCertRequestSpdu``) for requests stored since it exists;
 - ``pk=RASUCC#<deviceId>, sk=<generationTime 10 digits>#<requestHash hex>``: one accepted successor
-  request of a device, for ra-maxReqs/ra-minWait (by generationTime; ``expiresAt`` is the TTL).
+  request of a device, for ra-maxReqs/ra-minWait (by generationTime; ``expiresAt`` is the TTL);
+- ``pk=SUCCINNER#<innerHash hex>, sk=REQ``: ``requestHash`` (hex) of the request that carried this inner
+  request, ``expiresAt`` (TTL, as the rate entry's). The same inner request can arrive in another
+  ciphertext under another requestHash (1609.2 ECIES leaves the ephemeral key's y-parity
+  unauthenticated; a device may also re-sign the outer layer): this item names the first one, so the
+  RA answers the others as its replay (protocol.md §3.4, scms_ra.successor).
 
-``put`` writes both in one transaction, the request item conditional on its absence (of two copies
-of the same bytes only one is stored); ``delete`` removes both (a refusal after the claim).
+``put`` writes them in one transaction, the request item and the inner item conditional on their
+absence (of two copies of the same bytes, or two ciphertexts of one inner request, only one is
+stored); ``delete`` removes them all (a refusal after the claim).
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ class SuccessorRecord:
     rate_expires_at: int  # Unix seconds (TTL of the rate entry)
     new_cert_id: str | None = None
     updated_at: int | None = None
+    inner_hash: bytes | None = None  # SHA-256 of the inner EeEcaCertRequestSpdu (None: stored before it was kept)
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,14 @@ class SuccessorStore(Protocol):
         ...
 
     def put(self, record: SuccessorRecord) -> None:
-        """Store a PENDING ``record`` and its rate entry together; ``SuccessorExists`` if the hash is stored."""
+        """Store a PENDING ``record``, its rate entry and its inner item together.
+
+        ``SuccessorExists`` if the request hash is stored, or another request carried the same inner request.
+        """
+        ...
+
+    def by_inner_hash(self, inner_hash: bytes) -> SuccessorRecord | None:
+        """The stored request that carried the inner request of this SHA-256 (strongly consistent), or None."""
         ...
 
     def delete(self, record: SuccessorRecord) -> None:
@@ -103,6 +118,10 @@ class SuccessorStore(Protocol):
 
 def _req_key(request_hash: bytes) -> dict[str, Any]:
     return {"pk": {"S": f"SUCCESSOR#{request_hash.hex()}"}, "sk": {"S": "REQ"}}
+
+
+def _inner_key(inner_hash: bytes) -> dict[str, Any]:
+    return {"pk": {"S": f"SUCCINNER#{inner_hash.hex()}"}, "sk": {"S": "REQ"}}
 
 
 def _rate_pk(device_id: str) -> str:
@@ -131,6 +150,8 @@ def _record_item(record: SuccessorRecord) -> dict[str, Any]:
         item["newCertId"] = {"S": record.new_cert_id}
     if record.updated_at is not None:
         item["updatedAt"] = {"N": str(record.updated_at)}
+    if record.inner_hash is not None:
+        item["innerHash"] = {"B": record.inner_hash}
     return item
 
 
@@ -146,6 +167,7 @@ def _record_from_item(item: dict[str, Any]) -> SuccessorRecord:
         rate_expires_at=int(item["rateExpiresAt"]["N"]),
         new_cert_id=item["newCertId"]["S"] if "newCertId" in item else None,
         updated_at=int(item["updatedAt"]["N"]) if "updatedAt" in item else None,
+        inner_hash=bytes(item["innerHash"]["B"]) if "innerHash" in item else None,
     )
 
 
@@ -185,6 +207,7 @@ class DynamoDbSuccessorStore(DynamoTable):
                     },
                     # Keyed by this request's hash: it exists exactly when the request item does.
                     {"Put": {"TableName": self._table, "Item": rate_item}},
+                    *self._inner_put(record),
                 ]
             )
         except ClientError as exc:
@@ -192,7 +215,33 @@ class DynamoDbSuccessorStore(DynamoTable):
                 raise SuccessorExists("successor request stored already") from exc
             raise self.error(exc, "put") from exc
 
+    def _inner_put(self, record: SuccessorRecord) -> list[dict[str, Any]]:
+        if record.inner_hash is None:
+            return []
+        item = {
+            **_inner_key(record.inner_hash),
+            "requestHash": {"S": record.request_hash.hex()},
+            "expiresAt": {"N": str(record.rate_expires_at)},
+        }
+        # First ciphertext only: another encryption of the same inner request is answered as this one's replay.
+        return [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
+
+    def by_inner_hash(self, inner_hash: bytes) -> SuccessorRecord | None:
+        try:
+            out = self.client.get_item(TableName=self._table, Key=_inner_key(inner_hash), ConsistentRead=True)
+        except ClientError as exc:
+            raise self.error(exc, "by_inner_hash") from exc
+        item = out.get("Item")
+        if item is None:
+            return None
+        return self.get(bytes.fromhex(item["requestHash"]["S"]))
+
     def delete(self, record: SuccessorRecord) -> None:
+        inner = (
+            []
+            if record.inner_hash is None
+            else [{"Delete": {"TableName": self._table, "Key": _inner_key(record.inner_hash)}}]
+        )
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -207,6 +256,8 @@ class DynamoDbSuccessorStore(DynamoTable):
                         }
                     },
                     {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
+                    # Written with the request item, owned by it: it goes with it.
+                    *inner,
                 ]
             )
         except ClientError as exc:
@@ -265,14 +316,21 @@ class FakeSuccessorStore:
     def __init__(self) -> None:
         self.requests: dict[bytes, SuccessorRecord] = {}
         self.rates: dict[str, set[tuple[int, bytes]]] = {}
+        self.inner: dict[bytes, bytes] = {}  # inner hash -> request hash
+
+    def by_inner_hash(self, inner_hash: bytes) -> SuccessorRecord | None:
+        rh = self.inner.get(inner_hash)
+        return None if rh is None else self.requests.get(rh)
 
     def get(self, request_hash: bytes) -> SuccessorRecord | None:
         return self.requests.get(request_hash)
 
     def put(self, record: SuccessorRecord) -> None:
-        if record.request_hash in self.requests:
+        if record.request_hash in self.requests or (record.inner_hash is not None and record.inner_hash in self.inner):
             raise SuccessorExists("successor request stored already")
         self.requests[record.request_hash] = record
+        if record.inner_hash is not None:
+            self.inner[record.inner_hash] = record.request_hash
         self.rates.setdefault(record.device_id, set()).add((record.generation_time, record.request_hash))
 
     def delete(self, record: SuccessorRecord) -> None:
@@ -280,6 +338,8 @@ class FakeSuccessorStore:
         if current is None or current.status is not SuccessorStatus.PENDING:
             raise SuccessorExists("successor request is not pending")
         del self.requests[record.request_hash]
+        if record.inner_hash is not None:
+            self.inner.pop(record.inner_hash, None)
         entries = self.rates.get(record.device_id, set())
         entries.discard((record.generation_time, record.request_hash))
         if not entries:
