@@ -224,14 +224,17 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     return first, min(int(last_text), size - 1) if last_text else size - 1
 
 
-def download_response(request: Request, body: bytes, filename: str, last_modified: int | None = None) -> Response:
+def download_response(
+    request: Request, body: bytes, filename: str, last_modified: int | None = None, *, etag: str | None = None
+) -> Response:
     """A public file download: 200, 304 (``If-None-Match``/``If-Modified-Since``), 206 (``Range``) or 416.
 
     The ETag is the quoted file name (the name embeds the file's version, protocol.md §2.1, as
-    CAMP's chain file did); ``last_modified`` is Unix seconds (None: no ``Last-Modified``).
+    CAMP's chain file did), or the quoted ``etag`` for a file whose standard name is not a version
+    (the CTL zip, 8.6); ``last_modified`` is Unix seconds (None: no ``Last-Modified``).
     Every answer carries the validators so that a client can revalidate.
     """
-    etag = f'"{filename}"'
+    etag = f'"{filename if etag is None else etag}"'
     headers: dict[str, str] = {
         "Content-Disposition": f'attachment; filename="{filename}"',
         "ETag": etag,
