@@ -25,11 +25,13 @@ from scms_ee.provision import ProvisionedRequest, ProvisioningStore, build_reque
 from scms_ee.pseudonyms import DeviceKeys, Opener
 from scms_ee.state import DeviceState
 from scms_ee.trace import Trace
+from scms_ma.report import receive_report
 from scms_ra.authorize import authorize
 from scms_ra.batch_files import period_zip
 from scms_ra.ccf import certificate_chain_file
 from scms_ra.expand import expand_chunk
 from scms_service.config import Settings, load_settings
+from scms_service.errors import ScmsError
 from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.iperiod import IPeriods
 from scms_service.stores.aca_responses import FakeAcaResponseStore
@@ -77,6 +79,7 @@ class Served:
     ctls: dict[int, bytes] = field(default_factory=dict)  # sequence number → MultiSignedCtlSpdu
     ma: bytes | None = None
     report_refusal: str | None = None
+    ma_records: Any = None  # a FakeMaRecordStore: the real MA use case answers the report route
     reports: list[Any] = field(default_factory=list)
     calls: list[tuple[str, str, Mapping[str, str]]] = field(default_factory=list)
 
@@ -243,6 +246,14 @@ class RevocationWorld:
         if self.served.report_refusal is not None:
             code = self.served.report_refusal
             return Response(int(code.split("-")[0]), {ERROR_HEADER.lower(): code}, b"refused")
+        if self.served.ma_records is not None:
+            try:
+                report_id = receive_report(body, now=NOW, settings=self.settings, keys=self.hierarchy,
+                                           records=self.served.ma_records)  # fmt: skip
+            except ScmsError as exc:
+                headers = {} if exc.code is None else {ERROR_HEADER.lower(): exc.code.value}
+                return Response(exc.status, headers, b"refused")
+            return Response(202, {"scms-report-id": report_id}, b"")
         keyring = Keyring()
         keyring.add_certificate(self.hierarchy.certificate("ma"), self.hierarchy.encryption_private_key("ma"))
         resolver = {self.hierarchy.certificate("aca").hashed_id8: self.hierarchy.certificate("aca")}.get

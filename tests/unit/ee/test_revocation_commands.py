@@ -26,6 +26,7 @@ from scms_ee.report import evidence_psid, report, reporter_pseudonym
 from scms_ee.sign_message import sign_message
 from scms_ee.state import DeviceState, StateError
 from scms_ee.trace import Trace
+from scms_service.stores.ma_records import FakeMaRecordStore
 
 from scms_codec import time32
 from scms_codec.crypto import linkage
@@ -340,6 +341,23 @@ def test_report_is_signed_by_a_current_psid_38_pseudonym_and_encrypted_to_the_ve
     assert f"Scms-Report-Id: {opened.report_id.hex()}" in out.getvalue()
     files = json.loads((tmp_path / "t" / "trace.json").read_text())["files"]
     assert any(f["type"] == "MisbehaviorReportSpdu" for f in files)
+
+
+def test_the_real_ma_use_case_accepts_the_devices_report_and_refuses_broken_evidence_400_43(
+    fresh: RevocationWorld, device: DeviceState
+) -> None:
+    # Given the MA's own use case behind the report route,
+    fresh.served.ma_records = FakeMaRecordStore()
+    evidence = sign_message(device, Trace(None), i=_first_i(fresh), j=3, payload=b"bsm", now=NOW,
+                            out=device.root / "e.oer").data  # fmt: skip
+    # When the device reports, then the MA accepts and names the report,
+    sent = report(device, fresh.client(), Trace(None), evidence=evidence, now=NOW)
+    assert fresh.served.ma_records.get_report(sent.report_id) is not None
+    # and evidence whose signature was tampered with is refused with 400-43 (twin).
+    broken = evidence[:-1] + bytes([evidence[-1] ^ 1])
+    with pytest.raises(HttpError) as refused:
+        report(device, fresh.client(), Trace(None), evidence=broken, now=NOW)
+    assert refused.value.error_code == "400-43"
 
 
 def test_report_refuses_an_ma_certificate_that_is_not_an_mas(fresh: RevocationWorld, device: DeviceState) -> None:
