@@ -4,13 +4,13 @@ Uses only what ``fetch-trust`` verified and stored under ``trust/crl/`` (re-open
 their signature here, not re-chained), never the SCMS:
 
 - every own **pseudonym** certificate (``pseudonyms/<REQHASH>/<i>/<j>.oer``) with ``linkageData``
-  against each linked CRL (``fullLinkedCrl``/``deltaLinkedCrl``) of its CRACA and series: for every
+  against each linked CRL of its CRACA and series (``scms_codec.crl_check.linked_crl_revokes``): for every
   (la1Id, la2Id, linkageSeed1, linkageSeed2) entry with iMax ≥ iCert, the seeds are evolved from iRev
   to iCert (seedEvoFn1) and lv(iCert, j) computed for j < jmax (lvGenFn1); the certificate is revoked
   when its ``linkage-value`` is one of them (1609.2 §5.1.3.4). A certificate of a period before
   iRev cannot be checked from this CRL (seeds only evolve forwards) and is reported as such;
-- the current and every previous **enrollment** certificate against each hash CRL
-  (``fullHashCrl``/``deltaHashCrl``) of its CRACA: revoked when its HashedId10 (SHA-256 of the COER
+- the current and every previous **enrollment** certificate against each hash CRL of its CRACA
+  (``crl_check.hash_crl_revokes``): revoked when its HashedId10 (SHA-256 of the COER
   certificate, low-order 10 octets) is an entry's ``id``.
 
 A CRL's CRACA is matched by HashedId3 (a certificate's ``cracaId`` is the low-order 3 octets of the
@@ -20,13 +20,13 @@ exit status is 0 whether or not anything is revoked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from scms_codec.cert.certificate import Certificate
+from scms_codec.crl_check import HASH_CRL_KINDS, LINKED_CRL_KINDS, hash_crl_revokes, linked_crl_revokes
 from scms_codec.crypto.hashing import hashed_id10
-from scms_codec.crypto.linkage import linkage_values_for_crl
 from scms_codec.errors import CodecError
 from scms_codec.spdu.crl import CrlContents, parse_secured_crl
 
@@ -34,10 +34,7 @@ from .enroll import VerificationFailed
 from .pseudonym_files import own_pseudonyms
 from .state import DeviceState, StateError, load_certificate
 
-__all__ = ["CheckResult", "EnrollmentVerdict", "PeriodVerdict", "check_revoked", "revoked_linkage_values"]
-
-_LINKED = ("fullLinkedCrl", "deltaLinkedCrl")
-_HASHED = ("fullHashCrl", "deltaHashCrl")
+__all__ = ["CheckResult", "EnrollmentVerdict", "PeriodVerdict", "check_revoked"]
 
 
 @dataclass
@@ -90,32 +87,6 @@ class CheckResult:
         }
 
 
-def _linked_groups(contents: CrlContents) -> Iterable[tuple[int, bytes, bytes, int, bytes, bytes]]:
-    """(jmax, la1Id, la2Id, iMax, linkageSeed1, linkageSeed2) of every individual entry of a linked CRL."""
-    value = contents.type_specific[1]
-    for jmax_group in value.get("individual", []):
-        for la_group in jmax_group["contents"]:
-            for imax_group in la_group["contents"]:
-                for entry in imax_group["contents"]:
-                    yield (
-                        int(jmax_group["jmax"]), bytes(la_group["la1Id"]), bytes(la_group["la2Id"]),
-                        int(imax_group["iMax"]), bytes(entry["linkageSeed1"]), bytes(entry["linkageSeed2"]),
-                    )  # fmt: skip
-
-
-def revoked_linkage_values(contents: CrlContents, i: int) -> set[bytes] | None:
-    """Every linkage value lv(i, j) a linked CRL revokes in period ``i``; None when i < iRev (protocol.md §4.6)."""
-    i_rev = int(contents.type_specific[1]["iRev"])
-    if i < i_rev:
-        return None
-    values: set[bytes] = set()
-    for jmax, la1, la2, i_max, seed1, seed2 in _linked_groups(contents):
-        if i > i_max:
-            continue  # the holder has no certificate after iMax
-        values.update(linkage_values_for_crl(la1, seed1, la2, seed2, i_rev, i, jmax))
-    return values
-
-
 def _open(stored: Sequence[tuple[str, bytes]]) -> list[CrlContents]:
     out = []
     for key, data in stored:
@@ -147,11 +118,10 @@ def _enrollments(state: DeviceState) -> list[tuple[Certificate, bool]]:
 def check_revoked(state: DeviceState, stored: Sequence[tuple[str, bytes]]) -> CheckResult:
     """The whole ``check-revoked`` command over ``stored`` CRLs (``fetch_trust.stored_crls``), module docstring."""
     crls = _open(stored)
-    linked = [c for c in crls if c.type_specific[0] in _LINKED]
-    hashed = [c for c in crls if c.type_specific[0] in _HASHED]
+    linked = [c for c in crls if c.type_specific[0] in LINKED_CRL_KINDS]
+    hashed = [c for c in crls if c.type_specific[0] in HASH_CRL_KINDS]
     if not linked and not hashed:
         raise StateError("no CRL stored: run `scms-ee fetch-trust` first")
-    cache: dict[tuple[int, int], set[bytes] | None] = {}
     periods: dict[int, PeriodVerdict] = {}
     for own in own_pseudonyms(state):
         verdict = periods.setdefault(own.i, PeriodVerdict(own.i))
@@ -159,27 +129,22 @@ def check_revoked(state: DeviceState, stored: Sequence[tuple[str, bytes]]) -> Ch
         linkage = _linkage(own.certificate)
         tbs = own.certificate.tbs
         applicable = [
-            (n, c) for n, c in enumerate(linked)
-            if c.crl_series == tbs["crlSeries"] and c.crl_craca[-3:] == bytes(tbs["cracaId"])
-        ]  # fmt: skip
+            c for c in linked if c.crl_series == tbs["crlSeries"] and c.crl_craca[-3:] == bytes(tbs["cracaId"])
+        ]
         if linkage is None or not applicable:
             verdict.unchecked += 1
             continue
         i_cert, value = linkage
-        sets = [cache.setdefault((n, i_cert), revoked_linkage_values(c, i_cert)) for n, c in applicable]
-        if all(s is None for s in sets):
-            verdict.unchecked += 1
-        elif any(s is not None and value in s for s in sets):
+        if all(i_cert < int(c.type_specific[1]["iRev"]) for c in applicable):
+            verdict.unchecked += 1  # seeds evolve forwards only: this CRL cannot judge the period
+        elif any(linked_crl_revokes(c, value, i_cert) for c in applicable):
             verdict.revoked += 1
             verdict.revoked_certs.append(own.certificate.hashed_id8.hex())
     enrollments = []
     for cert, current in _enrollments(state):
         h10 = hashed_id10(cert.encoded)
         craca = bytes(cert.tbs["cracaId"])
-        revoked = any(
-            c.crl_craca[-3:] == craca and any(bytes(e["id"]) == h10 for e in c.type_specific[1]["entries"])
-            for c in hashed
-        )
+        revoked = any(c.crl_craca[-3:] == craca and hash_crl_revokes(c, h10) for c in hashed)
         enrollments.append(EnrollmentVerdict(cert.hashed_id8.hex(), current, revoked))
     used = [{"crl": f"{c.crl_craca.hex()}_{c.crl_series}", "type": c.type_specific[0], "issue_date": c.issue_date,
              "next_crl": c.next_crl} for c in crls]  # fmt: skip

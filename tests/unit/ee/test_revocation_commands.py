@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from scms_ee import fetch_trust as fetch_trust_module
-from scms_ee.check_revoked import check_revoked, revoked_linkage_values
+from scms_ee.check_revoked import check_revoked
 from scms_ee.client import HttpError
 from scms_ee.enroll import VerificationFailed
 from scms_ee.fetch_trust import fetch_trust, stored_crls, verify_crl, verify_ctl_sequence, verify_info_status
@@ -33,7 +33,6 @@ from scms_codec.crypto import linkage
 from scms_codec.crypto.hashing import hashed_id10
 from scms_codec.secured.signed_data import open_signed_data
 from scms_codec.spdu.cert_management import FullIeeeTbsCtl
-from scms_codec.spdu.crl import parse_secured_crl
 from scms_codec.spdu.ctl import build_multi_signed_ctl_spdu, parse_multi_signed_ctl_spdu, sign_ctl
 from tests.unit.aca.simulator import LA1_ID, LA2_ID
 from tests.unit.ee.revocation_world import CERTS_PER_PERIOD, HASH_SERIES, LINKED_SERIES, NOW, PERIODS, RevocationWorld
@@ -94,14 +93,6 @@ def test_a_period_before_irev_cannot_be_judged_and_imax_ends_the_revocation(
     assert [(p.revoked, p.unchecked) for p in later.periods] == [(0, CERTS_PER_PERIOD), (CERTS_PER_PERIOD, 0)]
     capped = check_revoked(device, [("crl", fresh.linked_crl(first, i_max=first))])
     assert [p.revoked for p in capped.periods] == [CERTS_PER_PERIOD, 0]
-
-
-def test_revoked_linkage_values_are_the_certificates_linkage_values(fresh: RevocationWorld) -> None:
-    first = _first_i(fresh)
-    contents = parse_secured_crl(fresh.linked_crl(first)).content
-    for i in (first, first + 1):
-        assert revoked_linkage_values(contents, i) == {fresh.lines.linkage_value(i, j) for j in range(CERTS_PER_PERIOD)}
-    assert revoked_linkage_values(contents, first - 1) is None
 
 
 def test_an_enrollment_certificate_on_the_hash_crl_is_revoked_and_another_is_not(
