@@ -62,6 +62,7 @@ from scms_codec.errors import ErrorCode
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import parse_ra_ee_cert_ack, parse_ra_ee_enrollment_cert_ack
 from scms_codec.spdu.ra_ee_ack import RaEeCertInfo
+from tests.functional.ma_support import misbehavior_report, store_report
 from tests.functional.ra_app import create_state_machine
 from tests.unit.eca.ee import Ee
 from tests.unit.ra.ee_auth import EnrolledEe
@@ -454,6 +455,11 @@ def _binary_variants(valid: bytes, rng: random.Random) -> Iterator[tuple[str, by
 # Operations whose success needs a prior state, by operationId (the state, not the route set).
 PRECONDITION: dict[str, Callable[[Stack, str], None]] = {
     "unblockDevice": lambda s, device_id: _block(s, device_id),
+    # The MA's: the example report id is stored; the example revocation's device is registered.
+    "showReport": lambda s, _: store_report(
+        s.settings, "00112233445566aa", suspect_cert=s.hierarchy.certificate("aca").encoded, now=time32.now()
+    ),
+    "createRevocation": lambda s, _: s.devices.create(Ee(device_id="revoked-obu").device(), actor="test", now_unix=1),
 }
 
 
@@ -518,6 +524,7 @@ class Generator:
             "EeRaCertRequestSpdu": lambda: self.enrolled_ee().request(
                 self.stack.hierarchy.certificate("ra"), generation_time=time32.now()
             ),
+            "MisbehaviorReportSpdu": lambda: misbehavior_report(self.stack.hierarchy, now=time32.now()),
             "EeRaSuccessorEnrollmentCertRequestSpdu": lambda: successor_request(
                 Holder(self.enrolled_ee().ee, self.enrolled_ee().certificate),
                 self.stack.hierarchy.certificate("ra"),

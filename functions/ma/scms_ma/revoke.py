@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from scms_service.errors import BadRequest, NotFound
 from scms_service.iperiod import IPeriods
+from scms_service.stores.devices import DEVICE_ID_PATTERN
 from scms_service.stores.ma_records import MaRecordStore, RevocationRecord
 
 from scms_codec.cert.certificate import Certificate
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 TARGET_KINDS = ("report", "certificate", "enrollmentCert", "device")
 MAX_CAUSE = 200
 _HEX16 = re.compile(r"[0-9a-f]{16}")
-_DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _MAX_CERT_HEX = 2 * 4096
 
 
@@ -130,7 +130,7 @@ def parse_revocation(doc: dict[str, Any]) -> RevocationRequest:
         if not _HEX16.fullmatch(value):
             raise BadRequest(f"{kind}: expected 16 hex digits")
     elif kind == "device":
-        if not _DEVICE_ID.fullmatch(value):
+        if not DEVICE_ID_PATTERN.fullmatch(value):
             raise BadRequest("device: not a device id")
     else:
         value = value.lower()
