@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only micro|provision] [--devices N] [--json FILE]``: every benchmark, one report.
+"""``python -m bench [--quick] [--only micro|provision|devices] [--devices N] [--json FILE]``: one report.
 
 The results also go to ``bench/results/`` (``latest.*`` and the README's Performance section; ``quick.*``
 for ``--quick``), with the machine, versions, git revision and date (``bench/record.py``).
@@ -362,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-openssl", action="store_true", help="skip openssl speed (no ratios)")
     parser.add_argument(
         "--only",
-        choices=["micro", "provision"],
-        help="micro: codec, ACA core and scaling; provision: the local stack end to end",
+        choices=["micro", "provision", "devices"],
+        help="micro: codec, ACA core and scaling; provision: the local stack end to end; devices: only the "
+        "N devices enrolling and provisioning at once (no burst; writes only --json FILE)",
     )
     parser.add_argument("--devices", type=_positive, metavar="N", help="devices requesting at once (default 100)")
     parser.add_argument("--device-periods", type=_positive, metavar="N", help="i-periods per device (default 1)")
@@ -383,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         help="measure nothing: write latest.md and the README section from a saved results file",
     )
     args = parser.parse_args(argv)
+    if args.only == "devices":
+        args.no_results = True  # a partial run never replaces latest.*: save it with --json
     if args.profile_stack:
         args.no_results = True  # a profiled stack runs slower: its figures never replace the measured ones
     if args.render_only:
@@ -391,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     environment = record.environment()
     results: dict[str, Any] = {}
-    if args.only != "provision":
+    if args.only not in ("provision", "devices"):
         config = Config.quick() if args.quick else Config()
         if args.no_openssl:
             config = Config(**{**config.__dict__, "openssl": False})
@@ -440,6 +443,8 @@ def _provision_config(args: argparse.Namespace) -> provision.ProvisionConfig:
             changes[name] = getattr(args, name)
     if args.profile_stack:
         changes["profile_stack"] = True
+    if args.only == "devices":
+        changes["burst"] = False
     if args.explicit_only:
         changes["variants"] = tuple(v for v in config.variants if v[1] == "explicit")
     return dataclasses.replace(config, **changes)

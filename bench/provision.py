@@ -10,9 +10,12 @@ registered and enrolled untimed, then
    the key pair and the linkage values). Measured: POST → ack, the state machine's execution
    (startDate/stopDate from Step Functions), ack → last period verified, the whole; and where the
    execution's time went: every Lambda task of its history, by function and RA task.
-2. **devices**: N devices ask at once (one thread each, a barrier between setup and the requests),
-   each for ``device_periods`` periods; certificates per second over the whole, p50/p99 of each
-   device's POST → all its periods verified, and the peak RSS of the stack's process tree (/proc).
+2. **devices**: N devices (N printed) are registered untimed (an operator's act), then, one thread each
+   behind a barrier, each one enrolls (``POST /v3/enrollment-certificate`` and the CCF download) and
+   at once asks for ``device_periods`` periods and downloads and verifies them. Measured separately:
+   enrollment (enrollments per second over the whole, p50/p99 of each device's enrollment) and
+   provisioning (certificates per second, p50/p99 of each device's POST → all its periods
+   verified), and the peak RSS of the stack's process tree (/proc) over both.
 
 Numbers only: nothing here asserts a time. ``tests/unit/bench/`` tests the pure parts.
 """
@@ -263,27 +266,63 @@ def _quiet(_line: str) -> None:
     pass
 
 
-def new_device(stack: RunningStack, directory: Path, name: str) -> DeviceState:
-    """A registered, enrolled device with the CCF fetched (what ``scms-ee init/register/enroll`` do), untimed."""
+def registered_device(stack: RunningStack, directory: Path, name: str) -> DeviceState:
+    """A device with its canonical key, registered through the management API (``scms-ee init``, ``register``)."""
     state = DeviceState(directory / name)
     state.ensure()
     key = ec.generate_private_key(ec.SECP256R1())
     state.save_canonical_key(key)
     state.update_json(canonical_id=canonical_id_of(key.public_key()))
+    register_use_case.register(state, Client(stack.url, timeout=120), stack.api_key, device_id=name, psids=[32])
+    return state
+
+
+def enroll_device(stack: RunningStack, state: DeviceState) -> None:
+    """``scms-ee enroll``: the enrollment certificate from the ECA, then the CCF (what provisioning verifies with)."""
     client = Client(stack.url, timeout=120)
-    register_use_case.register(state, client, stack.api_key, device_id=name, psids=[32])
     enroll_use_case.enroll(state, client, _NO_TRACE, cert_type="explicit", pinned_root=None, now=time32.now(),
                            validity_years=6, say=_quiet)  # fmt: skip
     fetch_chain_use_case.fetch_chain(state, client, _NO_TRACE, pinned_root=None, series=None, now=time32.now(),
                                      say=_quiet)  # fmt: skip
+
+
+def new_device(stack: RunningStack, directory: Path, name: str) -> DeviceState:
+    """A registered, enrolled device with the CCF fetched (what ``scms-ee init/register/enroll`` do), untimed."""
+    state = registered_device(stack, directory, name)
+    enroll_device(stack, state)
     return state
 
 
-def new_devices(
+def registered_devices(
     stack: RunningStack, directory: Path, prefix: str, count: int, *, threads: int = 4
 ) -> list[DeviceState]:
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda k: new_device(stack, directory, f"{prefix}-{k:04d}"), range(count)))
+        return list(pool.map(lambda k: registered_device(stack, directory, f"{prefix}-{k:04d}"), range(count)))
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """One device's enrollment (certificate and CCF), wall-clock (``time.time()``)."""
+
+    start: float
+    end: float
+
+    @property
+    def latency(self) -> float:
+        return self.end - self.start
+
+
+def enrollment_figures(enrollments: Sequence[Enrollment], errors: int) -> dict[str, Any]:
+    """Enrollments per second over the whole (first start → last end) and p50/p99 of each device's (pure)."""
+    latencies = [e.latency for e in enrollments]
+    wall = (max(e.end for e in enrollments) - min(e.start for e in enrollments)) if enrollments else None
+    return {
+        "enrolled": len(enrollments), "enroll_error_count": errors, "enroll_wall_s": wall,
+        "enrollments_per_s": len(enrollments) / wall if wall else None,
+        "enroll_p50_s": percentile(latencies, 50) if latencies else None,
+        "enroll_p99_s": percentile(latencies, 99) if latencies else None,
+        "enroll_max_s": max(latencies) if latencies else None,
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -466,26 +505,41 @@ def _burst_run(run_: DeviceRun, described: Mapping[str, Any], history: Sequence[
 
 
 def many_devices(config: ProvisionConfig, stacks: Stacks) -> dict[str, Any]:
-    """``config.devices`` devices request at once, one thread each; throughput, latency percentiles, peak RSS."""
+    """``config.devices`` devices enroll and provision at once, one thread each (module docstring, 2)."""
     variant, cert_type = config.device_variant
     with stacks.get("devices") as stack, tempfile.TemporaryDirectory() as directory:
-        progress(f"devices: registering and enrolling {config.devices} devices (untimed)")
-        states = new_devices(stack, Path(directory), "fleet", config.devices)
+        progress(f"devices: registering {config.devices} devices (untimed)")
+        states = registered_devices(stack, Path(directory), "fleet", config.devices)
         barrier = threading.Barrier(len(states))
         errors: list[str] = []
+        enroll_errors: list[str] = []
+        enrollments: list[Enrollment] = []
 
         def one(state: DeviceState) -> DeviceRun | None:
             barrier.wait()
+            start = time.time()
+            try:
+                enroll_device(stack, state)
+            except Exception as exc:  # a device's failure is a result of the run, reported with the figures
+                enroll_errors.append(f"enroll: {type(exc).__name__}: {str(exc)[:200]}")
+                return None
+            enrollments.append(Enrollment(start, time.time()))
             try:
                 return provision_and_download(stack, state, variant, cert_type, config.device_periods,
                                               wait=config.wait, workers=1)  # fmt: skip
-            except Exception as exc:  # a device's failure is a result of the run, reported with the figures
-                errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+            except Exception as exc:
+                errors.append(f"provision: {type(exc).__name__}: {str(exc)[:200]}")
                 return None
 
-        progress(f"devices: {config.devices} devices x {config.device_periods} period(s) at once")
+        progress(f"devices: N = {config.devices} devices enroll, then ask for {config.device_periods} period(s), "
+                 "all at once")  # fmt: skip
         with RssSampler(stack.pid) as rss, ThreadPoolExecutor(len(states)) as pool:
             outcomes = list(pool.map(one, states))
+    enrolled = enrollment_figures(enrollments, len(enroll_errors))
+    p50 = enrolled["enroll_p50_s"]
+    progress(f"devices: {enrolled['enrolled']} of {config.devices} enrolled"
+             + ("" if p50 is None else f", p50 {p50:.2f} s"))  # fmt: skip
+    errors = enroll_errors + errors
     done = [r for r in outcomes if r is not None]
     latencies = [r.latency for r in done]
     verified = sum(r.verified for r in done)
@@ -503,6 +557,7 @@ def many_devices(config: ProvisionConfig, stacks: Stacks) -> dict[str, Any]:
         "ack_p99_s": percentile([r.ack - r.post_start for r in done], 99) if done else None,
         "gets": sum(r.gets for r in done),
         "peak_rss_mib": rss.peak_kib / 1024,
+        "enrollment": enrolled,
     }  # fmt: skip
 
 

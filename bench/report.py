@@ -129,6 +129,16 @@ def devices_table(devices: dict[str, Any]) -> tuple[list[str], Rows]:
     return headers, rows
 
 
+def enrollment_table(devices: dict[str, Any]) -> tuple[list[str], Rows]:
+    """The enrollment part of the many-devices run (measured since the devices enroll under load) in one row."""
+    e = devices["enrollment"]
+    headers = ["devices enrolling at once", "enrolled", "enrollments/s", "p50 enrollment s", "p99 s", "max s",
+               "failed enrollments"]  # fmt: skip
+    rows: Rows = [[devices["devices"], e["enrolled"], e["enrollments_per_s"], _s(e["enroll_p50_s"]),
+                   _s(e["enroll_p99_s"]), _s(e["enroll_max_s"]), e["enroll_error_count"]]]  # fmt: skip
+    return headers, rows
+
+
 def environment_line(env: dict[str, Any]) -> str:
     """Machine, load, versions, revision and date in one sentence."""
     packages = ", ".join(f"{name} {version}" for name, version in sorted(env.get("packages", {}).items()))
@@ -150,6 +160,8 @@ def provision_sections(results: dict[str, Any]) -> list[tuple[str, list[str], Ro
             out.append((f"Burst {b['cert_type']}/{b['variant']}: Lambda tasks of the median run's execution",
                         *tasks_table(b)))  # fmt: skip
     if devices := provisioning.get("devices"):
+        if devices.get("enrollment"):
+            out.append(("Many devices enrolling at once (enrollment certificate + CCF)", *enrollment_table(devices)))
         out.append(("Many devices requesting at once", *devices_table(devices)))
     return out
 
