@@ -8,7 +8,7 @@ Items (protocol.md §3.5, §4.6):
 - issued CRL ``pk=CRL#<craca hex>#<series>, sk=SERIAL#<10 digits>`` and the same attributes under
   ``sk=LATEST`` and under ``pk=LATEST, sk=<craca hex>#<series 10 digits>`` (so ``latest_all`` is one
   query, not a scan over the entries): ``craca``, ``series``, ``crlSerial``, ``issueDate``,
-  ``nextCrl``, ``s3Key``, ``entriesDigest``.
+  ``nextCrl``, ``s3Key``, ``entriesDigest`` (and a linked CRL's ``iRev``, ``indexWithinI``).
 Entries and serial items are put once (conditional) and never changed; the LATEST copies move only
 forwards. Seeds are secrets until published: never in a repr, a log or an error message.
 """
@@ -91,6 +91,9 @@ class CrlRecord:
     next_crl: int
     s3_key: str
     entries_digest: str
+    i_rev: int | None = None
+    """A linked CRL's iRev and indexWithinI (1609.2 §7.3.3), so the next CRL can count within the period."""
+    index_within_i: int | None = None
 
 
 def linked_entry_id(la1_id: bytes, la2_id: bytes, seed1: bytes, seed2: bytes, i_seed: int) -> str:
@@ -175,7 +178,9 @@ def _hashed_from(item: dict[str, Any]) -> HashedEntry:
 
 
 def _crl_attributes(r: CrlRecord) -> dict[str, Any]:
+    linked = {} if r.i_rev is None else {"iRev": {"N": str(r.i_rev)}, "indexWithinI": {"N": str(r.index_within_i or 0)}}
     return {
+        **linked,
         "craca": {"S": r.craca.hex()},
         "series": {"N": str(r.series)},
         "crlSerial": {"N": str(r.crl_serial)},
@@ -195,6 +200,8 @@ def _crl_from(item: dict[str, Any]) -> CrlRecord:
         next_crl=int(item["nextCrl"]["N"]),
         s3_key=item["s3Key"]["S"],
         entries_digest=item["entriesDigest"]["S"],
+        i_rev=int(item["iRev"]["N"]) if "iRev" in item else None,
+        index_within_i=int(item["indexWithinI"]["N"]) if "indexWithinI" in item else None,
     )
 
 
