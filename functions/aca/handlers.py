@@ -5,6 +5,11 @@ event ``{"requests": [<base64 RaAcaCertRequestSpdu>, ...]}`` → ``{"responses":
 AcaRaCertResponseSpdu> or null, ...], "refused": [{"index": i, "code": "400-xx"}, ...]}``,
 ``responses`` aligned with ``requests`` (null where refused). The use case is ``scms_aca.issue``.
 A malformed event raises ``InvalidTaskInput``; a busy table ``TransientStoreError`` (ASL Retry).
+
+``lookup_task`` (``AcaLookupFunction``, invoked by the MA; protocol.md §3.6 step 1): event
+``{"certIds": ["<16 hex HashedId8 of an issued certificate>", ...]}`` (1..100) → ``{"found":
+[{"certId", "acaRequestId": "<16 hex HashedId8 of the RaAcaCertRequestSpdu>"}], "missing":
+[certId, ...]}``. The use case is ``scms_aca.lookup``; it reads only the ``byCertId`` index.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from scms_aca.issue import IssueResult, issue_batch
+from scms_aca.lookup import InvalidLookup, lookup, parse_cert_ids
 from scms_aca.wiring import policy_for, ra_certificates
 from scms_service import observability
 from scms_service.config import Settings, load_settings
@@ -34,7 +40,7 @@ tracer = observability.task_tracer("aca")
 
 
 class InvalidTaskInput(ValueError):
-    """The event is not ``{"requests": [<base64 string>, ...]}`` (an ASL error name: a bug upstream, not retried)."""
+    """The event does not fit its task (an ASL / caller error name: a bug upstream, not retried)."""
 
 
 @functools.cache
@@ -118,3 +124,21 @@ _issue_batch = observability.trace_use_case(tracer)(issue_batch)
 def _first_hash(requests: list[bytes]) -> str | None:
     # A correlation handle for the log: the request hash, which names no device.
     return request_hash(requests[0]).hex() if requests else None
+
+
+@observability.trace_handler(tracer)
+def lookup_task(event: Any, context: Any) -> dict[str, Any]:
+    """Which request each certificate answered (protocol.md §3.6 step 1): the MA's question to the ACA."""
+    if not isinstance(event, dict):
+        raise InvalidTaskInput('event: expected {"certIds": [<16 hex>, ...]}')
+    try:
+        cert_ids = parse_cert_ids(event.get("certIds"))
+    except InvalidLookup as exc:
+        raise InvalidTaskInput(str(exc)) from None
+    result = lookup(cert_ids, responses=DynamoDbAcaResponseStore.from_settings(settings()))
+    # Counts only: a certificate id beside its request hash is what this answer is for, not for a log.
+    logger.info("certificates looked up", extra={"asked": len(cert_ids), "found": len(result.found)})
+    return {
+        "found": [{"certId": c.hex(), "acaRequestId": r.hex()} for c, r in result.found],
+        "missing": [c.hex() for c in result.missing],
+    }

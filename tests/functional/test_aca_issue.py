@@ -29,7 +29,7 @@ from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu import request_hash
 from tests.functional.test_iam import CallRecorder, allowed
-from tests.unit.aca.response_store_contract import CONTRACT
+from tests.unit.aca.response_store_contract import CONTRACT, answer
 from tests.unit.aca.simulator import BUTTERFLY, KINDS, Linkage, Ra, Sent, open_response
 
 _HANDLERS = Path(__file__).resolve().parents[2] / "functions" / "aca" / "handlers.py"
@@ -101,16 +101,22 @@ def test_the_task_issues_every_variant_and_the_ee_opens_each(
     out = handlers.issue_task(_event(sent), None)
     # Then nothing is refused, and each response opens at the EE with a key matching its certificate
     assert out["refused"] == [] and len(out["responses"]) == len(sent)
+    cert_ids = {}
     for s, encoded in zip(sent, out["responses"], strict=True):
         opened = open_response(ra, s, base64.b64decode(encoded), ca.certificate("aca"))
         assert opened.outer.request_hash == request_hash(s.spdu)
+        tbs = opened.inner.certificate.tbs
+        cert_ids[f"REQ#{request_hash(s.spdu).hex()}"] = opened.inner.certificate.hashed_id8.hex()
         if s.kind in BUTTERFLY:
             lv = ra.lines.linkage_value(s.i, s.j)
-            assert opened.inner.certificate.tbs["id"] == ("linkageData", {"iCert": 2, "linkage-value": lv})
-    # And AcaTable holds one item per request: its hash, the response, a TTL; no device identity.
+            assert tbs["id"] == ("linkageData", {"iCert": 2, "linkage-value": lv})
+        # with the linked CRL series when it carries linkage data, else the hash CRL series (protocol.md §3.5).
+        assert tbs["crlSeries"] == (settings.crl_series if s.kind in BUTTERFLY else settings.crl_hash_series)
+    # And AcaTable holds one item per request: its hash, the response, its certificate's id, a TTL; no device.
     items = _stored_items(settings)
     assert len(items) == len(sent)
-    assert all(set(item) == {"pk", "sk", "response", "expiresAt"} for item in items)
+    assert all(set(item) == {"pk", "sk", "response", "certId", "expiresAt"} for item in items)
+    assert {item["pk"]["S"]: item["certId"]["S"] for item in items} == cert_ids
     ttl = {int(item["expiresAt"]["N"]) for item in items}
     assert len(ttl) == 1 and abs(ttl.pop() - (time32.to_unix(now) + settings.aca_response_ttl)) < 60
 
@@ -164,11 +170,10 @@ def test_a_concurrent_first_answer_wins_over_ours(deployed: tuple[Settings, Hier
     # Given an answer another attempt stored after our read (so our transaction's condition fails),
     settings, _ = deployed
     store = DynamoDbAcaResponseStore.from_settings(settings)
-    theirs = {bytes(8): b"theirs"}
-    store.put_many(theirs, expires_at=1)
+    store.put_many({bytes(8): answer(b"theirs", 1, 1)})
     # Then put_many returns theirs for that hash and stores ours for the rest.
-    assert store.put_many({bytes(8): b"ours", b"\x01" * 8: b"new"}, expires_at=2) == {
-        bytes(8): b"theirs", b"\x01" * 8: b"new"}
+    ours = store.put_many({bytes(8): answer(b"ours", 2, 2), b"\x01" * 8: answer(b"new", 3, 2)})
+    assert ours == {bytes(8): b"theirs", b"\x01" * 8: b"new"}
 
 
 # --- least privilege -------------------------------------------------------------------------

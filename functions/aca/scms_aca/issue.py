@@ -6,7 +6,8 @@ under the hierarchy (400-40); the request's constraints and response form (400-3
 the ACA certificate has ``usesCubk``); the RA's ``certRequestPermissions`` cover the requested
 ``appPermissions`` (400-30); generationTime (400-50); validity (400-35, the policy may cut it);
 both PLVs (400-41); the key (400-64). Then the certificate: linkage-value = plv1 ⊕ plv2 with
-iCert, the real cracaId/crlSeries, explicit (butterflyExplicit: U = B + c·G, privateKeyInfo = c)
+iCert, the real cracaId and crlSeries (the linked CRL series when it carries linkage data, the hash
+CRL series otherwise: protocol.md §3.5), explicit (butterflyExplicit: U = B + c·G, privateKeyInfo = c)
 or implicit (ECQV with R = B, privateKeyInfo = r), wrapped plain / private (encrypted to
 certEncKey, then ACA-signed) / cubk (encrypted to B, unsigned), inside an ACA-signed
 ``AcaRaCertResponseSpdu`` whose requestHash is the HashedId8 of the request as received.
@@ -18,6 +19,9 @@ certificate once the RA certificate is known; every secret-scalar operation is p
 
 Idempotency: responses are stored by request hash before they are returned; a request answered
 before gets its stored response again, never a second certificate. A refusal stores nothing.
+Each stored answer also names the HashedId8 of its certificate and lives until the certificate's
+validity end + 7 days (at least ``response_ttl``), so the MA can ask which request a certificate
+answered for the certificate's whole life (protocol.md §3.6 step 1; ``scms_aca.lookup``).
 The ACA needs and keeps nothing but the requests: no device identity reaches it (issue #5 §4).
 """
 
@@ -35,7 +39,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from scms_service.stores.aca_responses import AcaResponseStore
+from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore
 
 from scms_codec.cert import template as cert_template
 from scms_codec.cert.certificate import Certificate
@@ -72,6 +76,8 @@ _UINT16_MAX = 0xFFFF
 _ECDSA_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
 # Duration units from the finest to the coarsest that a cut validity may be written in (whole seconds).
 _CUT_UNITS = ("seconds", "minutes", "hours", "sixtyHours", "years")
+REVOCABLE_AFTER_EXPIRY = 7 * 24 * 3600
+"""Seconds a stored answer outlives its certificate (its ``expiresAt`` is at least the validity end + this)."""
 
 
 class _Refused(Exception):
@@ -91,7 +97,8 @@ class IssuePolicy:
     """What the ACA puts in every certificate regardless of the request, and how far it lets a request reach."""
 
     craca_id: bytes  # HashedId3 of the CRACA certificate (the root, as for enrollment certificates)
-    crl_series: int
+    crl_series: int  # the linked CRL series: certificates with linkage data (butterfly) name it
+    crl_hash_series: int | None = None  # the hash CRL series of the others (None: crl_series)
     max_validity_seconds: int | None = None  # longer requested validity is cut to this (None: no cut)
     clock_skew: int = 5  # seconds a generationTime may lie in the future (protocol.md §5.3)
     response_ttl: int = 30 * 24 * 3600  # seconds a stored response serves retries
@@ -101,6 +108,14 @@ class IssuePolicy:
             raise ValueError("craca_id: a HashedId3 is 3 octets")
         if not 0 <= self.crl_series <= _UINT16_MAX:
             raise ValueError("crl_series: must be a Uint16")
+        if self.crl_hash_series is not None and not 0 <= self.crl_hash_series <= _UINT16_MAX:
+            raise ValueError("crl_hash_series: must be a Uint16")
+
+    def series_for(self, linked: bool) -> int:
+        """The crlSeries a certificate names: linked (it carries linkage data) or hash (protocol.md §3.5)."""
+        if linked or self.crl_hash_series is None:
+            return self.crl_series
+        return self.crl_hash_series
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,7 @@ class _Request:
     # wire.TbsParts) or, for a request read by the strict parser, the value for the templates.
     tbs_head: bytes | None = field(repr=False)
     tbs: dict[str, Any] | None = field(repr=False)
+    valid_until: int = 0  # Time32: the issued certificate's validity end (how long it stays revocable)
 
 
 class _Batch:
@@ -221,9 +237,11 @@ class _Batch:
         self.plv_keys = wire.LinkageKeys(plv_keys)
         self.now = now
         self.policy = policy
-        self.craca_crl = policy.craca_id + policy.crl_series.to_bytes(2, "big")  # the issued cracaId ‖ crlSeries
+        # The issued cracaId ‖ crlSeries: of certificates with linkage data, and of the others.
+        self.craca_crl_linked = policy.craca_id + policy.series_for(True).to_bytes(2, "big")
+        self.craca_crl_hash = policy.craca_id + policy.series_for(False).to_bytes(2, "big")
         self._covered: dict[tuple[bytes, Any], ErrorCode | None] = {}
-        self._validities: dict[bytes, bytes | tuple[ErrorCode, str]] = {}
+        self._validities: dict[bytes, tuple[bytes, int] | tuple[ErrorCode, str]] = {}
         self.p256_signers: set[bytes] = set()  # signer_hash of RA certificates whose key is P-256
 
     # --- checks ------------------------------------------------------------------------------
@@ -249,8 +267,11 @@ class _Batch:
             self._covered[cache_key] = self.covered(ra, fast.tbs_cert["appPermissions"])
         return self._covered[cache_key]
 
-    def validity_octets(self, requested: bytes) -> bytes:
-        """``validity`` on COER ValidityPeriod octets (wire.TbsParts.validity), cached: requests share i-periods."""
+    def validity_octets(self, requested: bytes) -> tuple[bytes, int]:
+        """``validity`` on COER ValidityPeriod octets (wire.TbsParts.validity) and the issued end (Time32).
+
+        Cached: requests share i-periods.
+        """
         known = self._validities.get(requested)
         if known is None:
             period = wire.validity_value(requested)
@@ -259,10 +280,11 @@ class _Batch:
             except _Refused as exc:
                 known = (exc.code, str(exc))
             else:
-                known = requested if issued is period else wire.validity_octets(issued)
+                octets = requested if issued is period else wire.validity_octets(issued)
+                known = (octets, validity_end(issued))
             self._validities[requested] = known
-        if isinstance(known, tuple):
-            raise _Refused(*known)
+        if isinstance(known[0], ErrorCode):
+            raise _Refused(known[0], str(known[1]))
         return known
 
     def validity(self, period: dict[str, Any]) -> dict[str, Any]:
@@ -277,6 +299,11 @@ class _Batch:
         if end <= limit:
             return period
         return {"start": start, "duration": _duration_at_most(limit - start)}
+
+
+def validity_end(period: dict[str, Any]) -> int:
+    """The Time32 end of a ValidityPeriod value (start + duration)."""
+    return int(period["start"]) + duration_seconds(period["duration"])
 
 
 def _duration_at_most(seconds: int) -> tuple[str, int]:
@@ -373,7 +400,7 @@ def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
     issued: dict[str, Any] = {
         "id": _identifier(batch, tbs["id"], content.linkage_info),
         "cracaId": batch.policy.craca_id,
-        "crlSeries": batch.policy.crl_series,
+        "crlSeries": batch.policy.series_for(content.linkage_info is not None),
         "validityPeriod": batch.validity(tbs["validityPeriod"]),
         "appPermissions": tbs["appPermissions"],
     }
@@ -384,7 +411,10 @@ def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
         encryption_key = key_object
         encryption_sec1 = bytes((3 if key_point[0] == "compressed-y-1" else 2,)) + key_point[1]
     randomise = content.type == "implicit" or content.butterfly_explicit
-    return _Request(index, h, content.type, randomise, kind, point, encryption_key, encryption_sec1, None, issued)
+    valid_until = validity_end(issued["validityPeriod"])
+    return _Request(
+        index, h, content.type, randomise, kind, point, encryption_key, encryption_sec1, None, issued, valid_until
+    )
 
 
 def _prepare_fast(batch: _Batch, index: int, fast: wire.FastRequest, h: bytes) -> _Request:
@@ -428,16 +458,21 @@ def _prepare_fast(batch: _Batch, index: int, fast: wire.FastRequest, h: bytes) -
         raise _Refused(ErrorCode.GENERATION_TIME_IN_FUTURE, "generationTime is in the future")
     if fast.linkage_info is None:
         identifier = parts.id  # as requested
+        craca_crl = batch.craca_crl_hash
     else:
         assert parts.i_cert is not None  # _plainly_valid or violations(): linkageInfo comes with linkageData
         # linkageData {iCert, linkage-value}, no group-linkage-value (protocol.md §4.6).
         identifier = b"\x80\x00" + parts.i_cert + _linkage_value(batch, fast.linkage_info)
-    head = parts.preamble + identifier + batch.craca_crl + batch.validity_octets(parts.validity) + parts.middle
+        craca_crl = batch.craca_crl_linked
+    validity, valid_until = batch.validity_octets(parts.validity)
+    head = parts.preamble + identifier + craca_crl + validity + parts.middle
     if kind == "cubk":
         # Q = B (protocol.md §4.5, Uncertain 6; crypto.butterfly.response_encryption_public_key).
         encryption_key, encryption_sec1 = key_object, parts.key
     randomise = fast.type == "implicit" or fast.butterfly_explicit
-    return _Request(index, h, fast.type, randomise, kind, point, encryption_key, encryption_sec1, head, None)
+    return _Request(
+        index, h, fast.type, randomise, kind, point, encryption_key, encryption_sec1, head, None, valid_until
+    )
 
 
 def _plainly_valid(fast: wire.FastRequest) -> bool:
@@ -517,8 +552,12 @@ def _encrypted(plaintext: bytes, key: ec.EllipticCurvePublicKey, key_sec1: bytes
     return wire.encrypted_data_rek(wire.rek_recipient_id(key_sec1), v_sec1, wrapped.c, wrapped.t, nonce, ciphertext)
 
 
-def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -> bytes:
-    """The certificate for ``key`` (U or P_U), its response SPDU and the ACA-signed AcaRaCertResponseSpdu."""
+def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -> tuple[bytes, bytes]:
+    """The certificate for ``key`` (U or P_U), its response SPDU and the ACA-signed AcaRaCertResponseSpdu.
+
+    Returns that AcaRaCertResponseSpdu and the certificate's HashedId8 (the low 8 octets of the
+    SHA-256 of its COER: the ACA's key is P-256, 1609.2 §6.4.3).
+    """
     tbs = request.tbs
     private_key_info = None
     point = (b"\x83" if key[1] & 1 else b"\x82") + key[0].to_bytes(32, "big")  # EccP256CurvePoint, compressed
@@ -543,6 +582,7 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
         e = ecqv.e_from_digests(hashlib.sha256(tbs_coer).digest(), batch.cert_hash)
         private_key_info = keys.scalar_to_bytes(ecqv.private_reconstruction(e, scalar, batch.private))
         certificate = wire.certificate_coer("implicit", batch.issuer, tbs_coer, None)
+    cert_id = hashlib.sha256(certificate).digest()[-8:]
     inner = wire.unsecured(wire.aca_ee_cert_response_pdu(batch.now, certificate, private_key_info))
     if request.kind == "plain":
         spdu = inner
@@ -552,7 +592,7 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
         if request.kind == "private":
             # EncryptedSigned: signed by the very ACA certificate that issued the inner one (protocol.md §3.3).
             spdu = _signed(batch, spdu)
-    return _signed(batch, wire.aca_ra_cert_response_pdu(batch.now, request.request_hash, request.kind, spdu))
+    return _signed(batch, wire.aca_ra_cert_response_pdu(batch.now, request.request_hash, request.kind, spdu)), cert_id
 
 
 def issue_batch(
@@ -594,23 +634,27 @@ def issue_batch(
                                                 "reason": type(exc).__name__})  # fmt: skip
     fresh = _issue_all(batch, prepared)
     if fresh:
-        written = responses.put_many(fresh, expires_at=to_unix(now) + policy.response_ttl)
+        written = responses.put_many(fresh)
         stored.update(written)
         if on_issued is not None:
             for request in prepared:
-                if written.get(request.request_hash) == fresh[request.request_hash]:
+                if written.get(request.request_hash) == fresh[request.request_hash].response:
                     on_issued(request.kind, request.type)
     return [IssueResult(h, stored.get(h), None if h in stored else refusals.get(h)) for h in hashes]
 
 
-def _issue_all(batch: _Batch, prepared: list[_Request]) -> dict[bytes, bytes]:
+def _issue_all(batch: _Batch, prepared: list[_Request]) -> dict[bytes, AcaAnswer]:
     """Randomise every key that needs it with one inversion for the batch, then certify and answer each."""
     randomised = [r for r in prepared if r.randomise]
     # Explicit U = B + c·G and implicit P_U = B + k·G are the same operation on a fresh scalar
     # (protocol.md §4.5): the sums share one modular inversion (performance.md §7).
     drawn = iter(butterfly.randomize_explicit_many([r.key for r in randomised]))
-    out: dict[bytes, bytes] = {}
+    out: dict[bytes, AcaAnswer] = {}
+    kept_at_least = to_unix(batch.now) + batch.policy.response_ttl
     for request in prepared:
         scalar, key = next(drawn) if request.randomise else (None, request.key)
-        out[request.request_hash] = _respond(batch, request, scalar, key)
+        response, cert_id = _respond(batch, request, scalar, key)
+        # Revocable for the certificate's whole life (the MA's lookup), and retries served meanwhile.
+        expires_at = max(kept_at_least, to_unix(request.valid_until) + REVOCABLE_AFTER_EXPIRY)
+        out[request.request_hash] = AcaAnswer(response, cert_id, expires_at)
     return out

@@ -17,10 +17,14 @@ __all__ = ["policy_for", "ra_certificates"]
 
 
 def policy_for(settings: Settings, hierarchy: Hierarchy) -> IssuePolicy:
-    """cracaId = HashedId3 of the root (as the ECA sets it), crlSeries and the clock skew from ``settings``."""
+    """cracaId = HashedId3 of the root (as the ECA sets it), both crlSeries and the clock skew from ``settings``.
+
+    Certificates with linkage data name ``crl_series`` (the linked CRL), the others ``crl_hash_series``.
+    """
     return IssuePolicy(
         craca_id=hierarchy.certificate("root").hashed_id3,
         crl_series=settings.crl_series,
+        crl_hash_series=settings.crl_hash_series,
         clock_skew=settings.clock_skew,
         response_ttl=settings.aca_response_ttl,
     )

@@ -1,13 +1,13 @@
-"""The in-memory AcaResponseStore keeps the DynamoDB adapter's contract (first answer wins)."""
+"""The in-memory AcaResponseStore keeps the DynamoDB adapter's contract (first answer wins, lookup by certId)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
-from scms_service.stores.aca_responses import AcaResponseStore, FakeAcaResponseStore
+from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore, FakeAcaResponseStore
 
-from tests.unit.aca.response_store_contract import CONTRACT, H1
+from tests.unit.aca.response_store_contract import CONTRACT, H1, answer
 
 
 @pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
@@ -17,17 +17,34 @@ def test_fake_store_keeps_the_contract(check: Callable[[AcaResponseStore], None]
 
 def test_fake_store_keeps_the_first_expiry_too() -> None:
     store = FakeAcaResponseStore()
-    store.put_many({H1: b"a"}, expires_at=10)
-    store.put_many({H1: b"b"}, expires_at=99)
-    assert store.items[H1] == (b"a", 10)
+    store.put_many({H1: answer(b"a", 1, 10)})
+    store.put_many({H1: answer(b"b", 2, 99)})
+    assert store.items[H1] == answer(b"a", 1, 10)
 
 
 def test_a_store_that_overwrote_would_break_the_contract() -> None:
     # Twin: a store that lets the last write win fails first_answer_wins.
     class Overwriting(FakeAcaResponseStore):
-        def put_many(self, responses: dict[bytes, bytes], *, expires_at: int) -> dict[bytes, bytes]:  # type: ignore[override]
-            self.items.update({h: (r, expires_at) for h, r in responses.items()})
-            return dict(responses)
+        def put_many(self, answers: Mapping[bytes, AcaAnswer]) -> dict[bytes, bytes]:
+            self.items.update(answers)
+            return {h: a.response for h, a in answers.items()}
 
     with pytest.raises(AssertionError):
         CONTRACT[0](Overwriting())
+
+
+def test_a_store_whose_lookup_forgot_a_certificate_would_break_the_contract() -> None:
+    # Twin of lookup_finds_the_request_of_each_certificate: a lookup that finds only the first id fails it.
+    class Forgetful(FakeAcaResponseStore):
+        def lookup(self, cert_ids: Sequence[bytes]) -> dict[bytes, bytes]:
+            return dict(list(super().lookup(cert_ids).items())[:1])
+
+    with pytest.raises(AssertionError):
+        CONTRACT[2](Forgetful())
+
+
+def test_an_answer_names_a_hashed_id8() -> None:
+    with pytest.raises(ValueError, match="cert_id"):
+        AcaAnswer(b"r", bytes(7), 1)
+    assert AcaAnswer(b"r", bytes(8), 1).cert_id == bytes(8)
+    assert "b'r'" not in repr(AcaAnswer(b"r", bytes(8), 1))  # the response stays out of reprs

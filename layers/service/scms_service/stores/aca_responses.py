@@ -1,15 +1,20 @@
 """The ACA's answered requests on ``AcaTable`` (docs/architecture.md "ACA issuance"): one response per request, ever.
 
-Item ``pk=REQ#<requestHash hex>, sk=REQ`` with ``response`` (the signed ``AcaRaCertResponseSpdu``)
-and ``expiresAt`` (Unix seconds, the table's TTL attribute). The key is the HashedId8 of the
-``RaAcaCertRequestSpdu`` as received (protocol.md §4.1), so a retried request finds the answer it
-already got: the first stored response wins and a second, different certificate is never handed
-out for the same request. Nothing else is stored: the ACA knows no device (issue #5 §4).
+Item ``pk=REQ#<requestHash hex>, sk=REQ`` with ``response`` (the signed ``AcaRaCertResponseSpdu``),
+``certId`` (16 hex: the HashedId8 of the certificate it carries, indexed by the KEYS_ONLY GSI
+``byCertId``) and ``expiresAt`` (Unix seconds, the table's TTL attribute: at least the certificate's
+validity end + 7 days, so a certificate stays revocable for its whole life). The key is the HashedId8
+of the ``RaAcaCertRequestSpdu`` as received (protocol.md §4.1), so a retried request finds the answer
+it already got: the first stored response wins and a second, different certificate is never handed
+out for the same request. ``lookup`` answers the revocation question "which request did this
+certificate answer" (protocol.md §3.6 step 1). Nothing else is stored: the ACA knows no device
+(issue #5 §4).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
@@ -17,30 +22,48 @@ from botocore.exceptions import ClientError
 from ..errors import ScmsError, TransientStoreError
 from .dynamo import DynamoTable
 
-__all__ = ["AcaResponseStore", "AcaStoreError", "DynamoDbAcaResponseStore", "FakeAcaResponseStore"]
+__all__ = ["AcaAnswer", "AcaResponseStore", "AcaStoreError", "DynamoDbAcaResponseStore", "FakeAcaResponseStore"]
 
 # DynamoDB limits: 100 keys per BatchGetItem, 100 items per TransactWriteItems.
 _BATCH = 100
 _MAX_UNPROCESSED_ROUNDS = 8
+CERT_ID_INDEX = "byCertId"
 
 
 class AcaStoreError(ScmsError):
     """The ACA table failed for a reason that retrying will not fix (500)."""
 
 
+@dataclass(frozen=True)
+class AcaAnswer:
+    """One answer to store: the signed response, the HashedId8 of the certificate in it, and its TTL."""
+
+    response: bytes = field(repr=False)  # COER AcaRaCertResponseSpdu
+    cert_id: bytes  # HashedId8 (8 octets) of the issued certificate's COER
+    expires_at: int  # Unix seconds (TTL)
+
+    def __post_init__(self) -> None:
+        if len(self.cert_id) != 8:
+            raise ValueError("cert_id: a HashedId8 is 8 octets")
+
+
 class AcaResponseStore(Protocol):
-    """Responses by request hash: read many, write many, never overwrite."""
+    """Responses by request hash: read many, write many, never overwrite; request hashes by certificate id."""
 
     def get_many(self, request_hashes: Sequence[bytes]) -> dict[bytes, bytes]:
         """The stored response of each hash that has one (absent hashes are left out)."""
         ...
 
-    def put_many(self, responses: Mapping[bytes, bytes], *, expires_at: int) -> dict[bytes, bytes]:
-        """Store each response unless its hash has one already; return what is stored for every hash given.
+    def put_many(self, answers: Mapping[bytes, AcaAnswer]) -> dict[bytes, bytes]:
+        """Store each answer unless its hash has one already; return the response stored for every hash given.
 
         For a hash answered before (by an earlier attempt or a concurrent one), the returned value
         is that earlier response, not the one passed in.
         """
+        ...
+
+    def lookup(self, cert_ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The request hash each certificate id (HashedId8) answered; ids never issued (or expired) are left out."""
         ...
 
 
@@ -86,15 +109,15 @@ class DynamoDbAcaResponseStore(DynamoTable):
                 raise TransientStoreError("ACA table busy during get_many (keys left unprocessed)")
         return found
 
-    def put_many(self, responses: Mapping[bytes, bytes], *, expires_at: int) -> dict[bytes, bytes]:
+    def put_many(self, answers: Mapping[bytes, AcaAnswer]) -> dict[bytes, bytes]:
         stored: dict[bytes, bytes] = {}
-        hashes = list(responses)
+        hashes = list(answers)
         for start in range(0, len(hashes), _BATCH):
             todo = hashes[start : start + _BATCH]
             while todo:
-                taken = self._put_chunk(todo, responses, expires_at)
+                taken = self._put_chunk(todo, answers)
                 if taken is None:
-                    stored.update({h: responses[h] for h in todo})
+                    stored.update({h: answers[h].response for h in todo})
                     break
                 # Hashes answered before keep their first response; write the others again.
                 stored.update(self.get_many(taken))
@@ -105,13 +128,19 @@ class DynamoDbAcaResponseStore(DynamoTable):
                 todo = [h for h in todo if h not in stored]
         return stored
 
-    def _put_chunk(self, hashes: list[bytes], responses: Mapping[bytes, bytes], expires_at: int) -> list[bytes] | None:
+    def _put_chunk(self, hashes: list[bytes], answers: Mapping[bytes, AcaAnswer]) -> list[bytes] | None:
         """Put every item in one transaction; None on success, else the hashes whose item already exists."""
         items = [
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": {**_key(h), "response": {"B": responses[h]}, "expiresAt": {"N": str(expires_at)}},
+                    # certId rides on the item the issue path writes anyway: no extra call per certificate.
+                    "Item": {
+                        **_key(h),
+                        "response": {"B": answers[h].response},
+                        "certId": {"S": answers[h].cert_id.hex()},
+                        "expiresAt": {"N": str(answers[h].expires_at)},
+                    },
                     # First answer only: a request already answered keeps its response (and certificate).
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
@@ -131,17 +160,41 @@ class DynamoDbAcaResponseStore(DynamoTable):
             return taken
         return None
 
+    def lookup(self, cert_ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        for cert_id in dict.fromkeys(cert_ids):
+            try:
+                # The GSI (KEYS_ONLY) holds pk, sk and certId: the request hash is in pk. A GSI read is
+                # eventually consistent, which revocation (long after issuance) can live with.
+                out = self.client.query(
+                    TableName=self._table,
+                    IndexName=CERT_ID_INDEX,
+                    KeyConditionExpression="certId = :c",
+                    ExpressionAttributeValues={":c": {"S": cert_id.hex()}},
+                    Limit=1,
+                )
+            except ClientError as exc:
+                raise self.error(exc, "lookup") from exc
+            items = out.get("Items", [])
+            if items:
+                found[cert_id] = _hash_of(items[0])
+        return found
+
 
 class FakeAcaResponseStore:
     """In-memory ``AcaResponseStore`` with the same first-answer-wins condition as the DynamoDB adapter."""
 
     def __init__(self) -> None:
-        self.items: dict[bytes, tuple[bytes, int]] = {}  # requestHash → (response, expiresAt)
+        self.items: dict[bytes, AcaAnswer] = {}  # requestHash → the first answer stored
 
     def get_many(self, request_hashes: Sequence[bytes]) -> dict[bytes, bytes]:
-        return {h: self.items[h][0] for h in request_hashes if h in self.items}
+        return {h: self.items[h].response for h in request_hashes if h in self.items}
 
-    def put_many(self, responses: Mapping[bytes, bytes], *, expires_at: int) -> dict[bytes, bytes]:
-        for h, response in responses.items():
-            self.items.setdefault(h, (response, expires_at))
-        return {h: self.items[h][0] for h in responses}
+    def put_many(self, answers: Mapping[bytes, AcaAnswer]) -> dict[bytes, bytes]:
+        for h, answer in answers.items():
+            self.items.setdefault(h, answer)
+        return {h: self.items[h].response for h in answers}
+
+    def lookup(self, cert_ids: Sequence[bytes]) -> dict[bytes, bytes]:
+        by_cert = {a.cert_id: h for h, a in self.items.items()}
+        return {c: by_cert[c] for c in cert_ids if c in by_cert}
