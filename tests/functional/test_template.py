@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import boto3
@@ -107,8 +108,20 @@ def test_every_api_event_is_on_the_one_binary_rest_api() -> None:
         if res["Type"] != "AWS::Serverless::Function":
             continue
         for event_name, event in res["Properties"].get("Events", {}).items():
+            if (name, event["Type"]) == ("CrlgFunction", "Schedule"):
+                continue  # the CRL generator's hourly publish, the one event that is no route
             assert event["Type"] == "Api", f"{name}.{event_name}"
             assert event["Properties"]["RestApiId"] == {"Ref": "ScmsApi"}, f"{name}.{event_name}"
+
+
+def test_crl_generator_publishes_hourly_without_force() -> None:
+    # Given the template, Then CrlgFunction runs publish_task hourly with {"force": false} and has no route.
+    crlg = load_template()["Resources"]["CrlgFunction"]["Properties"]
+    assert crlg["Handler"] == "handlers.publish_task" and crlg["CodeUri"] == "../functions/crlg/"
+    events = list(crlg["Events"].values())
+    assert [e["Type"] for e in events] == ["Schedule"]
+    assert events[0]["Properties"]["Schedule"] == "rate(1 hour)"
+    assert json.loads(events[0]["Properties"]["Input"]) == {"force": False}
 
 
 def test_service_layer_is_built_by_its_makefile_target() -> None:
