@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from scms_ma.revoke import Authorities
+from scms_ma.wiring import Services, from_settings
 from scms_service.config import Settings
 from scms_service.hierarchy import Hierarchy
 from scms_service.stores.ma_records import DynamoDbMaRecordStore, ReportExists, ReportRecord
@@ -26,3 +35,24 @@ def store_report(settings: Settings, report_id: str, *, suspect_cert: bytes, now
         DynamoDbMaRecordStore.from_settings(settings).put_report(record)
     except ReportExists:
         pass
+
+
+_MA_APP = Path(__file__).resolve().parents[2] / "functions" / "ma" / "app.py"
+
+
+def load_ma_app(name: str = "scms_ma_app") -> ModuleType:
+    """``functions/ma/app.py`` imported once under module ``name`` (as the local gateway loads it)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _MA_APP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def ma_services(settings: Settings, hierarchy: Hierarchy, authorities: Authorities, **changes: Any) -> Services:
+    """The MA's production wiring on moto (MaTable, the API key secret), with ``authorities`` as its callees."""
+    services = from_settings(settings)
+    return replace(services, keys=hierarchy, authorities=authorities, **changes)

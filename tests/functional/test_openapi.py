@@ -459,7 +459,7 @@ PRECONDITION: dict[str, Callable[[Stack, str], None]] = {
     "showReport": lambda s, _: store_report(
         s.settings, "00112233445566aa", suspect_cert=s.hierarchy.certificate("aca").encoded, now=time32.now()
     ),
-    "createRevocation": lambda s, _: s.devices.create(Ee(device_id="revoked-obu").device(), actor="test", now_unix=1),
+    "createRevocation": lambda s, _: _register(s, "revoked-obu"),
 }
 
 
@@ -471,6 +471,10 @@ def _fresh_device(example: dict[str, Any]) -> dict[str, Any]:
 
 # JSON request examples made unique per request, by operationId.
 FRESH: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"registerDevice": _fresh_device}
+
+
+def _register(s: Stack, device_id: str) -> None:
+    s.devices.create(Ee(device_id=device_id).device(), actor="test", now_unix=1)
 
 
 def _block(s: Stack, device_id: str) -> None:
