@@ -15,11 +15,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scms_service.errors import BadRequest, NotFound
 from scms_service.iperiod import IPeriods
+from scms_service.stores.crl_entries import HashedEntry, LinkedEntry
 from scms_service.stores.devices import DEVICE_ID_PATTERN
 from scms_service.stores.ma_records import MaRecordStore, RevocationRecord
 
@@ -66,32 +67,8 @@ class RevocationRequest:
     cause: str
 
 
-@dataclass(frozen=True)
-class LinkedEntry:
-    """A linked CRL entry: both LAs' seeds of one chain at ``i_seed`` (docs/architecture.md "CRL generator")."""
-
-    la1_id: bytes
-    la2_id: bytes
-    seed1: bytes = field(repr=False)
-    seed2: bytes = field(repr=False)
-    i_seed: int
-    j_max: int
-    i_max: int
-    revocation_id: str
-    created_at: int
-
-
-@dataclass(frozen=True)
-class HashedEntry:
-    """A hash CRL entry: HashedId10 of a certificate and its validity end."""
-
-    hashed_id10: bytes
-    expiry: int
-    revocation_id: str
-
-
 class CrlEntrySink(Protocol):
-    """Where the entries go (``CrlEntryStore`` of ``stores/crl_entries.py``, through ``wiring``)."""
+    """Where the entries go: the CRL generator's ``CrlEntryStore`` (``stores/crl_entries.py``) fits."""
 
     def add_linked(self, entries: Sequence[LinkedEntry]) -> int: ...
 

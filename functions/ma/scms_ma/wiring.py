@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
 from scms_service.stores.aws_errors import error_code, is_transient
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.crl_entries import DynamoDbCrlEntryStore
 from scms_service.stores.ma_records import DynamoDbMaRecordStore, MaRecordStore
 
 from scms_codec.cert.certificate import Certificate
@@ -44,7 +45,7 @@ from .authorities import (
     TaskFailed,
 )
 from .report import MaKeys
-from .revoke import Authorities, CrlEntrySink, HashedEntry, LinkedEntry
+from .revoke import Authorities, CrlEntrySink
 
 __all__ = ["InProcessTask", "LambdaTask", "LazyMaKeys", "Services", "authorities_from_settings", "from_settings"]
 
@@ -181,39 +182,6 @@ def _task(function_name: str, relative_path: str, handler: str, environment: Map
     return InProcessTask(relative_path, handler, environment)
 
 
-class CrlStoreSink:
-    """``CrlEntrySink`` on the CRL generator's ``CrlEntryStore`` (``stores/crl_entries.py``, CrlTable)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    @functools.cached_property
-    def _module(self) -> Any:
-        # Imported on use: the CRL generator's store module (its types are the contract's).
-        return importlib.import_module("scms_service.stores.crl_entries")
-
-    @functools.cached_property
-    def _store(self) -> Any:
-        return self._module.DynamoDbCrlEntryStore.from_settings(self._settings)
-
-    def add_linked(self, entries: Sequence[LinkedEntry]) -> int:
-        if not entries:
-            return 0
-        count: int = self._store.add_linked([_convert(self._module.LinkedEntry, e) for e in entries])
-        return count
-
-    def add_hashed(self, entries: Sequence[HashedEntry]) -> int:
-        if not entries:
-            return 0
-        count: int = self._store.add_hashed([_convert(self._module.HashedEntry, e) for e in entries])
-        return count
-
-
-def _convert(cls: Any, entry: Any) -> Any:
-    """``entry`` as the store's own entry type (same field names, per the contract)."""
-    return cls(**{name: getattr(entry, name) for name in cls.__dataclass_fields__ if hasattr(entry, name)})
-
-
 def authorities_from_settings(settings: Settings, crl_entries: CrlEntrySink | None = None) -> Authorities:
     """The callees by their function names (``InProcessTask`` twins for the empty ones) and the CRL store."""
     return Authorities(
@@ -222,7 +190,7 @@ def authorities_from_settings(settings: Settings, crl_entries: CrlEntrySink | No
         la1_seed=LaSeeds(_task(settings.la1_function, "la/handlers.py", "seed_task", {"SCMS_LA_ID": "0001"}), "LA1"),
         la2_seed=LaSeeds(_task(settings.la2_function, "la/handlers.py", "seed_task", {"SCMS_LA_ID": "0002"}), "LA2"),
         publish=CrlPublisher(_task(settings.crlg_function, "crlg/handlers.py", "publish_task")),
-        crl_entries=crl_entries if crl_entries is not None else CrlStoreSink(settings),
+        crl_entries=crl_entries if crl_entries is not None else DynamoDbCrlEntryStore.from_settings(settings),
     )
 
 

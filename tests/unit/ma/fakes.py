@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scms_ma.authorities import AcaLookup, CrlPublisher, LaSeeds, RaRevoker, TaskFailed
-from scms_ma.revoke import Authorities, HashedEntry, LinkedEntry
+from scms_ma.revoke import Authorities
+from scms_service.stores.crl_entries import HashedEntry, LinkedEntry
 
 CHAIN = "ab" * 16
 ENROLLMENT_HASH = "cd" * 32
