@@ -37,6 +37,12 @@ def settings() -> Settings:
     return load_settings()
 
 
+@functools.cache
+def _services() -> CrlgServices:
+    # Once per container: the hierarchy is verified on load and the crlg key fetched on first use.
+    return CrlgServices.from_settings(settings())
+
+
 def force_of(event: Any) -> bool:
     """The event's ``force`` (absent: false); ``InvalidTaskInput`` for anything but an object with a boolean."""
     if not isinstance(event, Mapping):
@@ -64,7 +70,7 @@ def handle(event: Any, services: CrlgServices, settings: Settings, *, now: int) 
 def publish_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point of CrlgFunction."""
     try:
-        result = handle(event, CrlgServices.from_settings(settings()), settings(), now=time32.now())
+        result = handle(event, _services(), settings(), now=time32.now())
     except Exception as exc:
         # The class is the caller's error name; no message here holds a seed.
         logger.warning("CRL publish failed", extra={"error": type(exc).__name__, "reason": str(exc)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from scms_service.config import Settings
@@ -35,14 +34,9 @@ class CrlgServices:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CrlgServices:
+        """CrlTable, the artifacts bucket and the hierarchy (loaded and verified now; the key on first signature)."""
         return cls(
             DynamoDbCrlEntryStore.from_settings(settings),
             S3Artifacts.from_settings(settings),
-            _cached_signer(settings),
+            crl_signer(DynamoDbCaStore.from_settings(settings), SecretsManagerKeyVault.from_settings(settings)),
         )
-
-
-@functools.cache
-def _cached_signer(settings: Settings) -> CrlSigner:
-    # Once per container: the hierarchy is verified on load and the key fetched on first use.
-    return crl_signer(DynamoDbCaStore.from_settings(settings), SecretsManagerKeyVault.from_settings(settings))
