@@ -55,4 +55,4 @@ def load_ma_app(name: str = "scms_ma_app") -> ModuleType:
 def ma_services(settings: Settings, hierarchy: Hierarchy, authorities: Authorities, **changes: Any) -> Services:
     """The MA's production wiring on moto (MaTable, the API key secret), with ``authorities`` as its callees."""
     services = from_settings(settings)
-    return replace(services, keys=hierarchy, authorities=authorities, **changes)
+    return replace(services, **{"keys": hierarchy, "authorities": authorities, **changes})
