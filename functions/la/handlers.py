@@ -5,6 +5,12 @@ Event (from the RA's state machine): ``{"chainId": hex (16 octets), "iFirst": in
 EncryptedIndividualPLV}, ...]}`` in (i, j) order. Refusals raise ``PlvRequestRefused`` subclasses
 (their class names are the ASL error names; never retry them); store throttling raises
 ``TransientStoreError`` (retry). The use case is ``scms_la.plv``.
+
+``seed_task`` (``La1SeedFunction`` / ``La2SeedFunction``, invoked by the MA; protocol.md §3.6 step 2):
+``{"chainId": hex (16 octets), "i": n}`` → ``{"laId": hex, "i": max(n, the chain's origin), "seed":
+<32 hex ls(i)>}``. The answer is the only place a seed leaves an LA; it is never logged. Errors:
+``PlvRequestInvalid`` (malformed), ``UnknownChain`` (this LA never saw the chain), ``TransientStoreError``.
+It reads the seed table only (no LA-ACA key).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from scms_la.plv import PlvRequest, PlvRequestInvalid, PlvResponse, pre_linkage_values
+from scms_la.plv import PlvRequest, PlvRequestInvalid, PlvResponse, pre_linkage_values, revocation_seed
 from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.linkage_keys import la_aca_key, la_id_of, la_role
@@ -25,7 +31,7 @@ from scms_service.stores.linkage_seeds import DynamoDbSeedStore, SeedStore
 
 from scms_codec import time32
 
-__all__ = ["LaServices", "handle", "plv_task", "request_from_event", "response_to_result"]
+__all__ = ["LaServices", "handle", "plv_task", "request_from_event", "response_to_result", "seed", "seed_task"]
 
 # Read at import, i.e. at cold start (style.md 14). Locally both LA functions run in one process
 # and each one's SCMS_LA_ID is in the environment only while its module is imported.
@@ -115,4 +121,43 @@ def plv_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
         extra={"iFirst": event.get("iFirst"), "iLast": event.get("iLast"), "jMax": event.get("jMax"),
                "plvs": len(result["plvs"])},
     )  # fmt: skip
+    return result
+
+
+@functools.cache
+def _seed_store() -> SeedStore:
+    # The seed task's own wiring: its table only, never the LA-ACA secret (its role cannot read it).
+    return DynamoDbSeedStore.from_settings(_SETTINGS, la_role(la_id_of(_SETTINGS)))
+
+
+def seed(event: Mapping[str, Any], *, la_id: bytes, seeds: SeedStore) -> dict[str, Any]:
+    """One seed task: parse ``{"chainId", "i"}``, one use-case call, the JSON answer (which holds the seed)."""
+    if not isinstance(event, Mapping):
+        raise PlvRequestInvalid("event must be a JSON object")
+    chain_hex, i = event.get("chainId"), event.get("i")
+    if not isinstance(chain_hex, str) or len(chain_hex) != 32:
+        raise PlvRequestInvalid("chainId must be 32 hex digits")
+    try:
+        chain_id = bytes.fromhex(chain_hex)
+    except ValueError:
+        raise PlvRequestInvalid("chainId must be 32 hex digits") from None
+    if not isinstance(i, int) or isinstance(i, bool):
+        raise PlvRequestInvalid("i must be an integer")
+    at, value = revocation_seed(chain_id, i, la_id=la_id, seeds=seeds)
+    return {"laId": la_id.hex(), "i": at, "seed": value.hex()}
+
+
+@observability.trace_handler(tracer)
+@logger.inject_lambda_context(clear_state=True)
+def seed_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Lambda entry point of La1SeedFunction and La2SeedFunction (the MA's revocation, protocol.md §3.6)."""
+    logger.append_keys(laId=_SETTINGS.la_id)
+    try:
+        result = seed(event, la_id=la_id_of(_SETTINGS), seeds=_seed_store())
+    except Exception as exc:
+        # The class name is the caller's error name; messages name a chain at most, never a seed.
+        logger.warning("seed request failed", extra={"error": type(exc).__name__, "reason": str(exc)[:200]})
+        raise
+    # Nothing of the answer: the seed (and the chain it belongs to) stays out of every log.
+    logger.info("seed answered", extra={"i": result["i"]})
     return result

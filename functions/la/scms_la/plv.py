@@ -34,6 +34,7 @@ __all__ = [
     "SeedMismatch",
     "UnknownChain",
     "pre_linkage_values",
+    "revocation_seed",
     "seed_at",
 ]
 
@@ -137,7 +138,7 @@ def _chain_seed(request: PlvRequest, la_id: bytes, seeds: SeedStore, now: int) -
         fresh = ChainSeed(request.chain_id, request.i_first, linkage.initial_seed(), la_id, now)
         stored = seeds.put_if_absent(fresh)
     if stored.la_id != la_id:
-        raise SeedMismatch(f"chain {request.chain_id.hex()}: seed of LaId {stored.la_id.hex()}, not {la_id.hex()}")
+        raise SeedMismatch(f"the chain's seed is of LaId {stored.la_id.hex()}, not {la_id.hex()}")
     return stored
 
 
@@ -165,17 +166,38 @@ def pre_linkage_values(
     return PlvResponse(la_id, tuple(out))
 
 
+def _stored_seed(chain_id: bytes, *, la_id: bytes, seeds: SeedStore) -> ChainSeed:
+    if not isinstance(chain_id, bytes) or len(chain_id) != CHAIN_ID_SIZE:
+        raise PlvRequestInvalid(f"chainId must be {CHAIN_ID_SIZE} octets")
+    stored = seeds.get(chain_id)
+    if stored is None:
+        raise UnknownChain("no seed for this chain")  # the chain id is a secret: never in exception text
+    if stored.la_id != la_id:
+        raise SeedMismatch(f"the chain's seed is of LaId {stored.la_id.hex()}, not {la_id.hex()}")
+    return stored
+
+
 def seed_at(chain_id: bytes, i: int, *, la_id: bytes, seeds: SeedStore) -> bytes:
     """ls(i) of a chain, for the MA's linked CRL entry (protocol.md §3.6 step 2); never logged.
 
-    ``UnknownChain`` for a chain this LA never saw; ``PlvBeforeOrigin`` for i before its first seed.
+    ``UnknownChain`` for a chain this LA never saw; ``PlvBeforeOrigin`` for i before its first seed;
+    ``PlvRequestInvalid`` for a chain id that is not 16 octets or an i outside Uint16.
     """
-    stored = seeds.get(chain_id)
-    if stored is None:
-        raise UnknownChain(f"no seed for chain {bytes(chain_id).hex()}")
-    if stored.la_id != la_id:
-        raise SeedMismatch(f"chain {bytes(chain_id).hex()}: seed of LaId {stored.la_id.hex()}, not {la_id.hex()}")
+    stored = _stored_seed(chain_id, la_id=la_id, seeds=seeds)
     _int(i, "i", 0, I_MAX)
     if i < stored.origin_i:
         raise PlvBeforeOrigin(f"i {i} is before the chain's first i-period {stored.origin_i}")
     return linkage.seed_at(la_id, stored.seed, stored.origin_i, i)
+
+
+def revocation_seed(chain_id: bytes, i: int, *, la_id: bytes, seeds: SeedStore) -> tuple[int, bytes]:
+    """(i', ls(i')) with i' = max(i, the chain's origin): the seed a linked CRL entry revoking from ``i`` carries.
+
+    The MA asks for the current i-period; a chain that starts later (a batch preloaded ahead) is
+    revoked from its first period, since seeds never evolve backwards (protocol.md §3.6 step 2, §4.6).
+    One read of the stored seed. ``UnknownChain`` / ``PlvRequestInvalid`` as ``seed_at``.
+    """
+    stored = _stored_seed(chain_id, la_id=la_id, seeds=seeds)
+    _int(i, "i", 0, I_MAX)
+    at = max(i, stored.origin_i)
+    return at, linkage.seed_at(la_id, stored.seed, stored.origin_i, at)
