@@ -27,6 +27,7 @@ up after a take-over fails its step 3 and its certificate is discarded unseen.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -57,6 +58,7 @@ from scms_codec.spdu import (
     EeEcaCertRequest,
     build_eca_ee_cert_response,
     content_path,
+    parse_eca_ee_cert_response,
     parse_ee_eca_cert_request,
     request_hash,
 )
@@ -259,9 +261,10 @@ def _issue(
     eca = chain[0]
     tbs: dict[str, Any] = {
         "id": request.tbs_cert["id"],
-        # The ECA sets the revocation coordinates: the root is the CRACA of enrollment certificates here.
+        # The ECA sets the revocation coordinates: the root is the CRACA of enrollment certificates here,
+        # and an enrollment certificate (no linkage data) is revoked on the hash CRL (protocol.md §3.5).
         "cracaId": chain[-1].hashed_id3,
-        "crlSeries": settings.crl_series,
+        "crlSeries": settings.crl_hash_series,
         "validityPeriod": validity_period(terms.start, terms.end),
         "certRequestPermissions": terms.cert_request_permissions,
     }
@@ -291,7 +294,10 @@ def _finish(
         _release_quietly(requests, record)
         raise BadRequest("device is not registered", code=ErrorCode.ENROLLMENT_CERT_UNREGISTERED)
     if not _holds(device, issued):
-        enrollment = EnrollmentRecord(issued.certificate_id, issued.validity_start, issued.validity_end, issued.eca_id)
+        enrollment = EnrollmentRecord(
+            issued.certificate_id, issued.validity_start, issued.validity_end, issued.eca_id,
+            cert_hash=_certificate_hash(record.response),
+        )  # fmt: skip
         try:
             devices.transition(
                 device.device_id,
@@ -312,6 +318,11 @@ def _finish(
                 raise
     requests.complete(record.request_hash)
     return record.response
+
+
+def _certificate_hash(response: bytes) -> str:
+    """SHA-256 (hex) of the COER certificate in our own signed response: what a hash CRL entry is made of."""
+    return hashlib.sha256(parse_eca_ee_cert_response(response).content.certificate.encoded).hexdigest()
 
 
 def _holds(device: Device | None, issued: IssuedCertificate) -> bool:

@@ -355,8 +355,10 @@ def _issued(response: bytes) -> EnrollmentRecord:
     content = parse_eca_ee_cert_response(response).content
     start, end = content.certificate.validity
     return EnrollmentRecord(
-        content.certificate.hashed_id8.hex(), start, end, content.eca_cert_chain[0].hashed_id8.hex()
-    )
+        content.certificate.hashed_id8.hex(), start, end, content.eca_cert_chain[0].hashed_id8.hex(),
+        # What a hash CRL entry for it is made of, should the device be revoked (protocol.md §3.6).
+        cert_hash=hashlib.sha256(content.certificate.encoded).hexdigest(),
+    )  # fmt: skip
 
 
 def _link(device_id: str, record: SuccessorRecord, new: EnrollmentRecord, *, devices: DeviceStore, now: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -118,7 +119,14 @@ def test_issued_certificate_carries_registered_permissions_region_and_eca_revoca
     assert listed == {PSID_BSM: None, 38: ("opaque", [b"\x01"])}
     assert cert.tbs["region"] == ("identifiedRegion", [("countryOnly", 840)])
     assert cert.tbs["cracaId"] == hierarchy().certificate("root").hashed_id3
-    assert cert.tbs["crlSeries"] == world.settings.crl_series
+    # An enrollment certificate has no linkage data: it is revoked on the hash CRL series (protocol.md §3.5).
+    assert cert.tbs["crlSeries"] == world.settings.crl_hash_series != world.settings.crl_series
+    # And the device record holds the SHA-256 of its COER, a hash CRL entry's source (twin: another cert's differs).
+    device = world.devices.get_by_canonical_id(world.ee.device().canonical_id)
+    assert device is not None
+    [record] = device.enrollments
+    assert record.cert_hash == hashlib.sha256(cert.encoded).hexdigest() != hashlib.sha256(b"other").hexdigest()
+    assert record.cert_hash is not None and record.cert_hash.endswith(cert.hashed_id8.hex())
 
 
 def test_validity_is_cut_to_the_configured_maximum() -> None:

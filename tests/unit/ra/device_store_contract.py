@@ -154,7 +154,9 @@ class DeviceStoreContract:
         store.transition(
             "dev-1", S.ENROLLED, expected=S.REGISTERED, cause="e", actor="eca", now_unix=NOW, enrollment=ENROLLMENT
         )
-        successor = EnrollmentRecord("1111111111111111", 600_000_100, 700_000_100, "fedcba9876543210")
+        # (with the SHA-256 of its COER, which a hash CRL entry needs; the first one predates that field)
+        successor = EnrollmentRecord("1111111111111111", 600_000_100, 700_000_100, "fedcba9876543210",
+                                     cert_hash="ab" * 24 + "1111111111111111")  # fmt: skip
         store.transition(
             "dev-1",
             S.SUCCESSOR_ENROLLED,

@@ -53,6 +53,7 @@ DEVICE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # canonicalId is an IA5String (protocol.md §3.1); the RA registers printable ASCII without spaces.
 CANONICAL_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,128}")
 _HASHED_ID8_HEX = re.compile(r"[0-9a-f]{16}")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _REGISTERED_CAUSE = "registered"
 
 
@@ -80,17 +81,28 @@ class Permission:
 
 @dataclass(frozen=True)
 class EnrollmentRecord:
-    """An enrollment certificate the ECA issued to a device (protocol.md §3.2 step 6)."""
+    """An enrollment certificate the ECA issued to a device (protocol.md §3.2 step 6).
+
+    ``cert_hash`` (SHA-256 of the certificate's COER) is what a hash CRL entry is made of when the
+    device is revoked (HashedId10 = its last 10 octets, protocol.md §3.6); records written before it
+    existed have None.
+    """
 
     cert_id: str  # HashedId8 of the enrollment certificate, 16 lowercase hex
     valid_from: int  # Time32
     valid_until: int  # Time32
     eca_id: str  # HashedId8 of the issuing ECA certificate, 16 lowercase hex
+    cert_hash: str | None = None  # SHA-256 of the COER enrollment certificate, 64 lowercase hex
 
     def __post_init__(self) -> None:
         for name in ("cert_id", "eca_id"):
             if not _HASHED_ID8_HEX.fullmatch(getattr(self, name)):
                 raise ValueError(f"{name}: expected 16 lowercase hex digits")
+        if self.cert_hash is not None and not _SHA256_HEX.fullmatch(self.cert_hash):
+            raise ValueError("cert_hash: expected 64 lowercase hex digits")
+        if self.cert_hash is not None and self.cert_hash[-16:] != self.cert_id:
+            # HashedId8 = the low 8 octets of the same SHA-256 (1609.2 §6.4.3): one certificate, both names.
+            raise ValueError("cert_hash: does not end with cert_id")
         if self.valid_until < self.valid_from:
             raise ValueError("valid_until: before valid_from")
 
@@ -582,7 +594,13 @@ def _permissions_json(permissions: Sequence[Permission]) -> str:
 def _enrollments_json(enrollments: Sequence[EnrollmentRecord]) -> str:
     return json.dumps(
         [
-            {"cert_id": e.cert_id, "valid_from": e.valid_from, "valid_until": e.valid_until, "eca_id": e.eca_id}
+            {
+                "cert_id": e.cert_id,
+                "valid_from": e.valid_from,
+                "valid_until": e.valid_until,
+                "eca_id": e.eca_id,
+                **({"cert_hash": e.cert_hash} if e.cert_hash is not None else {}),
+            }
             for e in enrollments
         ],
         sort_keys=True,
