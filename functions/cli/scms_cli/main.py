@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import ctl_cmd, device_cmd, init_cmd, inspect_cmd, revoke_cmd, serve_cmd, status_cmd
+from . import crl_cmd, ctl_cmd, device_cmd, init_cmd, inspect_cmd, revoke_cmd, serve_cmd, status_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scms", description="OpenSCMS operator tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (serve_cmd, init_cmd, device_cmd, inspect_cmd, status_cmd, ctl_cmd, revoke_cmd):
+    for command in (serve_cmd, init_cmd, device_cmd, inspect_cmd, status_cmd, ctl_cmd, revoke_cmd, crl_cmd):
         command.add_parser(sub)
     return parser
 
