@@ -171,9 +171,25 @@ class InProcessTask:
         function = self._function
         try:
             # Through JSON both ways, as a Lambda invoke would be.
-            return json.loads(json.dumps(function(json.loads(json.dumps(event)), None)))
+            return json.loads(json.dumps(function(json.loads(json.dumps(event)), _TwinContext(self._path.stem))))
         except Exception as exc:
             raise TaskFailed(type(exc).__name__) from exc
+
+
+@dataclass(frozen=True)
+class _TwinContext:
+    """The Lambda context attributes a handler's Powertools decorators read."""
+
+    function_name: str
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:in-process"
+    memory_limit_in_mb: int = 128
+    aws_request_id: str = "in-process"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
 
 
 def _task(function_name: str, relative_path: str, handler: str, environment: Mapping[str, str] | None = None) -> Task:
