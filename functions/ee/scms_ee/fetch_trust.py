@@ -338,12 +338,20 @@ def _info_status(
         return answer, info, False
     except VerificationFailed:
         # The RA may have moved to a certificate the stored CCF does not hold yet: fetch it and retry once.
-        fetch_chain_use_case.fetch_chain(state, client, trace, pinned_root=None, series=None, now=now, say=say)
-        result.fetched.append("ccf")
+        _fetch_ccf(state, client, trace, now, say, result)
         info, signer = verify_info_status(answer.body, root=root, ca=ca_certificates(state), now=now)
         if trace.enabled:
             trace.certificate("ra", signer, issued_by=None)
         return answer, info, True
+
+
+def _fetch_ccf(
+    state: DeviceState, client: Client, trace: Trace, now: int, say: Callable[[str], None], result: TrustResult
+) -> None:
+    """Step 2: ``fetch-chain``'s use case (conditional on the stored CCF's name; it says when unchanged)."""
+    chain = fetch_chain_use_case.fetch_chain(state, client, trace, pinned_root=None, series=None, now=now, say=say)
+    if not chain.unchanged:
+        result.fetched.append(chain.filename or "ccf")
 
 
 def _fetch_ctls(
@@ -468,8 +476,7 @@ def fetch_trust(
     result = TrustResult()
     ccf_done = False
     if not ca_certificates(state):
-        fetch_chain_use_case.fetch_chain(state, client, trace, pinned_root=None, series=None, now=now, say=say)
-        result.fetched.append("ccf")
+        _fetch_ccf(state, client, trace, now, say, result)
         ccf_done = True
     saved = _trust(state).get("info_status")
     previous = saved if isinstance(saved, dict) else None
@@ -486,8 +493,7 @@ def fetch_trust(
     ctl_now = None if info is None else [c.sequence_number for c in info.ctl if c.ctl_series_id == series]
     if info is None or changed("ca_ccf", info.ca_ccf):
         if not ccf_done:
-            fetch_chain_use_case.fetch_chain(state, client, trace, pinned_root=None, series=None, now=now, say=say)
-            result.fetched.append("ccf")
+            _fetch_ccf(state, client, trace, now, say, result)
     any_new = False
     if info is None or changed("ctl", ctl_now) or _newest_stored_ctl(state, series) is None:
         any_new = _fetch_ctls(state, client, trace, root, series, result) or any_new
