@@ -358,10 +358,10 @@ def next_period_start(schedule: IPeriods, now: int) -> int:
 
 def provision_and_download(
     stack: RunningStack, state: DeviceState, variant: Variant, cert_type: CertType, periods: int, *,
-    wait: float, workers: int | None,
+    wait: float, workers: int | None, transport: RecordingTransport | None = None,
 ) -> DeviceRun:  # fmt: skip
     """``scms-ee provision`` then ``download`` through the library API; nothing saved but the request."""
-    transport = RecordingTransport()
+    transport = RecordingTransport() if transport is None else transport
     client = Client(stack.url, timeout=120, transport=transport)
     schedule = provision_use_case.default_schedule()
     now = time32.now()
