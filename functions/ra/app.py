@@ -7,9 +7,25 @@ from email.utils import formatdate
 
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
-from scms_ra import ca_certificate, ccf, download, lifecycle_ops, provision_start, read, register, successor
+from scms_ra import (
+    ca_certificate,
+    ccf,
+    composite_crl,
+    crl_download,
+    ctl_download,
+    download,
+    info_status,
+    lifecycle_ops,
+    provision_start,
+    read,
+    register,
+    role_certificate,
+    successor,
+    trust_sources,
+)
 from scms_ra.authorize import authorize
 from scms_ra.present import device_json
+from scms_ra.trust import TrustFile
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
 from scms_service import aws
 from scms_service.auth import API_KEY_HEADER
@@ -70,6 +86,20 @@ def configure_ccf_source(value: ccf.CcfSource | None) -> None:
 def ccf_source() -> ccf.CcfSource:
     """CaTable (the adapter is cheap: ``scms_service.aws`` keeps one boto3 client per process)."""
     return _ccf_source if _ccf_source is not None else DynamoDbCaStore.from_settings(services().settings)
+
+
+_trust: trust_sources.TrustSources | None = None
+
+
+def configure_trust(value: trust_sources.TrustSources | None) -> None:
+    """Read the trust downloads from ``value`` (tests); None goes back to CaTable, CrlTable and S3."""
+    global _trust
+    _trust = value
+
+
+def trust() -> trust_sources.TrustSources:
+    """The trust downloads' sources (built per request from the process's Settings unless configured)."""
+    return _trust if _trust is not None else trust_sources.from_settings(services().settings)
 
 
 def _error(request: Request, exc: ScmsError) -> Response:
@@ -143,6 +173,70 @@ def get_ccf() -> Response:
     params: dict[str, str] = dict(request.query_params or {})
     found = ccf.certificate_chain_file(ccf_source(), params.get("ctlSeriesId"), now=time32.now())
     return download_response(request, found.body, found.filename, found.last_modified)
+
+
+def _params() -> dict[str, str]:
+    return dict(_request().query_params or {})
+
+
+def _trust_file(found: TrustFile) -> Response:
+    return download_response(_request(), found.body, found.filename, found.last_modified, etag=found.etag)
+
+
+@app.route("/v3/crl", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_crl() -> Response:
+    """The latest ``SecuredCrl`` of a (CRACA, series), 1609.2.1 §6.3.5.10 (protocol.md §2.2)."""
+    params, sources = _params(), trust()
+    return _trust_file(
+        crl_download.crl_file(sources.crls, sources.artifacts, params.get("craca"), params.get("crlSeries"))
+    )
+
+
+@app.route("/v3/composite-crl-ctl", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_composite_crl() -> Response:
+    """Every latest CRL and the home CTL, 1609.2.1 §6.3.5.8, clause 8.5 (``CompositeCrlSpdu``)."""
+    sources = trust()
+    found = composite_crl.composite_crl_file(sources.ca, sources.crls, sources.artifacts, _params().get("ctlSeriesId"))
+    return _trust_file(found)
+
+
+@app.route("/v3/ctl", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_ctl() -> Response:
+    """The CTLs of a series as a stored zip, 1609.2.1 §6.3.5.11, clause 8.6."""
+    params = _params()
+    found = ctl_download.ctl_zip_file(trust().ca, params.get("ctlSeriesId"), params.get("ctlSequenceNumber"))
+    response = _trust_file(found)
+    if response.status_code in (200, 206):
+        response.headers["Content-Type"] = ZIP  # 304 and 416 have no body
+    return response
+
+
+@app.route("/v3/ra-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_ra_certificate() -> Response:
+    """The RA's active certificate, 1609.2.1 §6.3.5.12."""
+    return _trust_file(role_certificate.ra_certificate(trust().ca))
+
+
+@app.route("/v3/ma-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_ma_certificate() -> Response:
+    """The MA's active certificate, for a PSID it covers when ``psid`` is given, 1609.2.1 §6.3.5.13."""
+    return _trust_file(role_certificate.ma_certificate(trust().ca, _params().get("psid")))
+
+
+@app.route("/v3/certificate-management-info-status", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
+@_handled
+def get_info_status() -> Response:
+    """The RA-signed ``CertificateManagementInformationStatusSpdu``, 1609.2.1 §6.3.5.14, clause 8.7."""
+    sources, deps = trust(), services()
+    found = info_status.info_status_file(
+        sources.ca, sources.crls, lambda: deps.ra.signer("ra"), host=_request().headers.get("host"), now=time32.now()
+    )
+    return _trust_file(found)
 
 
 @app.route("/v3/authorization-certificate", methods=["POST"], content_types=[OCTET_STREAM])

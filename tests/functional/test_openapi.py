@@ -47,6 +47,7 @@ from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.crl_entries import CrlRecord, DynamoDbCrlEntryStore
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 from werkzeug.datastructures import Headers
@@ -61,6 +62,7 @@ from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu import parse_ra_ee_cert_ack, parse_ra_ee_enrollment_cert_ack
+from scms_codec.spdu.crl import CrlContents, build_secured_crl
 from scms_codec.spdu.ra_ee_ack import RaEeCertInfo
 from tests.functional.ma_support import misbehavior_report, store_report
 from tests.functional.ra_app import create_state_machine
@@ -455,12 +457,22 @@ def _binary_variants(valid: bytes, rng: random.Random) -> Iterator[tuple[str, by
 # Operations whose success needs a prior state, by operationId (the state, not the route set).
 PRECONDITION: dict[str, Callable[[Stack, str], None]] = {
     "unblockDevice": lambda s, device_id: _block(s, device_id),
+    "getCrl": lambda s, _: _publish_crl(s),
     # The MA's: the example report id is stored; the example revocation's device is registered.
     "showReport": lambda s, _: store_report(
         s.settings, "00112233445566aa", suspect_cert=s.hierarchy.certificate("aca").encoded, now=time32.now()
     ),
     "createRevocation": lambda s, _: _register(s, "revoked-obu"),
 }
+
+
+def _publish_crl(s: Stack) -> None:
+    """A hash CRL signed by the CRL generator, stored and recorded as ``scms_crlg.publish`` does."""
+    craca, series, now = s.hierarchy.certificate("root").hashed_id8, s.settings.crl_hash_series, time32.now()
+    contents = CrlContents(series, craca, now, now + 3600, ("fullHashCrl", {"crlSerial": 1, "entries": []}))
+    key = f"crl/{craca.hex()}_{series}_1.oer"
+    S3Artifacts.from_settings(s.settings).put(key, build_secured_crl(contents, s.hierarchy.signer("crlg")))
+    DynamoDbCrlEntryStore.from_settings(s.settings).put_crl(CrlRecord(craca, series, 1, now, now + 3600, key, ""))
 
 
 def _fresh_device(example: dict[str, Any]) -> dict[str, Any]:
@@ -513,8 +525,10 @@ class Generator:
             return self.batch.filename
         if name == "certId":
             return self.stack.hierarchy.certificate("eca").hashed_id8.hex()
-        if name == "ctlSeriesId":
+        if name in ("ctlSeriesId", "craca"):
             return self.stack.hierarchy.certificate("root").hashed_id8.hex()
+        if name == "crlSeries":
+            return str(self.stack.settings.crl_hash_series)
         if name == "device_id":
             return self.device_id
         if param["in"] == "header" and name in {"Range", "If-None-Match", "If-Modified-Since", "If-Range"}:

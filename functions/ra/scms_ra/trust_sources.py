@@ -1,4 +1,5 @@
-"""Where the trust downloads read from: CaTable (certificates, CTLs), the CRL index (CrlTable) and S3.
+"""Where the trust downloads read from: CaTable (certificates, CTLs), the CRL generator's
+records (``stores.crl_entries`` on CrlTable) and S3.
 
 Built per request from Settings (the adapters are cheap: ``scms_service.aws`` keeps one boto3 client
 per process); tests pass in-memory stores instead (``app.configure_trust``).
@@ -6,15 +7,15 @@ per process); tests pass in-memory stores instead (``app.configure_trust``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scms_service.config import Settings
 from scms_service.stores.artifacts import Artifacts, S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore
+from scms_service.stores.crl_entries import DynamoDbCrlEntryStore
 
 from .info_status import InfoSource
-from .trust import CrlIndex, CrlRecordView
+from .trust import CrlIndex
 
 __all__ = ["TrustSources", "from_settings"]
 
@@ -28,20 +29,10 @@ class TrustSources:
     artifacts: Artifacts
 
 
-class _NoCrls:
-    """A CRL index with nothing published (until the CRL generator's store is wired)."""
-
-    def latest(self, craca: bytes, series: int) -> CrlRecordView | None:
-        return None
-
-    def latest_all(self) -> Sequence[CrlRecordView]:
-        return []
-
-
 def from_settings(settings: Settings) -> TrustSources:
     """The deployed sources: CaTable, CrlTable and the artifacts bucket named by ``settings``."""
     return TrustSources(
         ca=DynamoDbCaStore.from_settings(settings),
-        crls=_NoCrls(),
+        crls=DynamoDbCrlEntryStore.from_settings(settings),
         artifacts=S3Artifacts.from_settings(settings),
     )
