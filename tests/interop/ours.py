@@ -87,8 +87,12 @@ def pki() -> Pki:
             appPermissions=_ssp("810002"),
             # minChainLength 2 and eeType {app, enrol} differ from their DEFAULTs, so both are on the wire.
             certIssuePermissions=[
-                {"subjectPermissions": ("all", None), "minChainLength": 2, "chainLengthRange": 0,
-                 "eeType": EE_TYPE_APP_ENROL},
+                {
+                    "subjectPermissions": ("all", None),
+                    "minChainLength": 2,
+                    "chainLengthRange": 0,
+                    "eeType": EE_TYPE_APP_ENROL,
+                },
             ],
         ),
         root_key.public_key(),
@@ -150,9 +154,7 @@ def pki() -> Pki:
         "crlSeries": 1,
     }
     _, request_point = points.generate()
-    pseudonym, _r = issue_implicit(
-        _tbs(("linkageData", linkage), **pseudonym_fields), request_point, aca, aca_key
-    )
+    pseudonym, _r = issue_implicit(_tbs(("linkageData", linkage), **pseudonym_fields), request_point, aca, aca_key)
     group = {"jValue": b"\x00\x00\x00\x0f", "value": bytes(range(9))}
     pseudonym_group, _r = issue_implicit(
         _tbs(("linkageData", {**linkage, "group-linkage-value": group}), **pseudonym_fields),
@@ -168,8 +170,17 @@ def pki() -> Pki:
         elector_key,
     )
     return Pki(
-        root=root, ica=ica, ra=ra, ra_key=ra_key, aca=aca, aca_cubk=aca_cubk, enrollment=enrollment,
-        enrollment_key=enrollment_key, pseudonym=pseudonym, pseudonym_group=pseudonym_group, elector=elector,
+        root=root,
+        ica=ica,
+        ra=ra,
+        ra_key=ra_key,
+        aca=aca,
+        aca_cubk=aca_cubk,
+        enrollment=enrollment,
+        enrollment_key=enrollment_key,
+        pseudonym=pseudonym,
+        pseudonym_group=pseudonym_group,
+        elector=elector,
     )
 
 
@@ -187,11 +198,38 @@ def certificates() -> tuple[Built, ...]:
     """Every certificate of the PKI, by role."""
     p = pki()
     named = {
-        "root": p.root, "ica": p.ica, "ra": p.ra, "aca": p.aca, "aca_cubk": p.aca_cubk,
-        "enrollment": p.enrollment, "pseudonym": p.pseudonym, "pseudonym_group": p.pseudonym_group,
+        "root": p.root,
+        "ica": p.ica,
+        "ra": p.ra,
+        "aca": p.aca,
+        "aca_cubk": p.aca_cubk,
+        "enrollment": p.enrollment,
+        "pseudonym": p.pseudonym,
+        "pseudonym_group": p.pseudonym_group,
         "elector_p384": p.elector,
     }
     return tuple(Built(f"cert-{name}", "Certificate", cert.encoded) for name, cert in named.items())
+
+
+def _crls(signer: Signer, craca: bytes) -> list[tuple[str, bytes]]:
+    """The CRL generator's two CRL kinds (scms_crlg.publish bodies), SecuredCrl as it signs them."""
+    from scms_crlg.publish import hash_crl_body, linked_crl_body
+    from scms_service.stores.crl_entries import HashedEntry, LinkedEntry
+
+    from scms_codec.spdu.crl import CrlContents, build_secured_crl
+
+    la1, la2 = b"\x8e\x09", b"\x59\xce"
+    linked = linked_crl_body(
+        [LinkedEntry(la1, la2, bytes(range(16)), bytes(range(16, 32)), 3, 20, 9, "r", START),
+         LinkedEntry(la1, la2, bytes(range(32, 48)), bytes(range(48, 64)), 4, 4, 9, "r", START)],
+        i_rev=5,
+    )  # fmt: skip
+    hashed = hash_crl_body([HashedEntry(bytes(range(10)), START + 3600, "r")], START)
+    return [
+        (f"crl-{kind}", build_secured_crl(CrlContents(series, craca, START, START + 86400, (body.kind, body.value)),
+                                          signer))
+        for kind, series, body in (("linked", 1, linked), ("hash", 2, hashed))
+    ]  # fmt: skip
 
 
 @cache
@@ -214,5 +252,6 @@ def spdus() -> tuple[Built, ...]:
         ("encrypted-symm", encrypt(signed, SymmRecipient(bytes(16)))),
         ("encrypted-psk", encrypt(signed, PskRecipient(bytes(range(16))))),
         ("encrypted-two-recipients", encrypt(signed, [CertRecipient(p.ra), RekRecipient(ee_key.public_key())])),
+        *_crls(ra_signer, p.root.hashed_id8),
     ]
     return tuple(Built(f"spdu-{name}", "Ieee1609Dot2Data", data) for name, data in built)
