@@ -153,6 +153,8 @@ class InProcessTask:
         if spec is None or spec.loader is None:
             raise AuthorityFailed(f"in-process twin {self._path.name} cannot be loaded")
         module = importlib.util.module_from_spec(spec)
+        # Registered before it runs, as an import does (a dataclass in it looks its module up).
+        sys.modules[name] = module
         saved = {key: os.environ.get(key) for key in self._environment}
         os.environ.update(self._environment)
         try:
@@ -163,7 +165,6 @@ class InProcessTask:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = old
-        sys.modules[name] = module
         function: Callable[[Any, Any], Any] = getattr(module, self._handler)
         return function
 
