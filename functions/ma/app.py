@@ -7,6 +7,8 @@ reports and revocations (docs/architecture.md "MA"); the use cases are ``scms_ma
 
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
 from scms_ma import reports
@@ -84,13 +86,13 @@ def _authorized(request: Request) -> Services:
 
 
 def _json_body(request: Request) -> dict[str, object]:
-    import json
-
+    """The body as a JSON object; 400 ("body: ...") if too big, not UTF-8 JSON or not an object."""
     body = request_body(request)
     if len(body) > MAX_JSON_OCTETS:
         raise BadRequest(f"body: larger than {MAX_JSON_OCTETS} octets")
     try:
         doc = json.loads(body)
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError):
         raise BadRequest("body: expected a JSON object") from None
     if not isinstance(doc, dict):
