@@ -8,6 +8,12 @@ Catch marks the request FAILED. A malformed event raises ``InvalidTaskInput``.
 Logs carry the request hash as correlation id for a request's own tasks; ``draw`` and ``deliver``
 serve many devices at once and log counts only, so nothing the ACA sees is put beside a device's
 request (issue #5 §4). No chain id, device id, key or PLV is logged.
+
+``revoke`` is not a state machine task: the MA invokes it (docs/architecture.md "Calls between
+authorities"): ``{"task": "revoke", "by": "acaRequest" | "enrollmentCert" | "device", "value",
+"cause"}`` → ``{"alreadyRevoked", "chains": [{"chainId", "iFirst", "iLast", "jMax"}], "enrollments":
+[{"certHash", "expiry"}]}`` (no device id). Use case ``scms_ra.revoke``; its errors
+``RevocationTargetNotFound`` and ``InvalidTaskInput`` (malformed input) by class name.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from scms_ra import batch_status
 from scms_ra.assemble import assemble
 from scms_ra.expand import expand_chunk, linkage_infos, pool_key
 from scms_ra.plan import plan_chunks
+from scms_ra.revoke import InvalidRevocation, revoke
 from scms_ra.shuffle import AcaCertificates, Ticket, deliver, draw
 from scms_service import observability
 from scms_service.config import Settings, load_settings
@@ -31,6 +38,7 @@ from scms_service.iperiod import IPeriods
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestNotFound
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.issued_certs import DynamoDbIssuedCertStore
 from scms_service.stores.shuffle_pool import DynamoDbShufflePool, Lease, PoolItem
 
@@ -76,6 +84,10 @@ class _Ra:
     @functools.cached_property
     def requests(self) -> DynamoDbAuthRequestStore:
         return DynamoDbAuthRequestStore.from_settings(settings())
+
+    @functools.cached_property
+    def devices(self) -> DynamoDeviceStore:
+        return DynamoDeviceStore.from_settings(settings())
 
     @functools.cached_property
     def pool(self) -> DynamoDbShufflePool:
@@ -266,6 +278,27 @@ def _fail(event: Mapping[str, Any], now: int) -> dict[str, Any]:
     return {"status": record.status.value}
 
 
+def _revoke(event: Mapping[str, Any], now: int) -> dict[str, Any]:
+    try:
+        out = revoke(
+            _field(event, "by", str), _field(event, "value", str), _field(event, "cause", str),
+            now=now, devices=_ra.devices, requests=_ra.requests,
+        )  # fmt: skip
+    except InvalidRevocation as exc:
+        raise InvalidTaskInput(f"event.{exc}") from None
+    # Counts only: neither the device nor its chains go beside the MA's question in a log.
+    counts = {"chains": len(out.chains), "enrollments": len(out.enrollments), "missingHashes": out.missing_hashes}
+    logger.info("device revoked", extra={"alreadyRevoked": out.already_revoked, **counts})
+    chains = [
+        {"chainId": c.chain_id.hex(), "iFirst": c.i_first, "iLast": c.i_last, "jMax": c.j_max} for c in out.chains
+    ]
+    return {
+        "alreadyRevoked": out.already_revoked,
+        "chains": chains,
+        "enrollments": [{"certHash": e.cert_hash.hex(), "expiry": e.expiry} for e in out.enrollments],
+    }
+
+
 _TASKS: dict[str, Callable[[Mapping[str, Any], int], dict[str, Any]]] = {
     "plan": _plan,
     "expand": _expand,
@@ -275,6 +308,7 @@ _TASKS: dict[str, Callable[[Mapping[str, Any], int], dict[str, Any]]] = {
     "assemble": _assemble,
     "done": _done,
     "fail": _fail,
+    "revoke": _revoke,
 }
 
 

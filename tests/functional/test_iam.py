@@ -377,9 +377,24 @@ def _wait_for(sfn: Any, execution_arn: str) -> str:
     raise AssertionError("execution still running")
 
 
+def _revoke_calls(stack: Any) -> set[Grant]:
+    """The MA's revoke task on the provisioned devices: by an ACA request, an enrollment certificate, a device id."""
+    client = boto3.client("dynamodb")  # not the recorded process client: finding the handles is not the task's
+    items = client.scan(TableName=stack.settings.ra_table, FilterExpression="attribute_exists(acaRequestId)")["Items"]
+    device = DynamoDeviceStore(stack.settings.ra_table, client=client).get("obu-b")
+    assert items and device is not None and device.enrollment is not None
+    recorder = CallRecorder()
+    for by, value in (("acaRequest", items[0]["acaRequestId"]["S"]), ("enrollmentCert", device.enrollment.cert_id),
+                      ("device", "obu-a")):  # fmt: skip
+        stack.tasks.handler({"task": "revoke", "by": by, "value": value, "cause": "iam"}, None)
+    return recorder.calls
+
+
 def test_the_ra_batch_role_allows_every_call_of_the_provisioning_tasks_and_nothing_more(batch_stack: Any) -> None:
     # Given two devices provisioned and one request failed through the real state machine,
     calls = _provisioning_calls(batch_stack)["RaBatchFunction"]
+    # and the MA's revoke task (the same function) run on them,
+    calls |= _revoke_calls(batch_stack)
     # Then RaBatchFunction's role allows each call its tasks made, and grants nothing they never use.
     grants = granted("RaBatchFunction")
     missing = sorted(c for c in calls if not allowed(c, grants))

@@ -9,9 +9,13 @@ Items:
 - ``pk=RARATE#<enrollmentCertId>#<psidSet>, sk=<generationTime 10 digits>#<requestHash hex>``: one
   accepted request, counted by generationTime for ra-maxReqs and ra-minWait (protocol.md §5.3),
   with ``expiresAt`` (Unix seconds, TTL) past the 7x24 h window.
+- ``pk=DEVICE#<deviceId>, sk=REQUEST#<requestHash hex>`` (keys only, no TTL): the device's requests,
+  one Query away, for revocation (protocol.md §3.6 step 2: every linkage chain of the device).
 
-Both are written in one transaction, conditional on the request item being absent: of two
-concurrent copies of the same bytes exactly one is stored.
+All three are written in one transaction, conditional on the request item being absent: of two
+concurrent copies of the same bytes exactly one is stored. ``request_of_aca_request`` reads the
+``byAcaRequest`` index of the delivered certificates (``stores.issued_certs``), which share the
+request's partition: an ACA request's HashedId8 → the authorization request it was made for.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class RequestStatus(StrEnum):
     GENERATING = "GENERATING"
     DONE = "DONE"
     FAILED = "FAILED"
+
+
+ACA_REQUEST_INDEX = "byAcaRequest"
 
 
 class RequestExists(Conflict):
@@ -119,6 +126,14 @@ class AuthRequestStore(Protocol):
         """Entries of that key with generationTime ≥ ``since``, oldest first."""
         ...
 
+    def of_device(self, device_id: str) -> list[bytes]:
+        """The hashes of every request the device made that is stored (in hash order)."""
+        ...
+
+    def request_of_aca_request(self, aca_request_id: bytes) -> bytes | None:
+        """The request a delivered certificate's ``RaAcaCertRequestSpdu`` (by its HashedId8) was made for, or None."""
+        ...
+
     def set_status(
         self,
         request_hash: bytes,
@@ -141,6 +156,10 @@ def _req_key(request_hash: bytes) -> dict[str, Any]:
 
 def _rate_pk(enrollment_cert_id: str, psid_set: str) -> str:
     return f"RARATE#{enrollment_cert_id}#{psid_set}"
+
+
+def _device_key(record: RequestRecord) -> dict[str, Any]:
+    return {"pk": {"S": f"DEVICE#{record.device_id}"}, "sk": {"S": f"REQUEST#{record.request_hash.hex()}"}}
 
 
 def _rate_key(record: RequestRecord) -> dict[str, Any]:
@@ -250,6 +269,8 @@ class DynamoDbAuthRequestStore(DynamoTable):
                     },
                     # Keyed by this request's hash: it exists exactly when the request item does.
                     {"Put": {"TableName": self._table, "Item": rate_item}},
+                    # The device's list of requests (revocation): likewise.
+                    {"Put": {"TableName": self._table, "Item": _device_key(record)}},
                 ]
             )
         except ClientError as exc:
@@ -271,6 +292,7 @@ class DynamoDbAuthRequestStore(DynamoTable):
                         }
                     },
                     {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
+                    {"Delete": {"TableName": self._table, "Key": _device_key(record)}},
                 ]
             )
         except ClientError as exc:
@@ -301,6 +323,42 @@ class DynamoDbAuthRequestStore(DynamoTable):
                 kwargs["ExclusiveStartKey"] = last
         except ClientError as exc:
             raise self.error(exc, "rate_entries") from exc
+
+    def of_device(self, device_id: str) -> list[bytes]:
+        hashes: list[bytes] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :req)",
+            "ExpressionAttributeValues": {":pk": {"S": f"DEVICE#{device_id}"}, ":req": {"S": "REQUEST#"}},
+            "ProjectionExpression": "sk",
+            # Strongly consistent: a request accepted just before the revocation is listed.
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                out = self.client.query(**kwargs)
+                hashes.extend(bytes.fromhex(item["sk"]["S"].removeprefix("REQUEST#")) for item in out.get("Items", []))
+                last = out.get("LastEvaluatedKey")
+                if not last:
+                    return hashes
+                kwargs["ExclusiveStartKey"] = last
+        except ClientError as exc:
+            raise self.error(exc, "of_device") from exc
+
+    def request_of_aca_request(self, aca_request_id: bytes) -> bytes | None:
+        try:
+            # KEYS_ONLY index over the delivered certificates (pk=REQ#<requestHash>, sk=CERT#i#j).
+            out = self.client.query(
+                TableName=self._table,
+                IndexName=ACA_REQUEST_INDEX,
+                KeyConditionExpression="acaRequestId = :a",
+                ExpressionAttributeValues={":a": {"S": aca_request_id.hex()}},
+                Limit=1,
+            )
+        except ClientError as exc:
+            raise self.error(exc, "request_of_aca_request") from exc
+        items = out.get("Items", [])
+        return bytes.fromhex(items[0]["pk"]["S"].removeprefix("REQ#")) if items else None
 
     def set_status(
         self,
@@ -353,6 +411,9 @@ class FakeAuthRequestStore:
     def __init__(self) -> None:
         self.requests: dict[bytes, RequestRecord] = {}
         self.rates: dict[tuple[str, str], dict[tuple[int, bytes], int]] = {}
+        # What the byAcaRequest index holds on DynamoDB (the delivered certificates' acaRequestId):
+        # tests that deliver certificates note them here (HashedId8 of the ACA request → request hash).
+        self.aca_requests: dict[bytes, bytes] = {}
 
     def get(self, request_hash: bytes) -> RequestRecord | None:
         return self.requests.get(request_hash)
@@ -378,6 +439,12 @@ class FakeAuthRequestStore:
         entries = self.rates.get((enrollment_cert_id, psid_set), {})
         found = sorted((g, h) for (g, h) in entries if g >= since)
         return [RateEntry(g, h) for g, h in found]
+
+    def of_device(self, device_id: str) -> list[bytes]:
+        return sorted(h for h, r in self.requests.items() if r.device_id == device_id)
+
+    def request_of_aca_request(self, aca_request_id: bytes) -> bytes | None:
+        return self.aca_requests.get(aca_request_id)
 
     def set_status(
         self,
