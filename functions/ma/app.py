@@ -158,6 +158,8 @@ def create_revocation() -> Response:
         records=deps.records,
         authorities=deps.authorities,
     )
+    if created:
+        add_metric("Revocations", dimensions={"Target": decision.kind})
     return json_response(reports.revocation_json(record), status=201 if created else 200)
 
 

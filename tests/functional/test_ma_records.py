@@ -84,8 +84,8 @@ def test_mark_revoked_keeps_the_first_revocation_and_ignores_an_absent_report(st
 
 def test_a_revocation_is_stored_once_and_the_first_one_wins(store: MaRecordStore) -> None:
     first = revocation()
-    assert store.put_revocation(first) == first
-    assert store.put_revocation(revocation(cause="later")) == first
+    assert store.put_revocation(first) == (first, True)
+    assert store.put_revocation(revocation(cause="later")) == (first, False)
     assert store.get_revocation("aa" * 8) == first and store.get_revocation("bb" * 8) is None
     store.put_revocation(revocation("bb" * 8))
     page, token = store.list_revocations(1, None)

@@ -204,3 +204,21 @@ def test_health_is_200_with_table_and_certificate(cloud: Cloud, ma: tuple[Module
         answer = client.http.get("/ma/health")
     body = json.loads(answer.body)
     assert answer.status_code == 200 and body["authority"] == "ma" and body["checks"] == {"table": "ok", "ca": "ok"}
+
+
+def test_the_same_revocation_sent_concurrently_is_made_once(
+    cloud: Cloud, ma: tuple[ModuleType, FakeAuthorities]
+) -> None:
+    app, fake = ma
+    fake.devices["device:obu-concurrent"] = device()
+    body = json.dumps({"device": "obu-concurrent", "cause": "c"})
+
+    def post() -> Any:
+        with Client(app.app) as client:
+            return client.http.post("/manage/v1/revocations", headers=_key(cloud), body=body)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: post(), range(4)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(201) == 1 and set(statuses) <= {200, 201}
+    assert len({json.dumps(json.loads(a.body), sort_keys=True) for a in answers}) == 1

@@ -162,11 +162,12 @@ def revoke(
         crls=tuple(crls),
         already_revoked=bool(ra and ra.already_revoked),
     )
-    kept = records.put_revocation(record)
+    # A concurrent decision on the same target may have stored first: its record is the answer.
+    kept, created = records.put_revocation(record)
     if request.kind == "report":
         records.mark_revoked(request.value, rid)
     log.info("revocation recorded", extra={"revocation_id": rid, "linked": len(linked), "hashed": len(hashed)})
-    return kept, kept == record
+    return kept, created
 
 
 def _ra_revocation(

@@ -108,8 +108,8 @@ class MaRecordStore(Protocol):
         """Set the report REVOKED by ``revocation_id`` (idempotent); NotFound-free: an absent report is ignored."""
         ...
 
-    def put_revocation(self, record: RevocationRecord) -> RevocationRecord:
-        """Store ``record`` unless one with its id exists; return the stored one either way."""
+    def put_revocation(self, record: RevocationRecord) -> tuple[RevocationRecord, bool]:
+        """Store ``record`` unless one with its id exists; (the stored one, whether it is ``record``)."""
         ...
 
     def get_revocation(self, revocation_id: str) -> RevocationRecord | None: ...
@@ -275,7 +275,7 @@ class DynamoDbMaRecordStore(DynamoTable):
                 return
             raise self.error(exc, "mark report revoked") from exc
 
-    def put_revocation(self, record: RevocationRecord) -> RevocationRecord:
+    def put_revocation(self, record: RevocationRecord) -> tuple[RevocationRecord, bool]:
         try:
             self.client.put_item(
                 TableName=self._table,
@@ -287,9 +287,9 @@ class DynamoDbMaRecordStore(DynamoTable):
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 stored = self.get_revocation(record.revocation_id)
                 if stored is not None:
-                    return stored
+                    return stored, False
             raise self.error(exc, "put revocation") from exc
-        return record
+        return record, True
 
     def get_revocation(self, revocation_id: str) -> RevocationRecord | None:
         item = self._get(_revocation_key(revocation_id), "get revocation")
@@ -377,8 +377,11 @@ class FakeMaRecordStore:
                 record, status="REVOKED", revocation_id=record.revocation_id or revocation_id
             )
 
-    def put_revocation(self, record: RevocationRecord) -> RevocationRecord:
-        return self.revocations.setdefault(record.revocation_id, record)
+    def put_revocation(self, record: RevocationRecord) -> tuple[RevocationRecord, bool]:
+        if record.revocation_id in self.revocations:
+            return self.revocations[record.revocation_id], False
+        self.revocations[record.revocation_id] = record
+        return record, True
 
     def get_revocation(self, revocation_id: str) -> RevocationRecord | None:
         return self.revocations.get(revocation_id)
