@@ -9,7 +9,8 @@ EncryptedIndividualPLV}, ...]}`` in (i, j) order. Refusals raise ``PlvRequestRef
 ``seed_task`` (``La1SeedFunction`` / ``La2SeedFunction``, invoked by the MA; protocol.md §3.6 step 2):
 ``{"chainId": hex (16 octets), "i": n}`` → ``{"laId": hex, "i": max(n, the chain's origin), "seed":
 <32 hex ls(i)>}``. The answer is the only place a seed leaves an LA; it is never logged. Errors:
-``PlvRequestInvalid`` (malformed), ``UnknownChain`` (this LA never saw the chain), ``TransientStoreError``.
+``InvalidTaskInput`` (malformed; a ``PlvRequestInvalid``), ``UnknownChain`` (this LA never saw the chain,
+so no certificate carries a linkage value of it), ``TransientStoreError``.
 It reads the seed table only (no LA-ACA key).
 """
 
@@ -31,7 +32,16 @@ from scms_service.stores.linkage_seeds import DynamoDbSeedStore, SeedStore
 
 from scms_codec import time32
 
-__all__ = ["LaServices", "handle", "plv_task", "request_from_event", "response_to_result", "seed", "seed_task"]
+__all__ = [
+    "InvalidTaskInput",
+    "LaServices",
+    "handle",
+    "plv_task",
+    "request_from_event",
+    "response_to_result",
+    "seed",
+    "seed_task",
+]
 
 # Read at import, i.e. at cold start (style.md 14). Locally both LA functions run in one process
 # and each one's SCMS_LA_ID is in the environment only while its module is imported.
@@ -124,6 +134,10 @@ def plv_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
+class InvalidTaskInput(PlvRequestInvalid):
+    """A seed event that is not ``{"chainId": <32 hex>, "i": <Uint16>}`` (the contract's error name for it)."""
+
+
 @functools.cache
 def _seed_store() -> SeedStore:
     # The seed task's own wiring: its table only, never the LA-ACA secret (its role cannot read it).
@@ -133,17 +147,20 @@ def _seed_store() -> SeedStore:
 def seed(event: Mapping[str, Any], *, la_id: bytes, seeds: SeedStore) -> dict[str, Any]:
     """One seed task: parse ``{"chainId", "i"}``, one use-case call, the JSON answer (which holds the seed)."""
     if not isinstance(event, Mapping):
-        raise PlvRequestInvalid("event must be a JSON object")
+        raise InvalidTaskInput("event must be a JSON object")
     chain_hex, i = event.get("chainId"), event.get("i")
     if not isinstance(chain_hex, str) or len(chain_hex) != 32:
-        raise PlvRequestInvalid("chainId must be 32 hex digits")
+        raise InvalidTaskInput("chainId must be 32 hex digits")
     try:
         chain_id = bytes.fromhex(chain_hex)
     except ValueError:
-        raise PlvRequestInvalid("chainId must be 32 hex digits") from None
+        raise InvalidTaskInput("chainId must be 32 hex digits") from None
     if not isinstance(i, int) or isinstance(i, bool):
-        raise PlvRequestInvalid("i must be an integer")
-    at, value = revocation_seed(chain_id, i, la_id=la_id, seeds=seeds)
+        raise InvalidTaskInput("i must be an integer")
+    try:
+        at, value = revocation_seed(chain_id, i, la_id=la_id, seeds=seeds)
+    except PlvRequestInvalid as exc:  # i outside Uint16
+        raise InvalidTaskInput(str(exc)) from None
     return {"laId": la_id.hex(), "i": at, "seed": value.hex()}
 
 

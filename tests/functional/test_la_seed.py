@@ -81,8 +81,9 @@ def test_a_chain_the_la_never_saw_is_unknown(deployed: Settings) -> None:  # noq
 )  # fmt: skip
 def test_a_malformed_seed_event_is_refused(deployed: Settings, event: Any) -> None:  # noqa: F811
     run(load_la("la1", deployed), EVENT)
-    with pytest.raises(PlvRequestInvalid):
+    with pytest.raises(PlvRequestInvalid) as caught:
         run(load_seed_task("la1", deployed), event)
+    assert type(caught.value).__name__ == "InvalidTaskInput"  # the contract's error name
 
 
 def test_no_seed_reaches_the_logs(
