@@ -1,8 +1,9 @@
 """A revocation through the real callees on moto (issue #6 §1): ACA ``lookup_task``, LA1/LA2 ``seed_task``
 and CRLG ``publish_task`` run in this process as the MA's in-process twins (``wiring.InProcessTask``),
-CRL entries go to the real ``CrlTable`` store; the RA's part is the contract's fake here (its own
-task has its own tests). The published CRLs, read back from S3 and checked as a receiver would,
-revoke exactly the device's pseudonyms of the current and later periods and its enrollment
+CRL entries go to the real ``CrlTable`` store. The pseudonym test fakes only the RA (a chain of a
+provisioned device would need the whole pipeline; the e2e suite has it); the enrollment test runs
+the real RA ``revoke`` task too. The published CRLs, read back from S3 and checked as a receiver
+would, revoke exactly the device's pseudonyms of the current and later periods and its enrollment
 certificate, and nothing else.
 """
 
@@ -143,3 +144,45 @@ def test_an_unknown_chain_at_the_real_la_is_a_500_and_nothing_is_published(
         )  # fmt: skip
     craca = hierarchy.certificate("root").hashed_id8
     assert S3Artifacts.from_settings(settings).get(f"crl/{craca.hex()}_{settings.crl_series}.oer") is None
+
+
+def test_an_enrollment_revocation_through_the_real_ra_and_crlg_revokes_the_device_and_hashes_its_certificate(
+    world: tuple[Settings, Hierarchy, int],
+) -> None:
+    from scms_service.lifecycle import DeviceState
+    from scms_service.stores.devices import DynamoDeviceStore
+    from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
+
+    from scms_codec.crypto.hashing import hashed_id10
+    from tests.unit.ra.ee_auth import EnrolledEe
+
+    settings, hierarchy, now = world
+    devices = DynamoDeviceStore(settings.ra_table)
+    # Given a device enrolled through the real ECA use case (its enrollment record holds the certificate hash)
+    enrolled = EnrolledEe.enroll(
+        hierarchy=hierarchy, devices=devices, eca_requests=DynamoDbEcaRequestStore.from_settings(settings),
+        settings=settings, now=now - 600, device_id="obu-real-ra",
+    )  # fmt: skip
+    authorities = authorities_from_settings(settings)  # every callee real (in-process twins)
+    request = RevocationRequest("enrollmentCert", enrolled.certificate.hashed_id8.hex(), "stolen keys")
+    # When the operator revokes its enrollment certificate
+    record, created = revoke(
+        request, now=now, periods=IPeriods.from_settings(settings),
+        records=DynamoDbMaRecordStore.from_settings(settings), authorities=authorities,
+    )  # fmt: skip
+    # Then the RA revoked the device and the hash CRL lists its certificate
+    assert created and not record.already_revoked and record.hash_entries == 1 and record.linked_entries == 0
+    device = devices.get("obu-real-ra")
+    assert device is not None and device.state is DeviceState.REVOKED
+    craca = hierarchy.certificate("root").hashed_id8
+    octets = S3Artifacts.from_settings(settings).get(f"crl/{craca.hex()}_{settings.crl_hash_series}.oer")
+    assert octets is not None
+    hashed = parse_secured_crl(octets, resolve_signer=hierarchy.by_hashed_id8).content
+    assert hash_crl_revokes(hashed, hashed_id10(enrolled.certificate.encoded))
+    # Twin: revoking the same device by its id is another decision, answered alreadyRevoked, nothing new on the CRL
+    again, created_again = revoke(
+        RevocationRequest("device", "obu-real-ra", "x"), now=now, periods=IPeriods.from_settings(settings),
+        records=DynamoDbMaRecordStore.from_settings(settings), authorities=authorities,
+    )  # fmt: skip
+    assert created_again and again.already_revoked and again.hash_entries == 1
+    assert all(not c["changed"] for c in again.crls if c["series"] == settings.crl_hash_series)
