@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from scms_crlg.publish import CrlSigner, PublishError, crl_key, latest_crl_key, publish
+from scms_crlg.publish import CrlSigner, PublishedCrl, PublishError, crl_key, latest_crl_key, publish
 from scms_crlg.wiring import crl_signer
 from scms_service.config import Settings, load_settings
 from scms_service.hierarchy import Hierarchy, init_hierarchy
@@ -71,7 +71,9 @@ def _now(w: World, i: int, into: int = 10) -> int:
     return IPeriods.from_settings(w.settings).start(i) + into
 
 
-def _run(w: World, store: InMemoryCrlEntryStore, artifacts: InMemoryArtifacts, now: int, force: bool = False):  # type: ignore[no-untyped-def]
+def _run(
+    w: World, store: InMemoryCrlEntryStore, artifacts: InMemoryArtifacts, now: int, force: bool = False
+) -> list[PublishedCrl]:
     return publish(w.settings, store=store, artifacts=artifacts, crlg=w.crlg, now=now, force=force)
 
 
