@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -250,7 +249,9 @@ def test_seeds_of_the_store_are_evolved_not_copied(world: World) -> None:
 @pytest.mark.parametrize("change", [{"crl_hash_series": 1}, {"crl_interval": 0}])
 def test_bad_settings_are_refused(world: World, change: dict[str, int]) -> None:
     settings = load_settings({}, **{**{"crl_interval": INTERVAL}, **change})
+    store, artifacts = InMemoryCrlEntryStore(), InMemoryArtifacts()
     with pytest.raises(PublishError):
-        publish(settings, store=InMemoryCrlEntryStore(), artifacts=InMemoryArtifacts(), crlg=world.crlg,
-                now=_now(world, 2))  # fmt: skip
-    assert os.environ.get("SCMS_CRL_SERIES") is None
+        publish(settings, store=store, artifacts=artifacts, crlg=world.crlg, now=_now(world, 2))
+    assert artifacts.objects == {} and store.latest_all() == []
+    # The twin: the defaults publish.
+    assert len(publish(world.settings, store=store, artifacts=artifacts, crlg=world.crlg, now=_now(world, 2))) == 2
