@@ -243,6 +243,52 @@ def test_the_ra_role_allows_every_call_of_the_management_api_and_download(
     assert recorder.calls and not missing, f"RaFunction's role lacks: {missing}"
 
 
+def _trust_download_calls(settings: Settings, ca: Hierarchy) -> set[Grant]:
+    """Every AWS call of the trust downloads (the CRL generator's publication is not recorded)."""
+    from scms_crlg.publish import publish
+    from scms_crlg.wiring import CrlgServices
+    from scms_ra.wiring import from_settings
+
+    crlg = CrlgServices.from_settings(settings)
+    publish(settings, store=crlg.store, artifacts=crlg.artifacts, crlg=crlg.crlg, now=time32.now())
+    ra = load_ra_app()
+    ra.configure(from_settings(settings))
+    series = ca.certificate("root").hashed_id8.hex()
+    paths = [
+        f"/v3/crl?craca={series}&crlSeries={settings.crl_hash_series}",
+        f"/v3/composite-crl-ctl?ctlSeriesId={series}",
+        f"/v3/ctl?ctlSeriesId={series}",
+        "/v3/ra-certificate",
+        "/v3/ma-certificate?psid=32",
+        "/v3/certificate-management-info-status",
+    ]
+    recorder = CallRecorder()
+    try:
+        with Client(ra.app) as client:
+            for path in paths:
+                assert client.http.get(path, headers={"Accept": OCTETS["Accept"]}).status_code == 200, path
+    finally:
+        ra.configure(None)
+    return recorder.calls
+
+
+def test_the_ra_role_allows_every_call_of_the_trust_downloads(deployed: tuple[Settings, Hierarchy]) -> None:
+    settings, ca = deployed
+    calls = _trust_download_calls(settings, ca)
+    grants = granted("RaFunction")
+    missing = sorted(c for c in calls if not allowed(c, grants))
+    assert not missing, f"RaFunction's role lacks: {missing}"
+    # CrlTable is only read (GetItem, Query), never written.
+    crl_table = _table_arn(settings.crl_table)
+    assert {a for a, r in calls if r == crl_table} == {"dynamodb:GetItem", "dynamodb:Query"}
+    # Twin: without CrlTableRead the CRL reads are reported missing.
+    template = json.loads(json.dumps(load_template()))
+    statements = template["Resources"]["RaFunction"]["Properties"]["Policies"][0]["Statement"]
+    statements[:] = [s for s in statements if s["Sid"] != "CrlTableRead"]
+    lacking = {c for c in calls if not allowed(c, granted("RaFunction", template))}
+    assert ("dynamodb:GetItem", crl_table) in lacking and ("dynamodb:Query", crl_table) in lacking
+
+
 def test_the_ra_role_allows_every_call_of_authorization_requests_and_their_downloads(
     deployed: tuple[Settings, Hierarchy],
 ) -> None:
