@@ -234,7 +234,12 @@ def get_info_status() -> Response:
     """The RA-signed ``CertificateManagementInformationStatusSpdu``, 1609.2.1 §6.3.5.14, clause 8.7."""
     sources, deps = trust(), services()
     found = info_status.info_status_file(
-        sources.ca, sources.crls, lambda: deps.ra.signer("ra"), host=_request().headers.get("host"), now=time32.now()
+        sources.ca,
+        sources.crls,
+        lambda: deps.ra.signer("ra"),
+        sources.signed,
+        host=_request().headers.get("host"),
+        now=time32.now(),
     )
     return _trust_file(found)
 

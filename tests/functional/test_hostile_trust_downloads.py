@@ -3,7 +3,8 @@ Table 8 header, well-formed ones naming nothing 404 without it, hostile headers 
 no AWS write succeeds.
 
 One moto cloud (``open_cloud``: ``scms init``'s hierarchy) with both CRLs published by the CRL generator serves
-the module; the state captured after that publication is compared at the end.
+the module; the state captured after that publication (and the first, signing, info status download) is
+compared at the end.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class World:
         crlg = CrlgServices.from_settings(cloud.settings)
         publish(cloud.settings, store=crlg.store, artifacts=crlg.artifacts, crlg=crlg.crlg, now=time32.now())
         self.series = cloud.hierarchy.certificate("root").hashed_id8.hex()
+        # The info status is signed once per content and kept (RaTable): its first download writes.
+        with Client(cloud.ra.app) as client:
+            assert client.http.get("/v3/certificate-management-info-status").status_code == 200
         self.baseline: StoredState = capture(cloud.settings)
         cloud.watch.take()
 

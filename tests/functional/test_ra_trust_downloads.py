@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 from chalice.test import Client, HTTPResponse
 from scms_crlg.publish import publish
@@ -28,6 +29,7 @@ from scms_service.http import ERROR_HEADER
 from scms_service.stores.artifacts import InMemoryArtifacts, S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore, InMemoryCaStore, InMemoryKeyVault, SecretsManagerKeyVault
 from scms_service.stores.crl_entries import HashedEntry
+from scms_service.stores.signed_files import DynamoDbSignedFileStore
 
 from scms_cli import ctl_cmd
 from scms_codec import time32
@@ -156,6 +158,26 @@ def test_ra_and_ma_certificates_and_the_signed_info_status(
     assert status.ra == hierarchy.record("ra").created_at
     assert _get(ra, "/v3/certificate-management-info-status", Host="ra.example.org",
                 **{"If-None-Match": answer.headers["ETag"]}).status_code == 304  # fmt: skip
+    # The same content, the same octets (signed once, kept in RaTable), so a Range resumes the same file.
+    again = _get(ra, "/v3/certificate-management-info-status", Host="ra.example.org")
+    assert again.body == answer.body
+    tail = _get(ra, "/v3/certificate-management-info-status", Host="ra.example.org", Range="bytes=10-")
+    assert tail.status_code == 206 and tail.body == answer.body[10:]
+
+
+def test_signed_file_store_keeps_the_first_octets(aws_settings: Settings) -> None:
+    store = DynamoDbSignedFileStore.from_settings(aws_settings)
+    assert store.get("k") is None
+    assert store.put_once("k", b"first", now_unix=1000, ttl=60) == b"first"
+    # A second writer (a concurrent request that missed the cache) gets the first one's octets.
+    assert store.put_once("k", b"second", now_unix=1001, ttl=60) == b"first"
+    assert store.get("k") == b"first"
+    item = boto3.client("dynamodb").get_item(
+        TableName=aws_settings.ra_table, Key={"pk": {"S": "SIGNED#k"}, "sk": {"S": "SIGNED"}}
+    )["Item"]
+    assert item["expiresAt"] == {"N": "1060"}
+    # Twin: another key is another file.
+    assert store.put_once("k2", b"second", now_unix=1001, ttl=60) == b"second"
 
 
 # --- CTL: scms ctl, then /v3/ctl, /v3/ccf-ctl and scms-ee fetch-chain ------------------------------

@@ -16,17 +16,20 @@ whose ``CertificateManagementInfoStatus`` holds, all in Time32 (never Unix secon
 Name ``scms-management-infostatus_<host>_<lastUpdate>.oer`` (8.7): ``host`` the RA host name the
 request was sent to (``ra`` when it is not a plain DNS name), ``lastUpdate`` the newest of the times
 above in ISO 8601 basic UTC form ``YYYYMMDDTHHMMSSZ`` (protocol.md §2.2 leaves colons open; a file
-name is better without them). The name changes whenever the content does, so it is the ETag.
+name is better without them). The name changes whenever the content does, so it is the ETag, and
+the octets are signed once per content (``stores.signed_files``) so that they stay the same under it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Final, Protocol
 
 from scms_service.errors import NotFound
 from scms_service.stores.ca import CaRecord, CtlRecord
+from scms_service.stores.signed_files import SignedFileStore
 
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
@@ -39,14 +42,17 @@ from scms_codec.spdu.cert_management import (
     MaInfoStatus,
     build_info_status_spdu,
 )
+from scms_codec.spdu.scms_pdu import encode_scms_pdu
 
 from . import ccf
 from .role_certificate import relevant_psids
 from .trust import CorruptTrustData, CrlIndex, TrustFile
 
-__all__ = ["InfoSource", "host_label", "info_status", "info_status_file"]
+__all__ = ["SIGNED_TTL", "InfoSource", "host_label", "info_status", "info_status_file", "last_update", "signed_key"]
 
 _DEFAULT_HOST: Final = "ra"
+SIGNED_TTL: Final = 400 * 86_400
+"""Seconds a signed content is kept: far longer than any CRL interval, so a content still served keeps its octets."""
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 
@@ -118,15 +124,37 @@ def last_update(status: CertificateManagementInfoStatus) -> int:
     return max(times)
 
 
+def signed_key(status: CertificateManagementInfoStatus, ra_certificate: bytes) -> str:
+    """The ``SignedFileStore`` key of ``status`` signed by that RA certificate: SHA-256 of both, hex."""
+    content = encode_scms_pdu(CertificateManagementInfoStatus.PATH, status.to_asn1())
+    return "infostatus-" + hashlib.sha256(content + hashlib.sha256(ra_certificate).digest()).hexdigest()
+
+
 def info_status_file(
-    source: InfoSource, crls: CrlIndex, signer: Callable[[], Signer], *, host: str | None, now: int
+    source: InfoSource,
+    crls: CrlIndex,
+    signer: Callable[[], Signer],
+    signed: SignedFileStore,
+    *,
+    host: str | None,
+    now: int,
 ) -> TrustFile:
-    """The signed info status, its 8.7 name and Last-Modified (Unix s); ``signer`` gives the RA's."""
+    """The signed info status, its 8.7 name and Last-Modified (Unix s); ``signer`` gives the RA's.
+
+    The SPDU is signed once per content and RA certificate and kept in ``signed`` (a signature
+    differs each time it is made; the name, the ETag, promises the same octets, and a ``Range``
+    resume must splice the same file). The RA key is read only when a new content is signed.
+    """
     status = info_status(source, crls, now=now)
     updated = last_update(status)
     stamp = time32.to_datetime(updated).strftime("%Y%m%dT%H%M%SZ")
+    key = signed_key(status, _active(source, "ra").certificate)
+    body = signed.get(key)
+    if body is None:
+        body = signed.put_once(key, build_info_status_spdu(status, signer()), now_unix=time32.to_unix(now),
+                               ttl=SIGNED_TTL)  # fmt: skip
     return TrustFile(
-        body=build_info_status_spdu(status, signer()),
+        body=body,
         filename=f"scms-management-infostatus_{host_label(host)}_{stamp}.oer",
         last_modified=time32.to_unix(updated),
     )

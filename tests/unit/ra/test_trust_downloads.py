@@ -12,10 +12,12 @@ from scms_ra.trust import CorruptTrustData
 from scms_service.config import load_settings
 from scms_service.ctl_issue import SetQuorum, issue_next_ctl
 from scms_service.errors import BadRequest, NotFound
+from scms_service.stores.signed_files import InMemorySignedFileStore
 
 from scms_codec import time32
 from scms_codec.cert.chain import verify_chain
 from scms_codec.errors import ErrorCode, InvalidSignature
+from scms_codec.secured.signer import Signer
 from scms_codec.spdu.cert_management import parse_composite_crl_spdu, parse_info_status_spdu
 from scms_codec.spdu.crl import parse_secured_crl
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
@@ -230,8 +232,9 @@ def test_info_status_names_every_current_artefact_in_time32_signed_by_the_ra(wor
     world.publish_crl(1, 4, issue_date=NOW + 20)
 
     found = info_status.info_status_file(
-        world.store, world.crls, lambda: world.hierarchy.signer("ra"), host="ra.example.org:443", now=NOW + 60
-    )
+        world.store, world.crls, lambda: world.hierarchy.signer("ra"), InMemorySignedFileStore(),
+        host="ra.example.org:443", now=NOW + 60,
+    )  # fmt: skip
 
     opened = parse_info_status_spdu(found.body)
     assert opened.signer is not None
@@ -253,11 +256,43 @@ def test_info_status_names_every_current_artefact_in_time32_signed_by_the_ra(wor
 
 
 def test_a_changed_info_status_does_not_verify(world: TrustWorld) -> None:
-    found = info_status.info_status_file(world.store, world.crls, lambda: world.hierarchy.signer("ra"), host=None,
-                                         now=NOW + 60)  # fmt: skip
+    found = info_status.info_status_file(world.store, world.crls, lambda: world.hierarchy.signer("ra"),
+                                         InMemorySignedFileStore(), host=None, now=NOW + 60)  # fmt: skip
     assert found.filename.startswith("scms-management-infostatus_ra_")
     with pytest.raises(InvalidSignature):
         parse_info_status_spdu(found.body[:-1] + bytes([found.body[-1] ^ 1]))
+
+
+def test_the_same_content_is_served_with_the_same_octets_signed_once(world: TrustWorld) -> None:
+    signed = InMemorySignedFileStore()
+    signatures = []
+
+    def signer() -> Signer:
+        signatures.append(1)
+        return world.hierarchy.signer("ra")
+
+    def get(now: int) -> bytes:
+        return info_status.info_status_file(world.store, world.crls, signer, signed, host=None, now=now).body
+
+    first = get(NOW + 60)
+    assert get(NOW + 120) == first and len(signatures) == 1
+    # Twin: a new CRL is a new content, signed anew.
+    world.publish_crl(2, 1, issue_date=NOW + 100)
+    assert get(NOW + 180) != first and len(signatures) == 2
+
+
+def test_a_concurrent_signer_gets_the_first_signature(world: TrustWorld) -> None:
+    class Racing(InMemorySignedFileStore):
+        def get(self, key: str) -> bytes | None:
+            return None  # both requests missed the cache
+
+    signed = Racing()
+    first = info_status.info_status_file(world.store, world.crls, lambda: world.hierarchy.signer("ra"), signed,
+                                         host=None, now=NOW + 60)  # fmt: skip
+    second = info_status.info_status_file(world.store, world.crls, lambda: world.hierarchy.signer("ra"), signed,
+                                          host=None, now=NOW + 60)  # fmt: skip
+    assert second.body == first.body
+    assert InMemorySignedFileStore().put_once("k", b"a", now_unix=0, ttl=1) == b"a"
 
 
 def test_info_status_follows_a_new_ctl_and_a_rotated_ra(world: TrustWorld) -> None:
