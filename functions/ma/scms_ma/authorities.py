@@ -64,6 +64,10 @@ class TargetNotFound(NotFound):
     """The ACA issued no such certificate, or the RA knows no such request, certificate or device (404)."""
 
 
+class ChainNotIssued(AuthorityFailed):
+    """An LA never gave values for this chain (``UnknownChain``): no certificate carries it, nothing to revoke."""
+
+
 def _call(task: Task, event: dict[str, Any], who: str) -> Any:
     try:
         return task(event)
@@ -72,6 +76,8 @@ def _call(task: Task, event: dict[str, Any], who: str) -> Any:
             raise AuthorityUnavailable(f"{who} is busy; send the same revocation again") from exc
         if exc.error_type == "RevocationTargetNotFound":
             raise TargetNotFound(f"{who} knows no such target") from exc
+        if exc.error_type == "UnknownChain":
+            raise ChainNotIssued(f"{who} never gave values for this chain") from exc
         raise AuthorityFailed(f"{who} task failed ({exc.error_type})") from exc
 
 

@@ -31,6 +31,7 @@ from scms_codec.errors import CodecError
 from .authorities import (
     AcaLookup,
     AuthorityFailed,
+    ChainNotIssued,
     CrlPublisher,
     LaSeed,
     LaSeeds,
@@ -144,7 +145,7 @@ def revoke(
         return stored, False
     hashed: list[HashedEntry] = []
     ra = _ra_revocation(request, rid, hashed, records, authorities)
-    linked = [_linked(chain, rid, now, periods, authorities) for chain in (ra.chains if ra else ())]
+    linked = [entry for chain in (ra.chains if ra else ()) if (entry := _linked(chain, rid, now, periods, authorities))]
     hashed += [HashedEntry(bytes.fromhex(e.cert_hash)[-10:], e.expiry, rid) for e in (ra.enrollments if ra else ())]
     # An enrollment certificate given as the target comes back among the device's enrollments too.
     hashed = list({e.hashed_id10: e for e in hashed}.values())
@@ -204,11 +205,18 @@ def _ra_revocation(
         return None
 
 
-def _linked(chain: Any, rid: str, now: int, periods: IPeriods, authorities: Authorities) -> LinkedEntry:
-    """Both LAs' seeds of ``chain`` at the current i-period (or its origin, if later)."""
+def _linked(chain: Any, rid: str, now: int, periods: IPeriods, authorities: Authorities) -> LinkedEntry | None:
+    """Both LAs' seeds of ``chain`` at the current i-period (or its origin, if later).
+
+    None when an LA never gave values for the chain (a revocation between the RA's ``plan`` and
+    the LAs' first call): no certificate carries it, so there is nothing to put on a CRL.
+    """
     i = periods.i_at(now)
-    seed1 = authorities.la1_seed(chain.chain_id, i)
-    seed2 = authorities.la2_seed(chain.chain_id, i)
+    try:
+        seed1 = authorities.la1_seed(chain.chain_id, i)
+        seed2 = authorities.la2_seed(chain.chain_id, i)
+    except ChainNotIssued:
+        return None
     if seed1.i != seed2.i:
         # Both LAs drew their first seed at the chain's first i, so this does not happen; if it
         # does, both seeds are taken at the later i (a seed evolves only forward).

@@ -155,8 +155,8 @@ def test_las_answering_later_origin_give_entries_at_that_origin(parties: Parties
     ("error", "expected"),
     [
         ("TransientStoreError", AuthorityUnavailable),
-        ("UnknownChain", AuthorityFailed),
         ("InvalidTaskInput", AuthorityFailed),
+        ("SeedMismatch", AuthorityFailed),
     ],
 )
 def test_la_failure_stores_nothing(parties: Parties, settings: Settings, error: str, expected: type[Exception]) -> None:
@@ -165,6 +165,22 @@ def test_la_failure_stores_nothing(parties: Parties, settings: Settings, error: 
     with pytest.raises(expected):
         run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake, records, settings)
     assert records.revocations == {} and fake.linked == {}
+
+
+@pytest.mark.parametrize("la", ["la1", "la2"])
+def test_a_chain_an_la_never_saw_is_skipped_and_the_rest_revoked(parties: Parties, settings: Settings, la: str) -> None:
+    # UnknownChain: the revocation came between the RA's plan and the LAs' first call, so no
+    # certificate carries the chain; the device is still revoked and its enrollment hashes listed.
+    fake, records = FakeAuthorities(fail={la: "UnknownChain"}), FakeMaRecordStore()
+    issued(parties, fake, parties.suspect)
+    record, created = run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake, records, settings)
+    assert created and fake.linked == {} and record.linked_entries == 0
+    assert len(fake.hashed) == record.hash_entries > 0
+    # Twin: the same revocation with both LAs knowing the chain gives linked entries.
+    fake2, records2 = FakeAuthorities(), FakeMaRecordStore()
+    issued(parties, fake2, parties.suspect)
+    record2, _ = run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake2, records2, settings)
+    assert record2.linked_entries == len(fake2.linked) > 0
 
 
 def test_answers_outside_the_contract_are_500(parties: Parties, settings: Settings) -> None:
