@@ -72,7 +72,7 @@ ISSUER: Final[dict[str, str | None]] = {
 }
 # Roles whose certificate carries an ECIES encryptionKey (EEs encrypt to them, protocol.md §1.1).
 ENCRYPTING_ROLES: Final = frozenset({"ra", "ma"})
-# The trust anchors change only through a new CTL signed by the electors, which is not built yet.
+# The trust anchors change only through a new CTL signed by the electors (``ctl_issue``, ``scms ctl``).
 _NOT_ROTATABLE: Final = frozenset({"root", *ELECTORS})
 
 _YEAR: Final = int(DURATION_UNITS["years"])
@@ -548,8 +548,8 @@ def rotate(
         raise RotationRefused(f"unknown CA role {role!r}; one of {', '.join(ROLES)}")
     if role in _NOT_ROTATABLE:
         raise RotationRefused(
-            f"{role} cannot be rotated: trust anchors change through a new CTL signed by the electors, "
-            "which this SCMS does not issue yet"
+            f"{role} cannot be rotated: trust anchors change through a new CTL signed by the electors "
+            "(`scms ctl add-root` / `remove-root`)"
         )
     hierarchy = Hierarchy.load(ca_store, vault)
     if role not in hierarchy.roles:
