@@ -35,6 +35,7 @@ from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
+from scms_service.lifecycle import DeviceState
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.auth_requests import DynamoDbAuthRequestStore, RequestNotFound
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
@@ -147,9 +148,16 @@ def _b64(value: Any, name: str) -> bytes:
 # Tasks
 
 
+def _device_revoked(device_id: str) -> bool:
+    device = _ra.devices.get(device_id)
+    return device is not None and device.state in (DeviceState.REVOKED, DeviceState.DELETED)
+
+
 def _plan(event: Mapping[str, Any], now: int) -> dict[str, Any]:
     rh = _request_hash(event)
-    planned = batch_status.plan(_ra.requests, rh, settings=settings(), now=now, planner=plan_chunks)
+    planned = batch_status.plan(
+        _ra.requests, rh, settings=settings(), now=now, planner=plan_chunks, revoked=_device_revoked
+    )
     if planned.plan is None:
         return {"requestHash": rh.hex(), "chainId": "", "jMax": 0, "linkage": False, "done": True,
                 "chunks": [], "lanes": [], "round": 0}  # fmt: skip

@@ -80,13 +80,28 @@ def _record(requests: AuthRequestStore, request_hash: bytes) -> RequestRecord:
     return record
 
 
-def plan(requests: AuthRequestStore, request_hash: bytes, *, settings: Settings, now: int, planner: Planner) -> Planned:
-    """ACCEPTED (or GENERATING, a retry) → GENERATING and the request's chunks; DONE → nothing to do."""
+def plan(
+    requests: AuthRequestStore,
+    request_hash: bytes,
+    *,
+    settings: Settings,
+    now: int,
+    planner: Planner,
+    revoked: Callable[[str], bool] = lambda _device_id: False,
+) -> Planned:
+    """ACCEPTED (or GENERATING, a retry) → GENERATING and the request's chunks; DONE → nothing to do.
+
+    A request still ACCEPTED whose device has been revoked since (``revoked(device_id)``) is not
+    provisioned (issue #6 §1: revocation blocks further provisioning); the ASL's Catch marks it FAILED.
+    A revocation racing this check is harmless: a Revoked device's downloads are refused (400-20).
+    """
     record = _record(requests, request_hash)
     if record.status is RequestStatus.DONE:
         return Planned(record, None)
     if record.status is RequestStatus.FAILED:
         raise RequestNotProvisionable("the request failed; it is not provisioned again")
+    if record.status is RequestStatus.ACCEPTED and revoked(record.device_id):
+        raise RequestNotProvisionable("the device was revoked after the request was accepted")
     record = requests.set_status(
         request_hash, RequestStatus.GENERATING,
         allowed_from=(RequestStatus.ACCEPTED, RequestStatus.GENERATING), now=now,

@@ -148,3 +148,25 @@ def test_failure_reason_reads_a_lambda_cause_and_stays_short() -> None:
     assert failure_reason({"Error": "States.ALL"}) == "States.ALL"
     assert failure_reason(None) == "Error"
     assert failure_reason({"Error": "E", "Cause": "{not json"}) == "E: {not json"
+
+
+def test_plan_of_an_accepted_request_of_a_revoked_device_is_refused(
+    requests: FakeAuthRequestStore, settings: Settings
+) -> None:
+    # Issue #6 §1: a revoked device is blocked from further provisioning, even a request accepted before.
+    device = requests.get(RH).device_id  # type: ignore[union-attr]
+    with pytest.raises(RequestNotProvisionable):
+        plan(requests, RH, settings=settings, now=NOW, planner=plan_chunks, revoked=lambda d: d == device)
+    assert requests.get(RH).status is RequestStatus.ACCEPTED  # type: ignore[union-attr]
+    # Twin: another device's revocation changes nothing for this request.
+    planned = plan(requests, RH, settings=settings, now=NOW, planner=plan_chunks, revoked=lambda d: d != device)
+    assert planned.plan is not None and requests.get(RH).status is RequestStatus.GENERATING  # type: ignore[union-attr]
+
+
+def test_plan_retry_of_a_generating_request_goes_on_after_a_revocation(
+    requests: FakeAuthRequestStore, settings: Settings
+) -> None:
+    # Its chain is on the CRL already (the RA lists GENERATING requests' chains), so finishing is harmless.
+    first = plan(requests, RH, settings=settings, now=NOW, planner=plan_chunks)
+    again = plan(requests, RH, settings=settings, now=NOW + 1, planner=plan_chunks, revoked=lambda _d: True)
+    assert again.plan == first.plan
