@@ -25,10 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scms_ee.client import Client, HttpError
+from scms_ee.pseudonym_files import own_pseudonyms
+from scms_ee.report import REPORT_PATH, ma_certificate
+from scms_ee.state import DeviceState
+from scms_ee.trace import Trace
 
+from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
 from scms_codec.crypto.hashing import hashed_id10
 from scms_codec.spdu.crl import parse_secured_crl
+from scms_codec.spdu.misbehavior import build_misbehavior_report
 from tests.e2e.conftest import RunningStack, start_stack
 from tests.e2e.ee_helpers import REPO, Run, Stack, manage, scms_ee
 
@@ -96,8 +103,8 @@ def _enroll(stack: Stack, state: Path, device_id: str) -> None:
     _ok(scms_ee(stack, state, "fetch-chain"))
 
 
-def _provision(stack: Stack, state: Path) -> int:
-    run = _ok(scms_ee(stack, state, "provision", "--variant", "ubk", "--cert", "explicit", "--periods", str(PERIODS),
+def _provision(stack: Stack, state: Path, *, periods: int = PERIODS) -> int:
+    run = _ok(scms_ee(stack, state, "provision", "--variant", "ubk", "--cert", "explicit", "--periods", str(periods),
                       "--workers", "1", "--wait", "120"))  # fmt: skip
     match = re.search(r"^periods ([0-9a-f]+)\.\.([0-9a-f]+)", run.out, re.MULTILINE)
     assert match, run.out
@@ -129,10 +136,14 @@ def evidence(devices: dict[str, Device], stack: Stack, tmp_path_factory: pytest.
 
 
 @pytest.fixture(scope="module")
-def report_id(devices: dict[str, Device], stack: Stack, evidence: Path,
-              tmp_path_factory: pytest.TempPathFactory) -> str:  # fmt: skip
+def report_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("trace-report")
+
+
+@pytest.fixture(scope="module")
+def report_id(devices: dict[str, Device], stack: Stack, evidence: Path, report_trace: Path) -> str:
     """B reports A's message; the MA's report id."""
-    trace = tmp_path_factory.mktemp("trace-report")
+    trace = report_trace
     run = _ok(scms_ee(stack, devices["b"].state, "report", "--evidence", str(evidence), trace=trace))
     match = re.search(r"^Scms-Report-Id: ([0-9a-f]{16})$", run.out, re.MULTILINE)
     assert match, run.out
@@ -181,6 +192,59 @@ def test_a_report_whose_evidence_signature_is_broken_is_refused_400_43(
     broken.write_bytes(bytes(data))
     run = scms_ee(stack, devices["b"].state, "report", "--evidence", str(broken))
     assert run.code == 1 and "Ieee-1609.2.1-Error: 400-43" in run.err, run.err
+
+
+def test_the_same_report_sent_again_gets_the_same_report_id(stack: Stack, report_id: str, report_trace: Path) -> None:
+    # The SPDU B sent, as its trace recorded it, sent again (a retry after a timeout): one report, the same id.
+    (sent,) = report_trace.glob("*-MisbehaviorReportSpdu.oer")
+    answer = Client(stack.url).post_spdu_response(REPORT_PATH, sent.read_bytes())
+    assert answer.status == 202 and answer.headers["scms-report-id"] == report_id
+    listed = manage(stack, "GET", "/manage/v1/reports")
+    assert [r["report_id"] for r in listed["reports"]].count(report_id) == 1
+
+
+def _report_signed_by(stack: Stack, device: Device, evidence: Path, *, generation_time: int) -> HttpError | None:
+    """A report built with the device's own code but chosen inputs (what a broken device could send)."""
+    state = DeviceState(device.state)
+    now = time32.now()
+    signer = next(p for p in own_pseudonyms(state) if p.certificate.validity[0] <= now < p.certificate.validity[1])
+    client = Client(stack.url)
+    ma = ma_certificate(state, client, Trace(None), psid=32, now=now, say=lambda _line: None)
+    spdu = build_misbehavior_report(evidence.read_bytes(), signer.signer(), ma, generation_time=generation_time)
+    try:
+        client.post_spdu_response(REPORT_PATH, spdu)
+    except HttpError as exc:
+        return exc
+    return None
+
+
+@pytest.mark.parametrize(("offset", "code"), [(-2000, "400-77"), (3600, "400-50")], ids=["too-old", "future"])
+def test_a_report_out_of_time_is_refused(
+    stack: Stack, devices: dict[str, Device], evidence: Path, offset: int, code: str
+) -> None:
+    refused = _report_signed_by(stack, devices["b"], evidence, generation_time=time32.now() + offset)
+    assert refused is not None and refused.error_code == code
+
+
+def test_a_report_signed_by_a_pseudonym_without_psid_38_is_refused_400_40(
+    stack: Stack, evidence: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Given device D, registered and provisioned for PSID 32 only (its own `report` refuses to sign with that),
+    state = tmp_path_factory.mktemp("devices-d") / "obu-d"
+    _ok(scms_ee(stack, state, "init"))
+    _ok(scms_ee(stack, state, "register", f"--api-key={stack.api_key}", "--device-id", "e2e-rev-d", "--psid", "32"))
+    _ok(scms_ee(stack, state, "enroll", "--type", "explicit"))
+    first_i = _provision(stack, state, periods=1)
+    local = scms_ee(stack, state, "report", "--evidence", str(evidence))
+    assert local.code == 2 and "PSID 38" in local.err
+    # when a report signed by one of its pseudonyms reaches the MA, then the MA refuses it.
+    refused = _report_signed_by(stack, Device("d", state, first_i), evidence, generation_time=time32.now())
+    assert refused is not None and refused.error_code == "400-40"
+
+
+def test_revoking_an_unknown_report_is_refused(stack: Stack, revoked: str) -> None:
+    run = scms(stack, "revoke", "--report", "00000000000000ff", "--cause", "e2e: no such report")
+    assert run.code == 1, run.out + run.err
 
 
 def test_evidence_that_is_not_a_signed_message_is_refused_by_the_device(
@@ -286,3 +350,18 @@ def test_ctl_ccf_crls_and_info_status_verify_to_the_root_and_an_unchanged_status
     assert trust["ctl"]["sequence_number"] >= 1 and trust["crls"], trust
     again = _ok(scms_ee(stack, b.state, "fetch-trust"))
     assert "unchanged (304 Not Modified)" in again.out and "verified and stored" not in again.out, first.out
+
+
+def test_a_new_ctl_signed_by_the_electors_is_verified_and_stored(
+    stack: Stack, served: RunningStack, devices: dict[str, Device], revoked: str
+) -> None:
+    # Given the operator issues CTL #2 (same root and electors, quorum 1), signed by CTL #1's electors,
+    b = devices["b"]
+    _ok(scms_ee(stack, b.state, "fetch-trust"))
+    before = json.loads((b.state / "state.json").read_text(encoding="utf-8"))["trust"]["ctl"]["sequence_number"]
+    _ok(scms_local(served, "ctl", "quorum", "1"))
+    # when the device fetches its trust artefacts, then the info status says so and CTL #2 is verified.
+    run = _ok(scms_ee(stack, b.state, "fetch-trust"))
+    after = json.loads((b.state / "state.json").read_text(encoding="utf-8"))["trust"]["ctl"]["sequence_number"]
+    assert after == before + 1, run.out
+    assert f"CTL sequence number(s) verified: {after}" in run.out

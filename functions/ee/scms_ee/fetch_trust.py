@@ -6,12 +6,12 @@ In this order, each verified to the stored root (``root.oer``) before anything i
    ``CertificateManagementInformationStatusSpdu``): signed by an RA certificate (PSID 35 ``RaSsp``)
    that chains to the root now through the CCF's certificates (the CCF is fetched first when none is
    stored, and again when the signer does not chain through the stored one);
-2. the **CCF** (``fetch-chain``'s own use case, conditional on its stored name) when the info status's
-   ``caCcf`` changed;
-3. the **CTL zip** (``GET /v3/ctl?ctlSeriesId=&ctlSequenceNumber=<stored>``, 8.6): every
+2. the **CTL zip** (``GET /v3/ctl?ctlSeriesId=&ctlSequenceNumber=<stored>``, 8.6): every
    ``MultiSignedCtlSpdu`` of the root's series in sequence order, each signed by a quorum of the
    electors the previous one approved (``fetch_chain.check_electors``; the first CTL ever seen by
    its own), none older than the stored one, and the newest still approving the root;
+3. the **CCF** (``fetch-chain``'s own use case, conditional on its stored name) when the info status's
+   ``caCcf`` changed;
 4. the **CRLs** (``GET /v3/crl?craca=&crlSeries=``) of the root CRACA: the series the info status lists
    for it, and those the device's own certificates name. A ``SecuredCrl`` (psid 256) must be signed
    by a certificate that chains to the root now, whose PSID 256 ``CrlSsp`` lists the series, for the
@@ -348,7 +348,7 @@ def _info_status(
 def _fetch_ccf(
     state: DeviceState, client: Client, trace: Trace, now: int, say: Callable[[str], None], result: TrustResult
 ) -> None:
-    """Step 2: ``fetch-chain``'s use case (conditional on the stored CCF's name; it says when unchanged)."""
+    """Step 3: ``fetch-chain``'s use case (conditional on the stored CCF's name; it says when unchanged)."""
     chain = fetch_chain_use_case.fetch_chain(state, client, trace, pinned_root=None, series=None, now=now, say=say)
     if not chain.unchanged:
         result.fetched.append(chain.filename or "ccf")
@@ -357,7 +357,7 @@ def _fetch_ccf(
 def _fetch_ctls(
     state: DeviceState, client: Client, trace: Trace, root: Certificate, series: bytes, result: TrustResult
 ) -> bool:
-    """Step 3; True when a CTL newer than the stored one arrived."""
+    """Step 2; True when a CTL newer than the stored one arrived."""
     previous = _newest_stored_ctl(state, series)
     query = {"ctlSeriesId": series.hex()}
     if previous is not None:
@@ -491,12 +491,14 @@ def fetch_trust(
         return previous is None or previous.get(name) != value
 
     ctl_now = None if info is None else [c.sequence_number for c in info.ctl if c.ctl_series_id == series]
-    if info is None or changed("ca_ccf", info.ca_ccf):
-        if not ccf_done:
-            _fetch_ccf(state, client, trace, now, say, result)
+    # The CTLs first: a new one is verified against the CTL the device trusted so far, before the CCF
+    # (whose home CTL it is) arrives. A changed CTL also changes the composite CRL's home CTL.
     any_new = False
     if info is None or changed("ctl", ctl_now) or _newest_stored_ctl(state, series) is None:
-        any_new = _fetch_ctls(state, client, trace, root, series, result) or any_new
+        _fetch_ctls(state, client, trace, root, series, result)
+        any_new = True
+    if (info is None or changed("ca_ccf", info.ca_ccf)) and not ccf_done:
+        _fetch_ccf(state, client, trace, now, say, result)
     listed = {} if info is None else {(c.craca_id, c.series): c.issue_date for c in info.crl if c.craca_id == series}
     old = {} if previous is None else {(bytes.fromhex(k), s): d for k, s, d in previous.get("crl", [])}
     targets = sorted(set(listed) | {(series, s) for s in _own_series(state)})
