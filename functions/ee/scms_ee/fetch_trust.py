@@ -12,11 +12,11 @@ In this order, each verified to the stored root (``root.oer``) before anything i
    its own), none older than the stored one, and the newest still approving the root;
 3. the **CCF** (``fetch-chain``'s own use case, conditional on its stored name) when the info status's
    ``caCcf`` changed;
-4. the **CRLs** (``GET /v3/crl?craca=&crlSeries=``) of the root CRACA: the series the info status lists
-   for it, and those the device's own certificates name. A ``SecuredCrl`` (psid 256) must be signed
-   by a certificate that chains to the root now, whose PSID 256 ``CrlSsp`` lists the series, for the
-   (CRACA, series) asked for, and not issued before the stored one (rollback);
-5. the **composite CRL** (``GET /v3/composite-crl-ctl?ctlSeriesId=``, 8.5): its home CTL as in step 3
+4. the **CRLs** (``GET /v3/crl?craca=&crlSeries=``) of the root CRACA: the series the info status
+   lists for it (without an info status: those the device's own certificates name). A ``SecuredCrl``
+   (psid 256) must be signed by a certificate that chains to the root now, whose PSID 256 ``CrlSsp``
+   lists the series, for the (CRACA, series) asked for, and not issued before the stored one (rollback);
+5. the **composite CRL** (``GET /v3/composite-crl-ctl?ctlSeriesId=``, 8.5): its home CTL as in step 2
    and each of its CRLs as in step 4.
 
 With a stored info status, only what it says changed is fetched (a CRL whose ``issueDate`` moved, a
@@ -506,8 +506,8 @@ def fetch_trust(
         stored = (state.root / _TRUST / "crl" / f"{target[0].hex()}_{target[1]}.oer").exists()
         if info is not None and stored and target in listed and old.get(target) == listed[target]:
             continue  # the info status says this CRL has not changed
-        if info is not None and stored and target not in listed:
-            continue  # not published for this CRACA (the info status lists every current CRL)
+        if info is not None and target not in listed:
+            continue  # no CRL of this series yet: the info status lists every current CRL
         any_new = _fetch_crl(state, client, trace, root, target, now, target in listed, result) or any_new
     if any_new or not (state.root / _TRUST / "composite-crl.oer").exists():
         _fetch_composite(state, client, trace, root, series, now, result)

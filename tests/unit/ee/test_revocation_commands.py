@@ -259,6 +259,20 @@ def test_fetch_trust_fetches_only_the_crl_whose_issue_date_changed(fresh: Revoca
     assert paths.count("/v3/crl") >= 1 and "/v3/composite-crl-ctl" in paths
 
 
+def test_fetch_trust_fetches_the_new_ctl_and_the_composite_but_no_crl_when_only_the_ctl_changed(
+    fresh: RevocationWorld, device: DeviceState
+) -> None:
+    _serve_crls(fresh)
+    fetch_trust(device, fresh.client(), Trace(None), now=NOW)
+    fresh.served.ctls[2] = _next_ctl(fresh, electors=("elector1", "elector2"))
+    fresh.served.info = fresh.info_status(ctl_seq=2)
+    fresh.served.calls.clear()
+    result = fetch_trust(device, fresh.client(), Trace(None), now=NOW)
+    paths = [c[1] for c in fresh.served.calls]
+    assert result.ctls == [2] and "/v3/ctl" in paths and "/v3/composite-crl-ctl" in paths
+    assert "/v3/crl" not in paths and "/v3/ccf-ctl" not in paths
+
+
 def test_fetch_trust_refuses_a_crl_signed_without_the_series_and_stores_nothing_of_it(
     fresh: RevocationWorld, device: DeviceState
 ) -> None:
