@@ -312,7 +312,9 @@ def test_sign_message_signs_with_pseudonym_i_j_and_the_signature_verifies(
     fresh: RevocationWorld, device: DeviceState, tmp_path: Path
 ) -> None:
     i = _first_i(fresh)
-    signed = sign_message(device, Trace(None), i=i, j=2, payload=b"hello", now=NOW, out=tmp_path / "m.oer")
+    signed = sign_message(device, Trace(tmp_path / "t"), i=i, j=2, payload=b"hello", now=NOW, out=tmp_path / "m.oer")
+    (entry,) = [e for e in json.loads((tmp_path / "t" / "trace.json").read_text())["files"] if e["kind"] == "message"]
+    assert entry["type"] == "Ieee1609Dot2Data" and entry["signed_by"].startswith("certs/pseudonym-")
     verified = open_signed_data((tmp_path / "m.oer").read_bytes(), expected_psid=32, psid_only_header=False)
     assert verified.payload == b"hello" and verified.signer == pseudonym(device, i, 2).certificate
     assert verified.header_info["generationTime"] == NOW * 1_000_000 and signed.signer.j == 2
