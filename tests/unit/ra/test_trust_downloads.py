@@ -23,6 +23,8 @@ from scms_codec.spdu.crl import parse_secured_crl
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
 from tests.unit.ra.trust_world import NOW, TrustWorld, trust_world
 
+OCTETS = {"Accept": "application/octet-stream"}
+
 
 @pytest.fixture
 def world() -> TrustWorld:
@@ -328,3 +330,34 @@ def test_info_status_before_init_is_404() -> None:
 def test_ma_psids_come_from_the_ma_certificate() -> None:
     w = trust_world(replace(load_settings({}), ma_relevant_psids="32,38"))
     assert info_status.info_status(w.store, w.crls, now=NOW).ma[0].psids == (32, 38)
+
+
+# --- download_response(..., etag=): the CTL zip's validator is not its name -----------------------------
+
+
+def test_download_response_with_an_etag_validates_with_it_not_with_the_name() -> None:
+    from chalice.app import Chalice, Response
+    from chalice.test import Client
+    from scms_service.http import download_response
+
+    app = Chalice(app_name="etag-test")
+
+    @app.route("/f", methods=["GET"])
+    def f() -> Response:
+        request = app.current_request
+        assert request is not None
+        return download_response(request, b"0123456789", "ctl_x_1.zip", 1_700_000_000, etag="ctl_x_1-2.zip")
+
+    with Client(app) as client:
+        whole = client.http.get("/f", headers=OCTETS)
+        assert whole.headers["ETag"] == '"ctl_x_1-2.zip"'
+        assert whole.headers["Content-Disposition"] == 'attachment; filename="ctl_x_1.zip"'
+        assert client.http.get("/f", headers={**OCTETS, "If-None-Match": '"ctl_x_1-2.zip"'}).status_code == 304
+        # Twin: the name alone (an older zip's validator) is not a match.
+        assert client.http.get("/f", headers={**OCTETS, "If-None-Match": '"ctl_x_1.zip"'}).status_code == 200
+        ranged = client.http.get("/f", headers={**OCTETS, "Range": "bytes=2-3", "If-Range": '"ctl_x_1-2.zip"'})
+        assert ranged.status_code == 206 and ranged.body == b"23"
+        assert (
+            client.http.get("/f", headers={**OCTETS, "Range": "bytes=2-3", "If-Range": '"ctl_x_1.zip"'}).status_code
+            == 200
+        )
