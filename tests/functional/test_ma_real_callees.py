@@ -125,11 +125,11 @@ def test_a_certificate_the_aca_never_issued_is_404_from_the_real_lookup(world: t
         )  # fmt: skip
 
 
-def test_an_unknown_chain_at_the_real_la_is_a_500_and_nothing_is_published(
+def test_a_chain_the_real_las_never_saw_is_skipped_and_the_crls_still_published(
     world: tuple[Settings, Hierarchy, int],
 ) -> None:
-    from scms_ma.authorities import AuthorityFailed
-
+    # UnknownChain (revoked between the RA's plan and the LAs' first call): no certificate carries
+    # the chain, so the revocation completes without a linked entry for it.
     settings, hierarchy, now = world
     fake = FakeAuthorities()
     fake.devices["device:dev-1"] = {
@@ -137,13 +137,26 @@ def test_an_unknown_chain_at_the_real_la_is_a_500_and_nothing_is_published(
         "enrollments": [],
     }
     authorities = replace(authorities_from_settings(settings), ra_revoke=RaRevoker(fake.ra))
+    record, created = revoke(
+        RevocationRequest("device", "dev-1", "x"), now=now, periods=IPeriods.from_settings(settings),
+        records=DynamoDbMaRecordStore.from_settings(settings), authorities=authorities,
+    )  # fmt: skip
+    assert created and record.linked_entries == 0
+    craca = hierarchy.certificate("root").hashed_id8
+    linked_crl = S3Artifacts.from_settings(settings).get(f"crl/{craca.hex()}_{settings.crl_series}.oer")
+    assert linked_crl is not None
+    # Twin: a malformed chain id is the RA answering outside its contract, still a 500.
+    from scms_ma.authorities import AuthorityFailed
+
+    fake.devices["device:dev-2"] = {
+        "chains": [{"chainId": "zz", "iFirst": 1, "iLast": 9, "jMax": 4}],
+        "enrollments": [],
+    }
     with pytest.raises(AuthorityFailed):
         revoke(
-            RevocationRequest("device", "dev-1", "x"), now=now, periods=IPeriods.from_settings(settings),
+            RevocationRequest("device", "dev-2", "x"), now=now, periods=IPeriods.from_settings(settings),
             records=DynamoDbMaRecordStore.from_settings(settings), authorities=authorities,
         )  # fmt: skip
-    craca = hierarchy.certificate("root").hashed_id8
-    assert S3Artifacts.from_settings(settings).get(f"crl/{craca.hex()}_{settings.crl_series}.oer") is None
 
 
 def test_an_enrollment_revocation_through_the_real_ra_and_crlg_revokes_the_device_and_hashes_its_certificate(

@@ -157,17 +157,27 @@ def crl_kind(contents: CrlContents) -> str:
     return str(contents.type_specific[0])
 
 
-def _crl_series_allowed(signer: Certificate) -> frozenset[int]:
+def _crl_ssp(signer: Certificate) -> dict[str, Any] | None:
+    """The signer's PSID 256 ``CrlSsp`` (None without one, or when it does not decode)."""
     for entry in signer.tbs.get("appPermissions", []):
         ssp = entry.get("ssp")
         if entry.get("psid") != CRL_PSID or ssp is None or ssp[0] != "opaque":
             continue
         try:
-            value = asn1.decode("CrlSsp", bytes(ssp[1]))
+            value: dict[str, Any] = asn1.decode("CrlSsp", bytes(ssp[1]))
         except CodecError:
-            return frozenset()
-        return frozenset(int(s) for s in value["crls"])
-    return frozenset()
+            return None
+        return value
+    return None
+
+
+def _craca_allowed(signer: Certificate, associated: str) -> bytes | None:
+    """The HashedId8 ``crlCraca`` must name (1609.2 CracaType): the signer itself, or its issuer."""
+    if associated == "isCraca":
+        return signer.hashed_id8
+    if associated == "issuerIsCraca":
+        return signer.issuer_id
+    return None
 
 
 def verify_crl(
@@ -196,9 +206,15 @@ def verify_crl(
     if series is not None and contents.crl_series != series:
         raise VerificationFailed(f"{name}: asked for series {series}")
     _chain(signer, root, ca, now, name)
-    if contents.crl_series not in _crl_series_allowed(signer):
+    crl_ssp = _crl_ssp(signer)
+    if crl_ssp is None or contents.crl_series not in {int(s) for s in crl_ssp["crls"]}:
         raise VerificationFailed(
             f"{name}: signer {signer.hashed_id8.hex()} may not sign series {contents.crl_series} (CrlSsp)"
+        )
+    if contents.crl_craca != _craca_allowed(signer, str(crl_ssp["associatedCraca"])):
+        raise VerificationFailed(
+            f"{name}: signer {signer.hashed_id8.hex()} may not sign for CRACA {contents.crl_craca.hex()}"
+            f" (CrlSsp {crl_ssp['associatedCraca']})"
         )
     if previous_issue_date is not None and contents.issue_date < previous_issue_date:
         raise VerificationFailed(f"{name}: issued before the stored CRL (rollback)")

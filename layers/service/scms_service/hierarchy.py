@@ -67,7 +67,11 @@ ELECTORS: Final = ("elector1", "elector2")
 ISSUER: Final[dict[str, str | None]] = {
     "root": None,
     "ica": "root",
-    **{r: "ica" for r in ("eca", "aca", "ra", "la1", "la2", "ma", "crlg")},
+    # The CRL generator is issued by the root, the CRACA every certificate names (cracaId = HashedId3
+    # of the root), so that its CrlSsp can say issuerIsCraca (1609.2 CracaType): it signs CRLs for the
+    # certificates that chain to its issuer, and a rotated CRL generator keeps signing them.
+    "crlg": "root",
+    **{r: "ica" for r in ("eca", "aca", "ra", "la1", "la2", "ma")},
     **{e: None for e in ELECTORS},
 }
 # Roles whose certificate carries an ECIES encryptionKey (EEs encrypt to them, protocol.md §1.1).
@@ -339,7 +343,7 @@ def _app_permissions(role: str, settings: Settings) -> list[dict[str, Any]]:
         # Both series it signs (docs/architecture.md "CRL generator"): the linked CRLs of pseudonym
         # certificates and the hash CRLs of enrollment and non-butterfly certificates.
         series = sorted({settings.crl_series, settings.crl_hash_series})
-        crl_ssp = asn1.encode("CrlSsp", {"version": 1, "associatedCraca": "isCraca", "crls": series})
+        crl_ssp = asn1.encode("CrlSsp", {"version": 1, "associatedCraca": "issuerIsCraca", "crls": series})
         # PsidSsp entries in ascending PSID order (a SequenceOfPsidSsp is sorted by PSID).
         return [_ssp(("crl", {"version": version})), {"psid": CRL_PSID, "ssp": ("opaque", crl_ssp)}]
     if role in ELECTORS:

@@ -160,13 +160,14 @@ class RevocationWorld:
     def linked_crl(
         self, i_rev: int, *, seeds: tuple[bytes, bytes] | None = None, i_max: int = 0xFFFF,
         signer: Signer | None = None, issue_date: int = NOW, series: int = LINKED_SERIES,
+        craca: bytes | None = None,
     ) -> bytes:  # fmt: skip
         seed1, seed2 = seeds if seeds is not None else self.seeds_at(i_rev)
         individual = [{"jmax": CERTS_PER_PERIOD, "contents": [{"la1Id": LA1_ID, "la2Id": LA2_ID, "contents": [
             {"iMax": i_max, "contents": [{"linkageSeed1": seed1, "linkageSeed2": seed2}]}]}]}]  # fmt: skip
         contents = CrlContents(
             series,
-            self.series,
+            self.series if craca is None else craca,
             issue_date,
             issue_date + 7 * 86_400,
             ("fullLinkedCrl", {"iRev": i_rev, "indexWithinI": 0, "individual": individual}),

@@ -169,6 +169,21 @@ def test_a_crl_that_breaks_a_rule_is_refused(
         )  # fmt: skip
 
 
+def test_a_crl_naming_a_craca_its_signer_may_not_sign_for_is_refused(
+    fresh: RevocationWorld, device: DeviceState
+) -> None:
+    # 1609.2 CracaType: the crlg certificate says issuerIsCraca, so crlCraca must be its issuer (the root).
+    ica = fresh.hierarchy.certificate("ica").hashed_id8
+    data = fresh.linked_crl(_first_i(fresh), craca=ica)
+    with pytest.raises(VerificationFailed, match="may not sign for CRACA"):
+        verify_crl(data, root=fresh.root, ca=ca_certificates(device), now=NOW, craca=ica, series=LINKED_SERIES)
+    # Twin: the same CRL naming the crlg's issuer verifies.
+    root = fresh.hierarchy.certificate("root").hashed_id8
+    assert fresh.hierarchy.certificate("crlg").issuer_id == root
+    verify_crl(fresh.linked_crl(_first_i(fresh), craca=root), root=fresh.root, ca=ca_certificates(device), now=NOW,
+               craca=root, series=LINKED_SERIES)  # fmt: skip
+
+
 def test_an_info_status_signed_by_the_ra_verifies_and_by_another_ca_does_not(
     fresh: RevocationWorld, device: DeviceState
 ) -> None:
