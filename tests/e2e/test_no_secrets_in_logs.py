@@ -19,6 +19,11 @@ it derived (``pseudonyms/<REQHASH>/<i>/keys.json``), the linkage seeds (the ``se
 in the LA1/LA2 tables of the state file) and each request's chain id (``chainId`` of its RaTable
 item: the device's name at the LAs).
 
+A pseudonym of the implicit device is then revoked through the MA (`scms revoke --certificate`), so
+the revocation path logs (MA, ACA lookup, RA revoke, LA seed tasks, CRL generator), and the revoked
+device's next request is refused. Its linkage seeds published on the CRL are those of the current
+i-period; the scan looks for the LAs' stored seeds.
+
 Not reachable, so not scanned: the ECA's ECQV random k_CA and the device's request k (both live in
 memory only and are never written anywhere); the pre-linkage values, which exist in clear only
 inside the LAs while they are computed and inside the ACA while it decrypts them (the RA carries
@@ -157,6 +162,16 @@ def _exercise(run: Run, root: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     status = run.command(sys.executable, "-m", "scms_cli.main", "status", "--url", run.url, "--endpoint", run.endpoint)
     assert status.returncode == 0, status.stdout + status.stderr
+    # Revocation (issue #6): one pseudonym of the implicit device, so the MA, the ACA lookup, the RA's
+    # revoke task, LA1/LA2's seed tasks and the CRL generator all log; the device's seeds are scanned.
+    pseudonym = sorted((root / "obu-implicit" / "pseudonyms").glob("*/*/*.oer"))[0]
+    revoked = run.command(sys.executable, "-m", "scms_cli.main", "revoke", "--url", run.url, key,
+                          "--certificate", str(pseudonym), "--cause", "secret scan")  # fmt: skip
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    listed = run.command(sys.executable, "-m", "scms_cli.main", "reports", "--url", run.url, key, "revocations")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    refused = run.ee(root / "obu-implicit", "provision", "--variant", "cubk", "--cert", "implicit", "--periods", "1")
+    assert refused.returncode != 0  # a revoked device is refused (400-20): that refusal logs too
 
 
 def _needles(run: Run, root: Path) -> Needles:
@@ -244,6 +259,10 @@ def test_the_run_logged_what_it_should(run: Run) -> None:
     assert b'"error_code":"400-32"' in log
     assert b'"CertificatesIssued"' in log and b'"CertType":"implicit"' in log
     assert b'"correlation_id"' in log
+    # The revocation ran through the MA, the ACA lookup, both LAs' seed tasks and the CRL generator.
+    for line in (b"revocation recorded", b"certificates looked up", b"seed answered", b"CRLs published"):
+        assert line in log, line
+    assert log.count(b"seed answered") >= 2
     # Provisioning ran through every part of the pipeline.
     for message in (b'"request planned"', b'"chunk pooled"', b'"batch drawn"', b'"batch answered"',
                     b'"batch delivered"', b'"batch files written"', b'"request provisioned"'):  # fmt: skip
