@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from ..errors import Conflict, NotFound, ScmsError
 from .aws_errors import is_condition_failure
 from .dynamo import DynamoTable
+from .request_claims import RateEntry, claim_items, consistent_get, rate_entries, rate_item, rate_key, transact
 
 __all__ = [
     "AuthRequestStore",
@@ -99,14 +100,6 @@ class RequestRecord:
     updated_at: int | None = None  # Time32 of the last status change
 
 
-@dataclass(frozen=True)
-class RateEntry:
-    """One accepted request of an (enrollment certificate, PSID/SSP set), by generationTime."""
-
-    generation_time: int
-    request_hash: bytes
-
-
 class AuthRequestStore(Protocol):
     """Replay and rate state of the RA's authorization requests."""
 
@@ -163,10 +156,7 @@ def _device_key(record: RequestRecord) -> dict[str, Any]:
 
 
 def _rate_key(record: RequestRecord) -> dict[str, Any]:
-    return {
-        "pk": {"S": _rate_pk(record.enrollment_cert_id, record.psid_set)},
-        "sk": {"S": f"{record.generation_time:010d}#{record.request_hash.hex()}"},
-    }
+    return rate_key(_rate_pk(record.enrollment_cert_id, record.psid_set), record.generation_time, record.request_hash)
 
 
 _OPTIONAL_B = ("caterpillar_key", "encryption_key", "signing_expansion", "encryption_expansion")
@@ -242,87 +232,44 @@ class DynamoDbAuthRequestStore(DynamoTable):
     table_label = "RA table"
 
     def get(self, request_hash: bytes) -> RequestRecord | None:
-        try:
-            # Strongly consistent: a replay right after the first answer must see its item.
-            out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
-        except ClientError as exc:
-            raise self.error(exc, "get") from exc
-        item = out.get("Item")
+        item = consistent_get(self, _req_key(request_hash), action="get")
         return None if item is None else _record_from_item(item)
 
     def put(self, record: RequestRecord) -> None:
-        rate_item = {
-            **_rate_key(record),
-            "generationTime": {"N": str(record.generation_time)},
-            "expiresAt": {"N": str(record.rate_expires_at)},
-        }
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _record_item(record),
-                            # First copy only: the same bytes are stored once, whoever else races us.
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    # Keyed by this request's hash: it exists exactly when the request item does.
-                    {"Put": {"TableName": self._table, "Item": rate_item}},
-                    # The device's list of requests (revocation): likewise.
-                    {"Put": {"TableName": self._table, "Item": _device_key(record)}},
-                ]
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise RequestExists("request stored already") from exc
-            raise self.error(exc, "put") from exc
+        rate = rate_item(_rate_key(record), generation_time=record.generation_time, expires_at=record.rate_expires_at)
+        transact(
+            self,
+            [
+                *claim_items(self._table, _record_item(record), rate),
+                # The device's list of requests (revocation): likewise.
+                {"Put": {"TableName": self._table, "Item": _device_key(record)}},
+            ],
+            action="put",
+            conflict=RequestExists("request stored already"),
+        )
 
     def delete(self, record: RequestRecord) -> None:
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": _req_key(record.request_hash),
-                            # Only our own item: its chain id was drawn by the attempt that stored it.
-                            "ConditionExpression": "chainId = :chain",
-                            "ExpressionAttributeValues": {":chain": {"B": record.chain_id}},
-                        }
-                    },
-                    {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
-                    {"Delete": {"TableName": self._table, "Key": _device_key(record)}},
-                ]
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise RequestExists("request item changed") from exc
-            raise self.error(exc, "delete") from exc
+        transact(
+            self,
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _req_key(record.request_hash),
+                        # Only our own item: its chain id was drawn by the attempt that stored it.
+                        "ConditionExpression": "chainId = :chain",
+                        "ExpressionAttributeValues": {":chain": {"B": record.chain_id}},
+                    }
+                },
+                {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
+                {"Delete": {"TableName": self._table, "Key": _device_key(record)}},
+            ],
+            action="delete",
+            conflict=RequestExists("request item changed"),
+        )
 
     def rate_entries(self, enrollment_cert_id: str, psid_set: str, *, since: int) -> list[RateEntry]:
-        entries: list[RateEntry] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk >= :since",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": _rate_pk(enrollment_cert_id, psid_set)},
-                ":since": {"S": f"{max(since, 0):010d}"},
-            },
-            "ConsistentRead": True,
-        }
-        try:
-            while True:
-                out = self.client.query(**kwargs)
-                for item in out.get("Items", []):
-                    generation, _, hash_hex = item["sk"]["S"].partition("#")
-                    entries.append(RateEntry(int(generation), bytes.fromhex(hash_hex)))
-                last = out.get("LastEvaluatedKey")
-                if not last:
-                    return entries
-                kwargs["ExclusiveStartKey"] = last
-        except ClientError as exc:
-            raise self.error(exc, "rate_entries") from exc
+        return rate_entries(self, _rate_pk(enrollment_cert_id, psid_set), since=since)
 
     def of_device(self, device_id: str) -> list[bytes]:
         hashes: list[bytes] = []

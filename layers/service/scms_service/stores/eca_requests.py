@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from ..errors import Conflict, ScmsError
 from .aws_errors import is_condition_failure
 from .dynamo import DynamoTable
+from .request_claims import RateEntry, claim_items, consistent_get, rate_entries, rate_item, rate_key, transact
 
 __all__ = [
     "DynamoDbEcaRequestStore",
@@ -80,14 +81,6 @@ class RequestRecord:
     issued: IssuedCertificate | None = None
 
 
-@dataclass(frozen=True)
-class RateEntry:
-    """One accepted request of a device, by generationTime (the ``RATE`` item)."""
-
-    generation_time: int
-    request_hash: bytes
-
-
 class EcaRequestStore(Protocol):
     """Replay and rate state of the ECA."""
 
@@ -124,8 +117,12 @@ def _req_key(request_hash: bytes) -> dict[str, Any]:
     return {"pk": {"S": f"REQ#{request_hash.hex()}"}, "sk": {"S": "REQ"}}
 
 
+def _rate_pk(canonical_id: str) -> str:
+    return f"RATE#{canonical_id}"
+
+
 def _rate_key(canonical_id: str, generation_time: int, request_hash: bytes) -> dict[str, Any]:
-    return {"pk": {"S": f"RATE#{canonical_id}"}, "sk": {"S": f"{generation_time:010d}#{request_hash.hex()}"}}
+    return rate_key(_rate_pk(canonical_id), generation_time, request_hash)
 
 
 def _record_item(record: RequestRecord) -> dict[str, Any]:
@@ -184,39 +181,21 @@ class DynamoDbEcaRequestStore(DynamoTable):
     table_label = "ECA table"
 
     def get(self, request_hash: bytes) -> RequestRecord | None:
-        try:
-            # Strongly consistent: a replay right after the first answer must see its item.
-            out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
-        except ClientError as exc:
-            raise self.error(exc, "get") from exc
-        item = out.get("Item")
+        item = consistent_get(self, _req_key(request_hash), action="get")
         return None if item is None else _record_from_item(item)
 
     def claim(self, record: RequestRecord) -> None:
-        rate_item = {
-            **_rate_key(record.canonical_id, record.generation_time, record.request_hash),
-            "generationTime": {"N": str(record.generation_time)},
-            "expiresAt": {"N": str(record.expires_at)},
-        }
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _record_item(record),
-                            # First claim only: these bytes were never seen (or their item expired).
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    # The rate entry is keyed by this request's hash, so writing it again is harmless.
-                    {"Put": {"TableName": self._table, "Item": rate_item}},
-                ]
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise RequestClaimed("request already claimed") from exc
-            raise self.error(exc, "claim") from exc
+        rate = rate_item(
+            _rate_key(record.canonical_id, record.generation_time, record.request_hash),
+            generation_time=record.generation_time,
+            expires_at=record.expires_at,
+        )
+        transact(
+            self,
+            claim_items(self._table, _record_item(record), rate),
+            action="claim",
+            conflict=RequestClaimed("request already claimed"),
+        )
 
     def take_over(self, request_hash: bytes, *, old_token: str, new_token: str, now: int) -> RequestRecord:
         try:
@@ -290,54 +269,31 @@ class DynamoDbEcaRequestStore(DynamoTable):
             raise self.error(exc, "complete") from exc
 
     def release(self, record: RequestRecord) -> None:
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": _req_key(record.request_hash),
-                            # Only our own claim: a newer holder's item stays.
-                            "ConditionExpression": "claimToken = :token",
-                            "ExpressionAttributeValues": {":token": {"S": record.claim_token}},
-                        }
-                    },
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": _rate_key(record.canonical_id, record.generation_time, record.request_hash),
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise RequestClaimed("request claim changed") from exc
-            raise self.error(exc, "release") from exc
+        transact(
+            self,
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _req_key(record.request_hash),
+                        # Only our own claim: a newer holder's item stays.
+                        "ConditionExpression": "claimToken = :token",
+                        "ExpressionAttributeValues": {":token": {"S": record.claim_token}},
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _rate_key(record.canonical_id, record.generation_time, record.request_hash),
+                    }
+                },
+            ],
+            action="release",
+            conflict=RequestClaimed("request claim changed"),
+        )
 
     def rate_entries(self, canonical_id: str, *, since: int) -> list[RateEntry]:
-        entries: list[RateEntry] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk >= :since",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": f"RATE#{canonical_id}"},
-                ":since": {"S": f"{max(since, 0):010d}"},
-            },
-            "ConsistentRead": True,
-        }
-        try:
-            while True:
-                out = self.client.query(**kwargs)
-                for item in out.get("Items", []):
-                    generation, _, hash_hex = item["sk"]["S"].partition("#")
-                    entries.append(RateEntry(int(generation), bytes.fromhex(hash_hex)))
-                last = out.get("LastEvaluatedKey")
-                if not last:
-                    return entries
-                kwargs["ExclusiveStartKey"] = last
-        except ClientError as exc:
-            raise self.error(exc, "rate_entries") from exc
+        return rate_entries(self, _rate_pk(canonical_id), since=since)
 
 
 class FakeEcaRequestStore:

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from ..errors import Conflict, ScmsError
 from .aws_errors import is_condition_failure
 from .dynamo import DynamoTable
+from .request_claims import RateEntry, claim_items, consistent_get, rate_entries, rate_item, rate_key, transact
 
 __all__ = [
     "DynamoDbSuccessorStore",
@@ -75,14 +76,6 @@ class SuccessorRecord:
     new_cert_id: str | None = None
     updated_at: int | None = None
     inner_hash: bytes | None = None  # SHA-256 of the inner EeEcaCertRequestSpdu (None: stored before it was kept)
-
-
-@dataclass(frozen=True)
-class RateEntry:
-    """One accepted successor request of a device, by generationTime."""
-
-    generation_time: int
-    request_hash: bytes
 
 
 class SuccessorStore(Protocol):
@@ -129,10 +122,7 @@ def _rate_pk(device_id: str) -> str:
 
 
 def _rate_key(record: SuccessorRecord) -> dict[str, Any]:
-    return {
-        "pk": {"S": _rate_pk(record.device_id)},
-        "sk": {"S": f"{record.generation_time:010d}#{record.request_hash.hex()}"},
-    }
+    return rate_key(_rate_pk(record.device_id), record.generation_time, record.request_hash)
 
 
 def _record_item(record: SuccessorRecord) -> dict[str, Any]:
@@ -180,40 +170,17 @@ class DynamoDbSuccessorStore(DynamoTable):
     error_topic = "successor"
 
     def get(self, request_hash: bytes) -> SuccessorRecord | None:
-        try:
-            # Strongly consistent: a replay right after the first answer must see its item.
-            out = self.client.get_item(TableName=self._table, Key=_req_key(request_hash), ConsistentRead=True)
-        except ClientError as exc:
-            raise self.error(exc, "get") from exc
-        item = out.get("Item")
+        item = consistent_get(self, _req_key(request_hash), action="get")
         return None if item is None else _record_from_item(item)
 
     def put(self, record: SuccessorRecord) -> None:
-        rate_item = {
-            **_rate_key(record),
-            "generationTime": {"N": str(record.generation_time)},
-            "expiresAt": {"N": str(record.rate_expires_at)},
-        }
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _record_item(record),
-                            # First copy only: the same bytes are stored once, whoever else races us.
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    # Keyed by this request's hash: it exists exactly when the request item does.
-                    {"Put": {"TableName": self._table, "Item": rate_item}},
-                    *self._inner_put(record),
-                ]
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise SuccessorExists("successor request stored already") from exc
-            raise self.error(exc, "put") from exc
+        rate = rate_item(_rate_key(record), generation_time=record.generation_time, expires_at=record.rate_expires_at)
+        transact(
+            self,
+            [*claim_items(self._table, _record_item(record), rate), *self._inner_put(record)],
+            action="put",
+            conflict=SuccessorExists("successor request stored already"),
+        )
 
     def _inner_put(self, record: SuccessorRecord) -> list[dict[str, Any]]:
         if record.inner_hash is None:
@@ -227,11 +194,7 @@ class DynamoDbSuccessorStore(DynamoTable):
         return [{"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
 
     def by_inner_hash(self, inner_hash: bytes) -> SuccessorRecord | None:
-        try:
-            out = self.client.get_item(TableName=self._table, Key=_inner_key(inner_hash), ConsistentRead=True)
-        except ClientError as exc:
-            raise self.error(exc, "by_inner_hash") from exc
-        item = out.get("Item")
+        item = consistent_get(self, _inner_key(inner_hash), action="by_inner_hash")
         if item is None:
             return None
         return self.get(bytes.fromhex(item["requestHash"]["S"]))
@@ -242,28 +205,26 @@ class DynamoDbSuccessorStore(DynamoTable):
             if record.inner_hash is None
             else [{"Delete": {"TableName": self._table, "Key": _inner_key(record.inner_hash)}}]
         )
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Delete": {
-                            "TableName": self._table,
-                            "Key": _req_key(record.request_hash),
-                            # Never a DONE request: its certificate was delivered to the device record.
-                            "ConditionExpression": "#status = :pending",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": {":pending": {"S": SuccessorStatus.PENDING.value}},
-                        }
-                    },
-                    {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
-                    # Written with the request item, owned by it: it goes with it.
-                    *inner,
-                ]
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise SuccessorExists("successor request is not pending") from exc
-            raise self.error(exc, "delete") from exc
+        transact(
+            self,
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _req_key(record.request_hash),
+                        # Never a DONE request: its certificate was delivered to the device record.
+                        "ConditionExpression": "#status = :pending",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":pending": {"S": SuccessorStatus.PENDING.value}},
+                    }
+                },
+                {"Delete": {"TableName": self._table, "Key": _rate_key(record)}},
+                # Written with the request item, owned by it: it goes with it.
+                *inner,
+            ],
+            action="delete",
+            conflict=SuccessorExists("successor request is not pending"),
+        )
 
     def complete(self, request_hash: bytes, *, new_cert_id: str, now: int) -> SuccessorRecord:
         try:
@@ -289,25 +250,7 @@ class DynamoDbSuccessorStore(DynamoTable):
         return _record_from_item(out["Attributes"])
 
     def rate_entries(self, device_id: str, *, since: int) -> list[RateEntry]:
-        entries: list[RateEntry] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND sk >= :since",
-            "ExpressionAttributeValues": {":pk": {"S": _rate_pk(device_id)}, ":since": {"S": f"{max(since, 0):010d}"}},
-            "ConsistentRead": True,
-        }
-        try:
-            while True:
-                out = self.client.query(**kwargs)
-                for item in out.get("Items", []):
-                    generation, _, hash_hex = item["sk"]["S"].partition("#")
-                    entries.append(RateEntry(int(generation), bytes.fromhex(hash_hex)))
-                last = out.get("LastEvaluatedKey")
-                if not last:
-                    return entries
-                kwargs["ExclusiveStartKey"] = last
-        except ClientError as exc:
-            raise self.error(exc, "rate_entries") from exc
+        return rate_entries(self, _rate_pk(device_id), since=since)
 
 
 class FakeSuccessorStore:
