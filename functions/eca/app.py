@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,16 +16,14 @@ from scms_eca.enroll import enroll
 from scms_service import aws
 from scms_service.config import Settings, load_settings
 from scms_service.health import ca_check, run_checks, table_check
-from scms_service.hierarchy import Hierarchy
 from scms_service.http import OCTET_STREAM, accept_any_when_absent, binary, json_response, refusals, request_body
+from scms_service.lazy_hierarchy import LazyHierarchy
 from scms_service.observability import VERSION, add_metric, observe
-from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.ca import DynamoDbCaStore
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 
 from scms_codec import time32
-from scms_codec.cert.certificate import Certificate
-from scms_codec.secured.signer import Signer
 
 app = Chalice(app_name="scms-eca")
 logger = Logger(service="eca")
@@ -38,21 +35,9 @@ def settings() -> Settings:
     return load_settings()
 
 
-class _LazyHierarchy:
-    """The CA hierarchy, loaded on first use: a request refused before issuance never touches the CA keys."""
-
-    @functools.cached_property
-    def _hierarchy(self) -> Hierarchy:
-        s = settings()
-        return Hierarchy.load(DynamoDbCaStore.from_settings(s), SecretsManagerKeyVault.from_settings(s))
-
-    def signer(self, role: str) -> Signer:
-        return self._hierarchy.signer(role)
-
-    def chain(self, role: str) -> Sequence[Certificate]:
-        return self._hierarchy.chain(role)
-
-
+# The CA hierarchy, loaded on first use (a refused request reads no key). The provider looks this module's
+# ``settings`` up at load time, so a test that replaces ``settings`` builds its own ``_LazyHierarchy()``.
+_LazyHierarchy = functools.partial(LazyHierarchy, lambda: settings())
 _ca = _LazyHierarchy()
 
 

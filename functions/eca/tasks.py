@@ -18,7 +18,6 @@ import base64
 import binascii
 import functools
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -27,16 +26,13 @@ from scms_eca.successor import issue_successor
 from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.errors import BadRequest, from_codec
-from scms_service.hierarchy import Hierarchy
+from scms_service.lazy_hierarchy import LazyHierarchy
 from scms_service.lifecycle import DeviceState
-from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.devices import DeviceStore, DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore, EcaRequestStore
 
 from scms_codec import time32
-from scms_codec.cert.certificate import Certificate
 from scms_codec.errors import CodecError, ErrorCode
-from scms_codec.secured.signer import Signer
 
 __all__ = ["InvalidTaskInput", "answer_successor", "successor_task"]
 
@@ -56,21 +52,9 @@ def settings() -> Settings:
     return load_settings()
 
 
-class _LazyHierarchy:
-    """The CA hierarchy, loaded on first use (a refused request reads no key) and kept for the container's life."""
-
-    @functools.cached_property
-    def _hierarchy(self) -> Hierarchy:
-        s = settings()
-        return Hierarchy.load(DynamoDbCaStore.from_settings(s), SecretsManagerKeyVault.from_settings(s))
-
-    def signer(self, role: str) -> Signer:
-        return self._hierarchy.signer(role)
-
-    def chain(self, role: str) -> Sequence[Certificate]:
-        return self._hierarchy.chain(role)
-
-
+# The CA hierarchy, loaded on first use (a refused request reads no key). The provider looks this module's
+# ``settings`` up at load time, so a test that replaces ``settings`` builds its own ``_LazyHierarchy()``.
+_LazyHierarchy = functools.partial(LazyHierarchy, lambda: settings())
 _ca = _LazyHierarchy()
 
 

@@ -21,18 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-from cryptography.hazmat.primitives.asymmetric import ec
 from scms_service import aws
 from scms_service.auth import ApiKeyCheck, secrets_manager_digest
 from scms_service.config import Settings
-from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
+from scms_service.lazy_hierarchy import LazyHierarchy
 from scms_service.stores.aws_errors import error_code, is_transient
-from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 from scms_service.stores.crl_entries import DynamoDbCrlEntryStore
 from scms_service.stores.ma_records import DynamoDbMaRecordStore, MaRecordStore
-
-from scms_codec.cert.certificate import Certificate
 
 from .authorities import (
     AcaLookup,
@@ -79,28 +75,8 @@ class Services:
         return self.periods if self.periods is not None else IPeriods.from_settings(self.settings)
 
 
-class LazyMaKeys:
-    """The CA hierarchy as ``MaKeys``, loaded on first use (a request refused early reads no secret)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    @functools.cached_property
-    def _hierarchy(self) -> Hierarchy:
-        s = self._settings
-        return Hierarchy.load(DynamoDbCaStore.from_settings(s), SecretsManagerKeyVault.from_settings(s))
-
-    def certificate(self, role: str) -> Certificate:
-        return self._hierarchy.certificate(role)
-
-    def encryption_private_key(self, role: str) -> ec.EllipticCurvePrivateKey:
-        return self._hierarchy.encryption_private_key(role)
-
-    def by_hashed_id8(self, hashed_id8: bytes) -> Certificate | None:
-        return self._hierarchy.by_hashed_id8(hashed_id8)
-
-    def anchors(self) -> list[Certificate]:
-        return self._hierarchy.anchors()
+# The CA hierarchy as ``MaKeys``, loaded on first use (a request refused early reads no secret).
+LazyMaKeys = LazyHierarchy
 
 
 class LambdaTask:

@@ -4,34 +4,30 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-from cryptography.hazmat.primitives.asymmetric import ec
 from scms_service import aws
 from scms_service.auth import ApiKeyCheck, secrets_manager_digest
 from scms_service.config import Settings
 from scms_service.errors import BadRequest, Conflict, ScmsError, TransientStoreError
-from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
+from scms_service.lazy_hierarchy import LazyHierarchy
 from scms_service.stores.artifacts import Artifacts, S3Artifacts
 from scms_service.stores.auth_requests import AuthRequestStore, DynamoDbAuthRequestStore
 from scms_service.stores.aws_errors import error_code, is_transient
-from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.stores.ca import DynamoDbCaStore
 from scms_service.stores.devices import Device, DeviceStore, DynamoDeviceStore
 from scms_service.stores.download_counters import DownloadCounterStore, DynamoDbDownloadCounterStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 from scms_service.stores.successor_requests import DynamoDbSuccessorStore, SuccessorStore
 
-from scms_codec.cert.certificate import Certificate
 from scms_codec.errors import ErrorCode
-from scms_codec.secured.signer import Signer
 
 from .authorize import RaKeys
 from .ca_certificate import CertificateLookup
@@ -111,34 +107,8 @@ class Services:
         return self.periods if self.periods is not None else IPeriods.from_settings(self.settings)
 
 
-class LazyRaKeys:
-    """The CA hierarchy as ``RaKeys``, loaded on first use (a request refused early reads no secret)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    @functools.cached_property
-    def _hierarchy(self) -> Hierarchy:
-        s = self._settings
-        return Hierarchy.load(DynamoDbCaStore.from_settings(s), SecretsManagerKeyVault.from_settings(s))
-
-    def signer(self, role: str) -> Signer:
-        return self._hierarchy.signer(role)
-
-    def certificate(self, role: str) -> Certificate:
-        return self._hierarchy.certificate(role)
-
-    def encryption_private_key(self, role: str) -> ec.EllipticCurvePrivateKey:
-        return self._hierarchy.encryption_private_key(role)
-
-    def by_hashed_id8(self, hashed_id8: bytes) -> Certificate | None:
-        return self._hierarchy.by_hashed_id8(hashed_id8)
-
-    def anchors(self) -> list[Certificate]:
-        return self._hierarchy.anchors()
-
-    def chain(self, role: str) -> Sequence[Certificate]:
-        return self._hierarchy.chain(role)
+# The CA hierarchy as ``RaKeys``, loaded on first use (a request refused early reads no secret).
+LazyRaKeys = LazyHierarchy
 
 
 class InProcessEca:
