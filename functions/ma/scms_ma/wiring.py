@@ -20,13 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-from scms_service import aws
 from scms_service.auth import ApiKeyCheck, secrets_manager_digest
 from scms_service.config import Settings
 from scms_service.iperiod import IPeriods
+from scms_service.lambda_invoke import invoke_task
 from scms_service.lazy_hierarchy import LazyHierarchy
-from scms_service.stores.aws_errors import error_code, is_transient
 from scms_service.stores.crl_entries import DynamoDbCrlEntryStore
 from scms_service.stores.ma_records import DynamoDbMaRecordStore, MaRecordStore
 
@@ -48,10 +46,6 @@ __all__ = ["InProcessTask", "LambdaTask", "LazyMaKeys", "Services", "authorities
 log = logging.getLogger(__name__)
 
 _FUNCTIONS = Path(__file__).resolve().parents[2]
-# Lambda's answers worth repeating the call for: throttling, a service fault, a function being updated.
-_LAMBDA_TRANSIENT = frozenset(
-    {"TooManyRequestsException", "ServiceException", "ResourceConflictException", "ResourceNotReadyException"}
-)
 
 
 def _unix_now() -> int:
@@ -87,27 +81,12 @@ class LambdaTask:
         self._client = client
 
     def __call__(self, event: dict[str, Any]) -> Any:
-        client = self._client if self._client is not None else aws.client("lambda")
-        try:
-            answer = client.invoke(FunctionName=self._function, InvocationType="RequestResponse",
-                                   Payload=json.dumps(event).encode("ascii"))  # fmt: skip
-        except ClientError as exc:
-            if is_transient(exc) or error_code(exc) in _LAMBDA_TRANSIENT:
-                raise AuthorityUnavailable("a callee is busy; send the same revocation again") from exc
-            raise AuthorityFailed("a callee could not be invoked") from exc
-        except (ConnectionError, HTTPClientError) as exc:
-            raise AuthorityUnavailable("a callee is unreachable; send the same revocation again") from exc
-        raw = answer.get("Payload")
-        data = raw.read() if hasattr(raw, "read") else raw
-        try:
-            body = json.loads(data) if data else None
-        except ValueError as exc:
-            raise AuthorityFailed("a callee's answer is not JSON") from exc
-        if answer.get("FunctionError"):
-            error_type = str(body.get("errorType", "")) if isinstance(body, Mapping) else ""
-            log.warning("callee task raised %s", error_type or "an unnamed error")
-            raise TaskFailed(error_type or "Unknown")
-        return body
+        answer = invoke_task(self._function, event, client=self._client, callee="a callee", retried="revocation",
+                             unavailable=AuthorityUnavailable, failed=AuthorityFailed)  # fmt: skip
+        if answer.error_type is not None:
+            log.warning("callee task raised %s", answer.error_type or "an unnamed error")
+            raise TaskFailed(answer.error_type or "Unknown")
+        return answer.body
 
 
 class InProcessTask:

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from scms_service import aws
 from scms_service.auth import ApiKeyCheck, secrets_manager_digest
 from scms_service.config import Settings
 from scms_service.errors import BadRequest, Conflict, ScmsError, TransientStoreError
 from scms_service.iperiod import IPeriods
+from scms_service.lambda_invoke import invoke_task
 from scms_service.lazy_hierarchy import LazyHierarchy
 from scms_service.stores.artifacts import Artifacts, S3Artifacts
 from scms_service.stores.auth_requests import AuthRequestStore, DynamoDbAuthRequestStore
-from scms_service.stores.aws_errors import error_code, is_transient
 from scms_service.stores.ca import DynamoDbCaStore
 from scms_service.stores.devices import Device, DeviceStore, DynamoDeviceStore
 from scms_service.stores.download_counters import DownloadCounterStore, DynamoDbDownloadCounterStore
@@ -145,19 +143,6 @@ class EcaInvocationFailed(ScmsError):
     """The ECA task failed or answered something that is not its contract (500: a bug or a misconfiguration)."""
 
 
-# Lambda's answers worth a retry of the same request: throttling, a service fault, a function
-# being updated or not ready yet.
-_LAMBDA_TRANSIENT = frozenset(
-    {
-        "TooManyRequestsException",
-        "ServiceException",
-        "ResourceConflictException",
-        "ResourceNotReadyException",
-        "EC2ThrottledException",
-        "SubnetIPAddressLimitReachedException",
-        "ENILimitReachedException",
-    }
-)
 # The task's own error names (``errorType``) that are not failures of the SCMS: Lambda's crashed or
 # timed-out container (the local stack's crashed worker says the same), a busy store, a held claim.
 _TASK_TRANSIENT = frozenset({"TransientStoreError", "Lambda.ServiceException", "Sandbox.Timedout"})
@@ -188,34 +173,14 @@ class LambdaEca:
             "requestHash": request_hash.hex(),
             "deviceId": device.device_id,
         }
-        client = self._client if self._client is not None else aws.client("lambda")
-        try:
-            answer = client.invoke(FunctionName=self._function, InvocationType="RequestResponse",
-                                   Payload=json.dumps(payload).encode("ascii"))  # fmt: skip
-        except ClientError as exc:
-            if is_transient(exc) or error_code(exc) in _LAMBDA_TRANSIENT:
-                raise EcaUnavailable("the ECA is busy; send the same request again") from exc
-            raise EcaInvocationFailed("the ECA could not be invoked") from exc
-        except (ConnectionError, HTTPClientError) as exc:
-            # It may have run: the retry of the same bytes gets the ECA's stored answer (idempotent).
-            raise EcaUnavailable("the ECA is unreachable; send the same request again") from exc
-        body = _json_payload(answer)
-        if answer.get("FunctionError"):
-            return _task_error(body)
-        return _answer(body)
+        answer = invoke_task(self._function, payload, client=self._client, callee="the ECA", retried="request",
+                             unavailable=EcaUnavailable, failed=EcaInvocationFailed)  # fmt: skip
+        if answer.error_type is not None:
+            return _task_error(answer.error_type)
+        return _answer(answer.body)
 
 
-def _json_payload(answer: Any) -> Any:
-    raw = answer.get("Payload")
-    data = raw.read() if hasattr(raw, "read") else raw
-    try:
-        return json.loads(data) if data else None
-    except ValueError as exc:
-        raise EcaInvocationFailed("the ECA's answer is not JSON") from exc
-
-
-def _task_error(body: Any) -> bytes:
-    error_type = str(body.get("errorType", "")) if isinstance(body, dict) else ""
+def _task_error(error_type: str) -> bytes:
     log.warning("ECA task raised %s", error_type or "an unnamed error")
     if error_type in _TASK_TRANSIENT:
         raise EcaUnavailable("the ECA is busy; send the same request again")
