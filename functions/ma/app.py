@@ -7,8 +7,6 @@ reports and revocations (docs/architecture.md "MA"); the use cases are ``scms_ma
 
 from __future__ import annotations
 
-import json
-
 from aws_lambda_powertools import Logger
 from chalice.app import Chalice, Request, Response
 from scms_ma import reports
@@ -28,6 +26,7 @@ from scms_service.http import (
     refusals,
     request_body,
 )
+from scms_service.json_body import json_object
 from scms_service.observability import VERSION, add_metric, observe
 from scms_service.stores.ca import DynamoDbCaStore
 
@@ -40,7 +39,6 @@ logger = Logger(service="ma")
 REPORT_ID_HEADER = "Scms-Report-Id"
 MAX_REPORT_OCTETS = 64 * 1024
 """A report carries one signed air message and two certificates: far below this."""
-MAX_JSON_OCTETS = 64 * 1024
 _MANAGE = "/manage/"
 
 _services: Services | None = None
@@ -83,21 +81,6 @@ def _authorized(request: Request) -> Services:
     deps = services()
     deps.check_api_key(request.headers.get(API_KEY_HEADER.lower()))
     return deps
-
-
-def _json_body(request: Request) -> dict[str, object]:
-    """The body as a JSON object; 400 ("body: ...") if too big, not UTF-8 JSON or not an object."""
-    body = request_body(request)
-    if len(body) > MAX_JSON_OCTETS:
-        raise BadRequest(f"body: larger than {MAX_JSON_OCTETS} octets")
-    try:
-        doc = json.loads(body)
-        json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    except (UnicodeError, ValueError, RecursionError):
-        raise BadRequest("body: expected a JSON object") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("body: expected a JSON object")
-    return doc
 
 
 @app.route("/ma/health", methods=["GET"])
@@ -150,7 +133,7 @@ def show_report(report_id: str) -> Response:
 def create_revocation() -> Response:
     request = _request()
     deps = _authorized(request)
-    decision = parse_revocation(_json_body(request))
+    decision = parse_revocation(json_object(request_body(request)))
     record, created = revoke(
         decision,
         now=time32.now(),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scms_service.errors import BadRequest, IllegalTransition, NotFound
+from scms_service.json_body import json_object
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.devices import Device, DeviceStore
-
-from .json_body import json_object
 
 __all__ = ["Change", "block", "delete", "parse_change", "unblock"]
 

@@ -10,12 +10,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from scms_service.errors import BadRequest
+from scms_service.json_body import json_object
 from scms_service.stores.devices import CANONICAL_ID_PATTERN, DEVICE_ID_PATTERN, Device, DeviceStore, Permission
 
 from scms_codec.crypto.keys import public_key_from_sec1
 from scms_codec.errors import CodecError
-
-from .json_body import json_object
 
 __all__ = ["CERT_TYPES", "POLICY_KEYS", "parse_registration", "register"]
 

@@ -1,15 +1,15 @@
-"""The JSON object of a management API request body, refused with 400 (never a 500) when it is not one."""
+"""The JSON object of a management API request body (RA and MA), refused with 400 (never a 500) when it is not one."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from scms_service.errors import BadRequest
+from .errors import BadRequest
 
 __all__ = ["MAX_BODY_OCTETS", "json_object"]
 
-# A device item must stay far below DynamoDB's 400 KB item limit (a bigger one was a 500 at the store).
+# A device item or a revocation must stay far below DynamoDB's 400 KB item limit (a bigger one was a 500 at the store).
 MAX_BODY_OCTETS = 64 * 1024
 
 
