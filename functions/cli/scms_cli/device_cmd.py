@@ -6,28 +6,12 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
 from typing import Any
 
+from .management_client import Transport, api_key, send_json, urllib_transport
+
 __all__ = ["Transport", "add_parser", "run", "urllib_transport"]
-
-# (method, url, headers, body) -> (status, body): injectable so tests can talk to the app in-process.
-Transport = Callable[[str, str, dict[str, str], bytes | None], tuple[int, bytes]]
-
-
-def urllib_transport(method: str, url: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
-    """HTTP with the standard library; an HTTP error status is returned, not raised."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError("url: expected http:// or https://")
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310 (scheme checked)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (scheme checked)
-            return int(response.status), bytes(response.read())
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), bytes(exc.read())
 
 
 def add_parser(sub: Any) -> None:
@@ -131,35 +115,20 @@ def _show(device: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace, transport: Transport = urllib_transport) -> int:
     """Send the request; print the answer; 0 on success, 1 with the server's message on refusal."""
-    api_key = args.api_key or os.environ.get("SCMS_API_KEY")
-    if not api_key:
-        print("scms device: no API key (--api-key or SCMS_API_KEY)", file=sys.stderr)
+    key = api_key(args, "device")
+    if key is None:
         return 2
     try:
         method, path, body = _request(args)
     except ValueError as exc:
         print(f"scms device: {exc}", file=sys.stderr)
         return 2
-    headers = {"X-Api-Key": api_key, "Accept": "application/json"}
-    data = None
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        data = json.dumps(body).encode()
     pages: list[dict[str, Any]] = []
     while True:
-        try:
-            status, raw = transport(method, args.url.rstrip("/") + path, headers, data)
-        except (OSError, ValueError) as exc:
-            print(f"scms device: cannot reach {args.url}: {exc}", file=sys.stderr)
+        sent = send_json(args.url, key, transport, method, path, body, command=f"device {args.op}")
+        if sent is None or sent[0] >= 400:
             return 1
-        try:
-            answer = json.loads(raw) if raw else {}
-        except ValueError:
-            answer = {"error": raw.decode("utf-8", "replace").strip()}
-        if status >= 400:
-            message = answer.get("error", answer) if isinstance(answer, dict) else answer
-            print(f"scms device {args.op}: refused ({status}): {message}", file=sys.stderr)
-            return 1
+        answer = sent[1]
         pages.append(answer)
         if args.op == "list" and args.all and answer.get("next"):
             query = {"limit": str(args.limit), "next": answer["next"]}

@@ -16,7 +16,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .device_cmd import Transport, urllib_transport
+from .management_client import Transport, api_key, send_json, urllib_transport
 
 __all__ = ["add_parser", "run_reports", "run_revoke"]
 
@@ -51,38 +51,14 @@ def add_parser(sub: Any) -> None:
     reports.set_defaults(func=run_reports)
 
 
-def _api_key(args: argparse.Namespace, command: str) -> str | None:
-    key: str | None = args.api_key or os.environ.get("SCMS_API_KEY")
-    if not key:
-        print(f"scms {command}: no API key (--api-key or SCMS_API_KEY)", file=sys.stderr)
-    return key
-
-
 def _send(
     args: argparse.Namespace, command: str, transport: Transport, method: str, path: str, body: dict[str, Any] | None
 ) -> tuple[int, Any] | None:
-    """(status, JSON answer), or None after printing why the MA could not be reached."""
-    key = _api_key(args, command)
+    """(status, JSON answer), or None after printing why the MA could not be reached (or that no key is set)."""
+    key = api_key(args, command)
     if key is None:
         return None
-    headers = {"X-Api-Key": key, "Accept": "application/json"}
-    data = None
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        data = json.dumps(body).encode()
-    try:
-        status, raw = transport(method, args.url.rstrip("/") + path, headers, data)
-    except (OSError, ValueError) as exc:
-        print(f"scms {command}: cannot reach {args.url}: {exc}", file=sys.stderr)
-        return None
-    try:
-        answer = json.loads(raw) if raw else {}
-    except ValueError:
-        answer = {"error": raw.decode("utf-8", "replace").strip()}
-    if status >= 400:
-        message = answer.get("error", answer) if isinstance(answer, dict) else answer
-        print(f"scms {command}: refused ({status}): {message}", file=sys.stderr)
-    return status, answer
+    return send_json(args.url, key, transport, method, path, body, command=command)
 
 
 def revocation_body(args: argparse.Namespace) -> dict[str, Any]:

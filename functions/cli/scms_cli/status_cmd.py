@@ -32,7 +32,7 @@ from scms_service.stores.ca import CaStore, DynamoDbCaStore
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
 
-from .device_cmd import Transport, urllib_transport
+from .management_client import Transport, urllib_transport
 
 __all__ = [
     "AUTHORITIES",
