@@ -57,3 +57,40 @@ def test_other_failures_are_the_stores_error_without_the_aws_text() -> None:
 @pytest.mark.parametrize(("code", "expected"), [("ValidationException", "ValidationException"), ("", "failed")])
 def test_a_template_may_name_the_aws_code(code: str, expected: str) -> None:
     assert str(_Coded("t").error(_client_error(code), "write")) == f"Test table write: {expected}"
+
+
+class _PagedClient:
+    """A Query stub: answers ``pages`` in turn (each a list of items), then fails with ``error`` if given."""
+
+    def __init__(self, pages: list[list[dict[str, object]]], error: str | None = None) -> None:
+        self.pages, self.error = pages, error
+        self.calls: list[dict[str, object]] = []
+
+    def query(self, **kwargs: object) -> dict[str, object]:
+        self.calls.append(kwargs)
+        n = len(self.calls) - 1
+        if n == len(self.pages):
+            raise _client_error(self.error or "ValidationException")
+        out: dict[str, object] = {"Items": self.pages[n]}
+        if n + 1 < len(self.pages) or self.error:
+            out["LastEvaluatedKey"] = {"pk": {"S": f"page{n}"}}
+        return out
+
+
+def test_query_all_follows_every_page_on_this_table() -> None:
+    client = _PagedClient([[{"n": 1}], [], [{"n": 2}, {"n": 3}]])
+    items = list(_Table("t", client).query_all("list", KeyConditionExpression="pk = :pk"))
+    assert items == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert [c.get("ExclusiveStartKey") for c in client.calls] == [None, {"pk": {"S": "page0"}}, {"pk": {"S": "page1"}}]
+    assert all(c["TableName"] == "t" and c["KeyConditionExpression"] == "pk = :pk" for c in client.calls)
+    # Twin: one page without LastEvaluatedKey is the end.
+    single = _PagedClient([[{"n": 1}]])
+    assert list(_Table("t", single).query_all("list")) == [{"n": 1}] and len(single.calls) == 1
+
+
+@pytest.mark.parametrize(("code", "expected"), [("ThrottlingException", TransientStoreError), ("Boom", _Broken)])
+def test_query_all_maps_a_failed_page_with_its_action(code: str, expected: type[Exception]) -> None:
+    pages = _Table("t", _PagedClient([[{"n": 1}]], error=code)).query_all("list")
+    assert next(pages) == {"n": 1}
+    with pytest.raises(expected, match="widget list"):
+        next(pages)

@@ -272,25 +272,15 @@ class DynamoDbAuthRequestStore(DynamoTable):
         return rate_entries(self, _rate_pk(enrollment_cert_id, psid_set), since=since)
 
     def of_device(self, device_id: str) -> list[bytes]:
-        hashes: list[bytes] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :req)",
-            "ExpressionAttributeValues": {":pk": {"S": f"DEVICE#{device_id}"}, ":req": {"S": "REQUEST#"}},
-            "ProjectionExpression": "sk",
+        items = self.query_all(
+            "of_device",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :req)",
+            ExpressionAttributeValues={":pk": {"S": f"DEVICE#{device_id}"}, ":req": {"S": "REQUEST#"}},
+            ProjectionExpression="sk",
             # Strongly consistent: a request accepted just before the revocation is listed.
-            "ConsistentRead": True,
-        }
-        try:
-            while True:
-                out = self.client.query(**kwargs)
-                hashes.extend(bytes.fromhex(item["sk"]["S"].removeprefix("REQUEST#")) for item in out.get("Items", []))
-                last = out.get("LastEvaluatedKey")
-                if not last:
-                    return hashes
-                kwargs["ExclusiveStartKey"] = last
-        except ClientError as exc:
-            raise self.error(exc, "of_device") from exc
+            ConsistentRead=True,
+        )
+        return [bytes.fromhex(item["sk"]["S"].removeprefix("REQUEST#")) for item in items]
 
     def request_of_aca_request(self, aca_request_id: bytes) -> bytes | None:
         try:

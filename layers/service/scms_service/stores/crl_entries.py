@@ -290,24 +290,9 @@ class DynamoDbCrlEntryStore(DynamoTable):
         return 1
 
     def _query(self, pk: str, action: str) -> Iterator[dict[str, Any]]:
-        start: dict[str, Any] | None = None
-        while True:
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "KeyConditionExpression": "pk = :pk",
-                "ExpressionAttributeValues": {":pk": {"S": pk}},
-                "ConsistentRead": True,
-            }
-            if start is not None:
-                kwargs["ExclusiveStartKey"] = start
-            try:
-                out = self.client.query(**kwargs)
-            except ClientError as exc:
-                raise self.error(exc, action) from exc
-            yield from out.get("Items", [])
-            start = out.get("LastEvaluatedKey")
-            if start is None:
-                return
+        return self.query_all(
+            action, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}, ConsistentRead=True
+        )
 
 
 class InMemoryCrlEntryStore:

@@ -428,22 +428,13 @@ class DynamoDeviceStore(DynamoTable):
         return devices, None
 
     def audit(self, device_id: str) -> _AuditTrail:
-        entries: _AuditTrail = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :audit)",
-            "ExpressionAttributeValues": {":pk": {"S": f"DEVICE#{device_id}"}, ":audit": {"S": "AUDIT#"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            try:
-                out = self.client.query(**kwargs)
-            except ClientError as exc:
-                raise self.error(exc, "read audit trail") from exc
-            entries.extend(_audit_from_item(i) for i in out.get("Items", []))
-            if "LastEvaluatedKey" not in out:
-                return entries
-            kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+        items = self.query_all(
+            "read audit trail",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+            ExpressionAttributeValues={":pk": {"S": f"DEVICE#{device_id}"}, ":audit": {"S": "AUDIT#"}},
+            ConsistentRead=True,
+        )
+        return [_audit_from_item(i) for i in items]
 
     # Writes -------------------------------------------------------------------------------------
 

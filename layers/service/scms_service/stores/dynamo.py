@@ -8,6 +8,7 @@ matches), every other ``ClientError`` the store's own error; the AWS text stays 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from botocore.exceptions import ClientError
@@ -65,3 +66,17 @@ class DynamoTable:
         if is_transient(exc):
             return TransientStoreError(self.busy_message.format(**fields))
         return self.store_error(self.failed_message.format(**fields))
+
+    def query_all(self, action: str, **query: Any) -> Iterator[dict[str, Any]]:
+        """Every item ``Query(TableName=<this table>, **query)`` finds, page after page; failures as ``error``."""
+        kwargs: dict[str, Any] = {"TableName": self._table, **query}
+        while True:
+            try:
+                out = self.client.query(**kwargs)
+            except ClientError as exc:
+                raise self.error(exc, action) from exc
+            yield from out.get("Items", [])
+            last = out.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last

@@ -89,22 +89,14 @@ def consistent_get(store: DynamoTable, key: dict[str, Any], *, action: str) -> d
 
 def rate_entries(store: DynamoTable, pk: str, *, since: int, action: str = "rate_entries") -> list[RateEntry]:
     """The rate entries under ``pk`` with generationTime ≥ ``since``, oldest first (strongly consistent, all pages)."""
+    items = store.query_all(
+        action,
+        KeyConditionExpression="pk = :pk AND sk >= :since",
+        ExpressionAttributeValues={":pk": {"S": pk}, ":since": {"S": f"{max(since, 0):010d}"}},
+        ConsistentRead=True,
+    )
     entries: list[RateEntry] = []
-    kwargs: dict[str, Any] = {
-        "TableName": store.table_name,
-        "KeyConditionExpression": "pk = :pk AND sk >= :since",
-        "ExpressionAttributeValues": {":pk": {"S": pk}, ":since": {"S": f"{max(since, 0):010d}"}},
-        "ConsistentRead": True,
-    }
-    try:
-        while True:
-            out = store.client.query(**kwargs)
-            for item in out.get("Items", []):
-                generation, _, hash_hex = item["sk"]["S"].partition("#")
-                entries.append(RateEntry(int(generation), bytes.fromhex(hash_hex)))
-            last = out.get("LastEvaluatedKey")
-            if not last:
-                return entries
-            kwargs["ExclusiveStartKey"] = last
-    except ClientError as exc:
-        raise store.error(exc, action) from exc
+    for item in items:
+        generation, _, hash_hex = item["sk"]["S"].partition("#")
+        entries.append(RateEntry(int(generation), bytes.fromhex(hash_hex)))
+    return entries
