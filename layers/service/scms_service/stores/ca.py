@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import Conflict, ScmsError, TransientStoreError
-from .aws_errors import is_transient
+from .aws_errors import error_code, is_condition_failure, is_transient
 from .dynamo import DynamoTable
 
 if TYPE_CHECKING:
@@ -49,12 +49,8 @@ class KeyVaultError(ScmsError):
     """The key vault could not be read or written (500; the cause is chained, never shown to clients)."""
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _vault_error(exc: ClientError, what: str) -> ScmsError:
-    code = _code(exc)
+    code = error_code(exc)
     if is_transient(exc):
         return TransientStoreError(f"{what}: temporarily unavailable ({code})")
     return KeyVaultError(f"{what}: {code or 'failed'}")
@@ -276,10 +272,8 @@ class DynamoDbCaStore(DynamoTable):
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            if _code(exc) == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    raise Conflict(what) from exc
+            if is_condition_failure(exc):
+                raise Conflict(what) from exc
             raise self.error(exc, "write") from exc
 
     def create(self, record: CaRecord) -> None:
@@ -359,7 +353,7 @@ class DynamoDbCaStore(DynamoTable):
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 raise Conflict(f"CTL {ctl.series_id.hex()} #{ctl.sequence_number} exists") from exc
             raise self.error(exc, "write") from exc
 
@@ -417,7 +411,7 @@ class SecretsManagerKeyVault:
         try:
             self._client.create_secret(Name=name, SecretString=value, KmsKeyId=self._kms_key_id)
         except ClientError as exc:
-            if _code(exc) == "ResourceExistsException":
+            if error_code(exc) == "ResourceExistsException":
                 raise Conflict(f"secret {name} exists") from exc
             # A ClientError's text names the operation and AWS's message, never the SecretString sent.
             raise _vault_error(exc, f"secret {name}") from exc
@@ -426,7 +420,7 @@ class SecretsManagerKeyVault:
         try:
             response = self._client.get_secret_value(SecretId=name)
         except ClientError as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 return None
             raise _vault_error(exc, f"secret {name}") from exc
         value: str = response["SecretString"]

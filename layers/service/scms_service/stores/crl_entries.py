@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import ScmsError
+from .aws_errors import is_condition_failure
 from .dynamo import DynamoTable
 
 __all__ = [
@@ -259,8 +260,7 @@ class DynamoDbCrlEntryStore(DynamoTable):
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            if is_condition_failure(exc):
                 raise CrlSerialTaken(f"CRL series {record.series}: serial {record.crl_serial} is not new") from exc
             raise self.error(exc, "put CRL") from exc
 
@@ -284,7 +284,7 @@ class DynamoDbCrlEntryStore(DynamoTable):
             # Once: an entry is never changed, so a repeated revocation adds nothing.
             self.client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 return 0
             raise self.error(exc, action) from exc
         return 1

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from botocore.exceptions import ClientError
 
 from ..errors import ScmsError
+from .aws_errors import is_condition_failure
 from .dynamo import DynamoTable
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class DynamoDbSeedStore(DynamoTable):
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(exc):
                 raise self.error(exc, "write") from exc
             stored = self.get(seed.chain_id)
             if stored is None:

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import BadRequest, ScmsError
+from .aws_errors import is_condition_failure
 from .dynamo import DynamoTable
 
 __all__ = [
@@ -230,8 +231,7 @@ class DynamoDbMaRecordStore(DynamoTable):
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            if is_condition_failure(exc):
                 stored = self.report_by_signed_id(record.signed_id)
                 if stored is None and self.get_report(record.report_id) is not None:
                     stored = record.report_id
@@ -271,7 +271,7 @@ class DynamoDbMaRecordStore(DynamoTable):
                 ExpressionAttributeValues={":revoked": {"S": "REVOKED"}, ":rid": {"S": revocation_id}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 return
             raise self.error(exc, "mark report revoked") from exc
 
@@ -284,7 +284,7 @@ class DynamoDbMaRecordStore(DynamoTable):
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 stored = self.get_revocation(record.revocation_id)
                 if stored is not None:
                     return stored, False

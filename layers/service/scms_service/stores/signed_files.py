@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from ..errors import ScmsError
+from .aws_errors import is_condition_failure
 from .dynamo import DynamoTable
 
 __all__ = ["DynamoDbSignedFileStore", "InMemorySignedFileStore", "SignedFileStore", "SignedFileStoreError"]
@@ -85,7 +86,7 @@ class DynamoDbSignedFileStore(DynamoTable):
             # Once: the first signature of a content is the one every later download serves.
             self.client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(exc):
                 raise self.error(exc, "write") from exc
             stored = self.get(key)
             if stored is None:
