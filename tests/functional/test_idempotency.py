@@ -253,6 +253,7 @@ def started(state_machine: str, rh: bytes) -> int:
 
 
 def authz_items(cloud: Cloud, rh: bytes) -> list[str]:
+    """The RaTable items of one request: its REQ record, its rate entry and its DEVICE#…/REQUEST# index item."""
     items = boto3.client("dynamodb").scan(TableName=cloud.settings.ra_table, ConsistentRead=True)["Items"]
     return sorted(i["pk"]["S"].split("#")[0] for i in items if rh.hex() in i["pk"]["S"] + i["sk"]["S"])
 
@@ -267,7 +268,7 @@ def test_same_authorization_request_twice_gets_identical_ack_and_one_execution(
     assert second.body == first.body
     rh = request_hash(data)
     assert started(state_machine, rh) == 1
-    assert authz_items(cloud, rh) == ["RARATE", "REQ"]
+    assert authz_items(cloud, rh) == ["DEVICE", "RARATE", "REQ"]
 
 
 def test_different_authorization_requests_each_start_their_own_execution(
@@ -293,7 +294,7 @@ def test_same_authorization_request_concurrently_gets_one_execution_and_identica
     assert len({a.body for a in answers}) == 1
     rh = request_hash(data)
     assert started(state_machine, rh) == 1
-    assert authz_items(cloud, rh) == ["RARATE", "REQ"]
+    assert authz_items(cloud, rh) == ["DEVICE", "RARATE", "REQ"]
 
 
 def test_crash_before_the_start_is_finished_by_the_replay(
@@ -312,7 +313,7 @@ def test_crash_before_the_start_is_finished_by_the_replay(
         with pytest.raises(SimulatedCrash):
             post_authz(ra, data)
     rh = request_hash(data)
-    assert started(state_machine, rh) == 0 and authz_items(cloud, rh) == ["RARATE", "REQ"]
+    assert started(state_machine, rh) == 0 and authz_items(cloud, rh) == ["DEVICE", "RARATE", "REQ"]
     retry, again = post_authz(ra, data), post_authz(ra, data)
     assert (retry.status_code, again.status_code) == (202, 202) and retry.body == again.body
     assert started(state_machine, rh) == 1

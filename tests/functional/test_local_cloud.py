@@ -408,7 +408,9 @@ def test_function_environments_resolve_and_agreed_scms_variables_become_process_
 
     names = _physical_names("key-id", "local")
     names["ProvisionStateMachine"] = "arn:aws:states:us-east-1:123456789012:stateMachine:ProvisionStateMachine"
-    names["EcaTaskFunction"] = "EcaTaskFunction"  # Ref of a function: its name (RaFunction invokes it)
+    # Ref of a function: its name (RaFunction invokes the ECA task, MaFunction the ACA lookup, the RA's
+    # batch tasks, the LA seed tasks and the CRL generator).
+    names.update({s.logical_id: s.logical_id for s in functions()})
     specs = {s.logical_id: resolve_function(s, names) for s in functions()}
     # Then RaFunction sees the ARN, and every value is a plain string.
     assert specs["RaFunction"].environment["SCMS_PROVISION_STATE_MACHINE"] == names["ProvisionStateMachine"]
