@@ -27,7 +27,7 @@ from scms_service import observability
 from scms_service.config import Settings, load_settings
 from scms_service.errors import BadRequest, from_codec
 from scms_service.lazy_hierarchy import LazyHierarchy
-from scms_service.lifecycle import DeviceState
+from scms_service.lifecycle import check_serves_device
 from scms_service.stores.devices import DeviceStore, DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore, EcaRequestStore
 
@@ -95,10 +95,11 @@ def answer_successor(
     if inner is None:
         return _refusal(ErrorCode.FAILED_PARSING)
     device = devices.get(device_id)
-    if device is None or device.state is DeviceState.DELETED:
-        return _refusal(ErrorCode.ENROLLMENT_CERT_UNREGISTERED)
-    if device.state in (DeviceState.BLOCKED, DeviceState.REVOKED):
-        return _refusal(ErrorCode.ENROLLMENT_CERT_BLOCKED)
+    try:
+        check_serves_device(device.state if device is not None else None)
+    except BadRequest as exc:
+        return _refusal(exc.code or ErrorCode.ENROLLMENT_CERT_UNREGISTERED)
+    assert device is not None
     try:
         response = issue_successor(inner, request_hash=rh, device=device, now=now, settings=settings,
                                    requests=requests, ca=ca)  # fmt: skip

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from scms_service.config import Settings
 from scms_service.errors import BadRequest, Conflict, from_codec
 from scms_service.iperiod import I_MAX, IPeriods
-from scms_service.lifecycle import DeviceState
+from scms_service.lifecycle import DeviceState, check_serves_device
 from scms_service.stores.auth_requests import (
     AuthRequestStore,
     RateEntry,
@@ -216,10 +216,8 @@ def _check_enrollment_certificate(cert: Certificate, ra: RaKeys, generation_time
 def _device(devices: DeviceStore, enrollment: Certificate) -> Device:
     """400-21 unknown (or Deleted), 400-20 Blocked or Revoked (protocol.md §6)."""
     device = devices.get_by_enrollment_cert(enrollment.hashed_id8.hex())
-    if device is None or device.state is DeviceState.DELETED:
-        raise _refuse(ErrorCode.ENROLLMENT_CERT_UNREGISTERED, "enrollment certificate is not registered")
-    if device.state in (DeviceState.BLOCKED, DeviceState.REVOKED):
-        raise _refuse(ErrorCode.ENROLLMENT_CERT_BLOCKED, "enrollment certificate is blocked")
+    check_serves_device(device.state if device is not None else None)
+    assert device is not None
     return device
 
 
@@ -400,10 +398,8 @@ def _to_provisioning(device: Device, devices: DeviceStore, now: int, rh: bytes) 
     """Enrolled|SuccessorEnrolled → Provisioning (Provisioning stays); 400-20/21 if it was blocked or deleted."""
     current: Device | None = device
     for _ in range(3):
-        if current is None or current.state is DeviceState.DELETED:
-            raise _refuse(ErrorCode.ENROLLMENT_CERT_UNREGISTERED, "enrollment certificate is not registered")
-        if current.state in (DeviceState.BLOCKED, DeviceState.REVOKED):
-            raise _refuse(ErrorCode.ENROLLMENT_CERT_BLOCKED, "enrollment certificate is blocked")
+        check_serves_device(current.state if current is not None else None)
+        assert current is not None
         if current.state not in _FROM_STATES:
             return  # Provisioning already (or Registered, which cannot hold an enrollment certificate).
         try:

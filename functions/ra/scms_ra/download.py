@@ -45,7 +45,7 @@ from typing import Protocol
 
 from scms_service.config import Settings
 from scms_service.errors import BadRequest, Conflict, NotFound, ScmsError, from_codec
-from scms_service.lifecycle import DeviceState
+from scms_service.lifecycle import check_serves_device
 from scms_service.stores.artifacts import Artifacts
 from scms_service.stores.auth_requests import RequestStatus
 from scms_service.stores.devices import DeviceStore
@@ -190,10 +190,8 @@ def _intermediates(leaf: Certificate, trust: TrustView) -> Sequence[Certificate]
 
 def _check_device(devices: DeviceStore, cert_id: str) -> str:
     device = devices.get_by_enrollment_cert(cert_id)
-    if device is None or device.state is DeviceState.DELETED:
-        raise BadRequest("enrollment certificate unknown", code=ErrorCode.ENROLLMENT_CERT_UNREGISTERED)
-    if device.state in (DeviceState.BLOCKED, DeviceState.REVOKED):
-        raise BadRequest("enrollment certificate blocked", code=ErrorCode.ENROLLMENT_CERT_BLOCKED)
+    check_serves_device(device.state if device is not None else None)
+    assert device is not None
     return device.device_id
 
 

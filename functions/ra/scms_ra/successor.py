@@ -62,7 +62,7 @@ from typing import Protocol
 from scms_service.config import Settings
 from scms_service.errors import BadRequest, Conflict, IllegalTransition, ScmsError, from_codec
 from scms_service.iperiod import IPeriods
-from scms_service.lifecycle import DeviceState
+from scms_service.lifecycle import DeviceState, check_serves_device
 from scms_service.stores.artifacts import Artifacts
 from scms_service.stores.devices import Device, DeviceStore, EnrollmentRecord
 from scms_service.stores.download_counters import DownloadCounterStore
@@ -315,10 +315,7 @@ def _replay(
 
 
 def _usable(device: Device | None) -> None:
-    if device is None or device.state is DeviceState.DELETED:
-        raise _refuse(ErrorCode.ENROLLMENT_CERT_UNREGISTERED, "enrollment certificate is not registered")
-    if device.state in (DeviceState.BLOCKED, DeviceState.REVOKED):
-        raise _refuse(ErrorCode.ENROLLMENT_CERT_BLOCKED, "enrollment certificate is blocked")
+    check_serves_device(device.state if device is not None else None)
 
 
 def _finish(
