@@ -135,8 +135,6 @@ def authorize(
     psid_set = psid_set_of(request.tbs_cert.get("appPermissions"))
     since = request.generation_time - RATE_WINDOW + 1
     entries = requests.rate_entries(cert_id, psid_set, since=since)
-    _check_rates(request, rh, entries, settings=settings)
-    _check_policy(request, variant, enrollment, device, settings)
 
     butterfly = variant in _BUTTERFLY
     next_dl = max(now, periods.next_download_time(first_i)) if butterfly else now
@@ -148,9 +146,13 @@ def authorize(
     twin = _same_request(requests, entries, record)
     if twin is not None:
         # Another encryption of a stored request (say its ECIES ephemeral key's y-parity flipped,
-        # which 1609.2 §5.3.5 leaves unauthenticated, or the same content re-signed): its replay.
+        # which 1609.2 §5.3.5 leaves unauthenticated, or the same content re-signed): its replay,
+        # looked for before the rates, which the stored request already counts (ra-minWait would
+        # otherwise refuse the copy with 400-711, as it would not refuse a replay of the same bytes).
         log.info("another encryption of a stored authorization request answered as its replay")
         return _replay(twin, devices, now)
+    _check_rates(request, rh, entries, settings=settings)
+    _check_policy(request, variant, enrollment, device, settings)
     try:
         requests.put(record)
     except RequestExists:

@@ -166,6 +166,19 @@ def test_another_encryption_of_a_stored_request_is_its_replay_not_a_second_reque
     assert len(world.requests.requests) == 2
 
 
+def test_another_encryption_within_ra_min_wait_is_its_replay_not_a_400_711(world: World) -> None:
+    data = world.request()
+    first = world.authorize(data, ra_min_wait=600)
+    before = world.snapshot()
+    assert world.authorize(_reencrypted_copy(world, data), now=NOW + 5, ra_min_wait=600) == first
+    assert world.snapshot() == before
+    # Twin: a distinct request within ra-minWait is refused with 400-711.
+    with pytest.raises(BadRequest) as refused:
+        world.authorize(world.request(generation_time=NOW - 1), now=NOW + 5, ra_min_wait=600)
+    assert refused.value.code is ErrorCode.RA_MIN_WAIT
+    assert world.snapshot() == before
+
+
 def test_a_second_distinct_request_of_a_provisioning_device_is_accepted(world: World) -> None:
     world.authorize(world.request())
     world.authorize(world.request(generation_time=NOW - 1))
