@@ -146,9 +146,15 @@ class Gateway:
         binary_media_types: Sequence[str] = DEFAULT_BINARY_MEDIA_TYPES,
     ) -> None:
         self._routes = list(routes)
-        # One request at a time per function, as in one Lambda container: a Chalice app keeps the
-        # request in a module-level attribute (app.current_request), so two threads would mix them.
-        self._locks = {route.function: threading.Lock() for route in self._routes}
+        # A Chalice app keeps the request in an attribute of the module-level app (app.current_request),
+        # so two threads would mix them: each Chalice app gets a per-thread current_request and
+        # lambda_context (concurrent requests run as in several Lambda containers); any other
+        # handler keeps one request at a time, as in one container.
+        for route in self._routes:
+            _per_thread_request(route.handler)
+        self._locks = {
+            route.function: _NO_LOCK if _is_per_thread(route.handler) else threading.Lock() for route in self._routes
+        }
         self._stage = stage
         self._binary = [t.lower() for t in binary_media_types]
 
@@ -293,6 +299,59 @@ class Gateway:
         return response
 
 
+class _NoLock:
+    """A context manager that holds nothing: the handler is safe for concurrent requests."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
+_PER_THREAD = "_scms_local_per_thread"
+
+
+def _is_per_thread(handler: Any) -> bool:
+    return bool(getattr(type(handler), _PER_THREAD, False))
+
+
+def _per_thread_request(handler: Any) -> None:
+    """Give a Chalice app a per-thread ``current_request`` and ``lambda_context`` (idempotent; others: no-op).
+
+    ``Chalice.__call__`` stores both on the app object and the routes read ``app.current_request``;
+    with a data descriptor on a subclass of the app's class, each gateway thread sees its own.
+    Local only: a Lambda container runs one request at a time, so the deployed app needs none of this.
+    """
+    try:
+        from chalice.app import Chalice
+    except ImportError:  # pragma: no cover - chalice is a dependency of every app
+        return
+    if not isinstance(handler, Chalice) or _is_per_thread(handler):
+        return
+    local = threading.local()
+
+    def attribute(name: str) -> property:
+        def get(_self: Any) -> Any:
+            return getattr(local, name, None)
+
+        def set_(_self: Any, value: Any) -> None:
+            setattr(local, name, value)
+
+        return property(get, set_)
+
+    base = type(handler)
+    namespace = {
+        "current_request": attribute("current_request"),
+        "lambda_context": attribute("lambda_context"),
+        _PER_THREAD: True,
+    }
+    handler.__dict__.pop("current_request", None)
+    handler.__dict__.pop("lambda_context", None)
+    handler.__class__ = type(f"PerThread{base.__name__}", (base,), namespace)
+
+
 def _json_error(status: int, message: str) -> Response:
     return Response(json.dumps({"message": message}), status=status, content_type="application/json")
 
@@ -311,4 +370,3 @@ def handler_for(spec: FunctionSpec, environment: Mapping[str, str] | None = None
     except (FileNotFoundError, ImportError, SyntaxError) as exc:
         log.error("%s: not loaded: %s", spec.logical_id, exc)
         return None
-
