@@ -61,7 +61,7 @@ def _event(name: str) -> dict[str, Any]:
 
 def test_two_requests_inside_one_app_at_once_each_see_their_own_request() -> None:
     app, _ = _app_whose_route_overlaps_another()
-    client = Client(Gateway([Route("GET", "/echo/{name}", "RaFunction", app)]))
+    client = Client(Gateway([Route("GET", "/echo/{name}", "RaFunction", app)], concurrent=True))
     answers = _concurrently([lambda: client.get("/echo/a").get_json(), lambda: client.get("/echo/b").get_json()])
     # Both were inside the route together (else the barrier would break and the route answer 500).
     assert sorted((a["name"], a["seen"]) for a in answers) == [("a", "a"), ("b", "b")]
@@ -95,7 +95,7 @@ def test_a_handler_that_is_not_a_chalice_app_still_gets_one_request_at_a_time() 
             inside -= 1
         return {"statusCode": 200, "body": "{}"}
 
-    gateway = Gateway([Route("GET", "/plain", "PlainFunction", handler)])
+    gateway = Gateway([Route("GET", "/plain", "PlainFunction", handler)], concurrent=True)
     client = Client(gateway)
     first = threading.Thread(target=lambda: client.get("/plain"))
     first.start()
@@ -110,3 +110,18 @@ def test_a_handler_that_is_not_a_chalice_app_still_gets_one_request_at_a_time() 
     first.join()
     second.join()
     assert most == 1
+
+
+def test_without_concurrent_a_chalice_app_gets_one_request_at_a_time() -> None:
+    app, _ = _app_whose_route_overlaps_another()
+    gateway = Gateway([Route("GET", "/echo/{name}", "RaFunction", app)], concurrent=False)
+    lock = gateway._locks["RaFunction"]
+    assert isinstance(lock, type(threading.Lock()))
+    assert "current_request" not in type(app).__dict__  # the app is left as it is
+
+
+def test_twin_with_concurrent_a_chalice_app_holds_no_lock() -> None:
+    app, _ = _app_whose_route_overlaps_another()
+    gateway = Gateway([Route("GET", "/echo/{name}", "RaFunction", app)], concurrent=True)
+    assert not isinstance(gateway._locks["RaFunction"], type(threading.Lock()))
+    assert "current_request" in type(app).__dict__
