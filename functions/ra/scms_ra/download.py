@@ -280,7 +280,9 @@ def count_download(counters: DownloadCounterStore, cert_id: str, *, now: int, se
         days = {d: n for d, n in (current.days if current else {}).items() if d > day - _WINDOW_DAYS}
         if sum(days.values()) >= settings.download_max_reqs:
             raise BadRequest("more than download-maxReqs download requests", code=ErrorCode.DOWNLOAD_MAX_REQS)
-        if current is not None and now < current.last + settings.download_min_wait:
+        # download-minWait 0 is off: a concurrent request of the same device counted a second later
+        # (its ``now`` read after ours) must not make ours "too soon" (a negative wait).
+        if settings.download_min_wait > 0 and current is not None and now < current.last + settings.download_min_wait:
             raise BadRequest("download request within download-minWait", code=ErrorCode.DOWNLOAD_MIN_WAIT)
         days[day] = days.get(day, 0) + 1
         version = current.version if current is not None else 0

@@ -65,6 +65,19 @@ def test_min_wait_zero_allows_back_to_back_requests() -> None:
     count_download(store, CERT, now=T0, settings=settings)
 
 
+def test_min_wait_zero_counts_a_request_older_than_one_counted_concurrently() -> None:
+    # Two parallel downloads: the later-stamped one counted first; the earlier one is still counted.
+    store, settings = FakeDownloadCounterStore(), _settings(download_min_wait=0)
+    count_download(store, CERT, now=T0 + 1, settings=settings)
+    count_download(store, CERT, now=T0, settings=settings)
+    counter = store.get(CERT)
+    assert counter is not None and sum(counter.days.values()) == 2 and counter.last == T0 + 1
+    # Twin: with a minimum wait, the earlier-stamped request is within it and refused.
+    store2, settings2 = FakeDownloadCounterStore(), _settings(download_min_wait=5)
+    count_download(store2, CERT, now=T0 + 1, settings=settings2)
+    _refused(ErrorCode.DOWNLOAD_MIN_WAIT, store2, T0, settings2)
+
+
 class RacingStore(FakeDownloadCounterStore):
     """A store where another request counts first, ``races`` times, just before each of our writes."""
 
