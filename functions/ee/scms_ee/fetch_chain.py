@@ -25,9 +25,9 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate, verify_signature
 from scms_codec.cert.chain import verify_chain
+from scms_codec.cert.ssp import security_mgmt_ssp
 from scms_codec.errors import ChainError, CodecError, InvalidSignature
 from scms_codec.spdu.cert_management import (
     CertificateChain,
@@ -57,7 +57,6 @@ _CCF_DIR = "ccf"
 _CCF_FILE = "ccf.oer"
 _CTL_FILE = "ctl.oer"
 _FILENAME = re.compile(r'filename="?([A-Za-z0-9._-]{1,128})"?')
-_SECURITY_MGMT_PSID = 35
 _BODY_PREVIEW = 300
 
 
@@ -76,18 +75,13 @@ class FetchedChain:
 
 def certificate_role(cert: Certificate) -> str:
     """The role a CA certificate's ``SecurityMgmtSsp`` (PSID 35) names: root, ica, eca, …, la1/la2; else ``ca``."""
-    for entry in cert.tbs.get("appPermissions", []):
-        ssp = entry.get("ssp")
-        if entry.get("psid") != _SECURITY_MGMT_PSID or ssp is None or ssp[0] != "opaque":
-            continue
-        try:
-            kind, value = asn1.decode("SecurityMgmtSsp", bytes(ssp[1]))
-        except CodecError:
-            return "ca"
-        if kind == "la":
-            return f"la{value['laId']}"
-        return "crlg" if kind == "crl" else str(kind)
-    return "ca"
+    ssp = security_mgmt_ssp(cert)
+    if ssp is None:
+        return "ca"
+    kind, value = ssp
+    if kind == "la":
+        return f"la{value['laId']}"
+    return "crlg" if kind == "crl" else kind
 
 
 def check_electors(ctl: MultiSignedCtl, previous: FullIeeeTbsCtl | None) -> tuple[Certificate, ...]:

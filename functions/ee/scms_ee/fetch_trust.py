@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate
 from scms_codec.cert.chain import verify_chain
+from scms_codec.cert.ssp import crl_ssp as signer_crl_ssp
 from scms_codec.errors import ChainError, CodecError, InvalidSignature
 from scms_codec.spdu.cert_management import (
     CertificateManagementInfoStatus,
@@ -50,7 +50,7 @@ from scms_codec.spdu.cert_management import (
     parse_composite_crl_spdu,
     parse_info_status_spdu,
 )
-from scms_codec.spdu.crl import CRL_PSID, CrlContents, parse_secured_crl
+from scms_codec.spdu.crl import CrlContents, parse_secured_crl
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
 
 from . import fetch_chain as fetch_chain_use_case
@@ -157,20 +157,6 @@ def crl_kind(contents: CrlContents) -> str:
     return str(contents.type_specific[0])
 
 
-def _crl_ssp(signer: Certificate) -> dict[str, Any] | None:
-    """The signer's PSID 256 ``CrlSsp`` (None without one, or when it does not decode)."""
-    for entry in signer.tbs.get("appPermissions", []):
-        ssp = entry.get("ssp")
-        if entry.get("psid") != CRL_PSID or ssp is None or ssp[0] != "opaque":
-            continue
-        try:
-            value: dict[str, Any] = asn1.decode("CrlSsp", bytes(ssp[1]))
-        except CodecError:
-            return None
-        return value
-    return None
-
-
 def _craca_allowed(signer: Certificate, associated: str) -> bytes | None:
     """The HashedId8 ``crlCraca`` must name (1609.2 CracaType): the signer itself, or its issuer."""
     if associated == "isCraca":
@@ -206,7 +192,7 @@ def verify_crl(
     if series is not None and contents.crl_series != series:
         raise VerificationFailed(f"{name}: asked for series {series}")
     _chain(signer, root, ca, now, name)
-    crl_ssp = _crl_ssp(signer)
+    crl_ssp = signer_crl_ssp(signer)
     if crl_ssp is None or contents.crl_series not in {int(s) for s in crl_ssp["crls"]}:
         raise VerificationFailed(
             f"{name}: signer {signer.hashed_id8.hex()} may not sign series {contents.crl_series} (CrlSsp)"

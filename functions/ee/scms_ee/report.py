@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scms_codec import asn1
 from scms_codec.cert.certificate import Certificate
 from scms_codec.cert.chain import verify_chain
+from scms_codec.cert.ssp import ma_relevant_psids
 from scms_codec.errors import ChainError, CodecError
 from scms_codec.secured.signed_data import parse_signed_data
 from scms_codec.spdu.misbehavior import MISBEHAVIOR_REPORT_PSID, build_misbehavior_report
@@ -52,7 +52,6 @@ __all__ = [
 REPORT_PATH = "/v3/misbehavior-report"
 MA_CERTIFICATE_PATH = "/v3/ma-certificate"
 REPORT_ID_HEADER = "Scms-Report-Id"
-_SECURITY_MGMT_PSID = 35
 _REPORT_ID = re.compile(r"^[0-9a-fA-F]{16}$")
 
 
@@ -77,20 +76,6 @@ def evidence_psid(evidence: bytes) -> int:
     return parts.psid
 
 
-def _relevant_psids(ma: Certificate) -> frozenset[int] | None:
-    for entry in ma.tbs.get("appPermissions", []):
-        ssp = entry.get("ssp")
-        if entry.get("psid") != _SECURITY_MGMT_PSID or ssp is None or ssp[0] != "opaque":
-            continue
-        try:
-            kind, value = asn1.decode("SecurityMgmtSsp", bytes(ssp[1]))
-        except CodecError:
-            return None
-        if kind == "ma":
-            return frozenset(int(p) for p in value["relevantPsids"])
-    return None
-
-
 def verify_ma_certificate(
     ma: Certificate, *, root: Certificate, ca: tuple[Certificate, ...], psid: int, now: int
 ) -> None:
@@ -101,7 +86,7 @@ def verify_ma_certificate(
         raise VerificationFailed(
             f"MA certificate {ma.hashed_id8.hex()} does not chain to root {root.hashed_id8.hex()}: {exc}"
         ) from exc
-    relevant = _relevant_psids(ma)
+    relevant = ma_relevant_psids(ma)
     if relevant is None:
         raise VerificationFailed(f"certificate {ma.hashed_id8.hex()} is not an MA certificate (no MaSsp)")
     if psid not in relevant:

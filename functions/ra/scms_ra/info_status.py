@@ -33,6 +33,7 @@ from scms_service.stores.signed_files import SignedFileStore
 
 from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
+from scms_codec.cert.ssp import ma_relevant_psids
 from scms_codec.errors import CodecError
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu.cert_management import (
@@ -45,7 +46,6 @@ from scms_codec.spdu.cert_management import (
 from scms_codec.spdu.scms_pdu import encode_scms_pdu
 
 from . import ccf
-from .role_certificate import relevant_psids
 from .trust import CorruptTrustData, CrlIndex, TrustFile
 
 __all__ = ["SIGNED_TTL", "InfoSource", "host_label", "info_status", "info_status_file", "last_update", "signed_key"]
@@ -103,7 +103,7 @@ def info_status(source: InfoSource, crls: CrlIndex, *, now: int) -> CertificateM
     except NotFound as exc:
         raise NotFound("no CTL of the home series yet") from exc
     try:
-        psids = relevant_psids(Certificate.from_bytes(ma.certificate)) or frozenset()
+        psids = ma_relevant_psids(Certificate.from_bytes(ma.certificate)) or frozenset()
     except CodecError as exc:
         raise CorruptTrustData(f"stored MA certificate {ma.hashed_id8.hex()} does not decode") from exc
     return CertificateManagementInfoStatus(

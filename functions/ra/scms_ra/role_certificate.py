@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import Final, Protocol
 
 from scms_service.errors import NotFound
-from scms_service.hierarchy import SECURITY_MGMT_PSID
 from scms_service.stores.ca import CaRecord
 
-from scms_codec import asn1, time32
+from scms_codec import time32
 from scms_codec.cert.certificate import Certificate
+from scms_codec.cert.ssp import ma_relevant_psids
 from scms_codec.errors import CodecError
 
 from .trust import CorruptTrustData, TrustFile, uint_param
 
-__all__ = ["ActiveCertificates", "ma_certificate", "ra_certificate", "relevant_psids"]
+__all__ = ["ActiveCertificates", "ma_certificate", "ra_certificate"]
 
 _PSID_MAX: Final = 0xFFFFFFFF  # a Psid is at most four octets on the wire (1609.2 §6.3.29 p-encoding)
 
@@ -48,21 +48,6 @@ def _file(record: CaRecord) -> TrustFile:
     )
 
 
-def relevant_psids(cert: Certificate) -> frozenset[int] | None:
-    """``relevantPsids`` of the certificate's PSID 35 ``MaSsp`` (protocol.md §1.1), None when it has none."""
-    for entry in cert.tbs.get("appPermissions", ()):
-        ssp = entry.get("ssp")
-        if entry.get("psid") != SECURITY_MGMT_PSID or ssp is None or ssp[0] != "opaque":
-            continue
-        try:
-            kind, value = asn1.decode("SecurityMgmtSsp", bytes(ssp[1]))
-        except CodecError:
-            return None
-        if kind == "ma":
-            return frozenset(int(p) for p in value["relevantPsids"])
-    return None
-
-
 def ra_certificate(source: ActiveCertificates) -> TrustFile:
     """The RA's active certificate (404 before ``scms init``)."""
     return _file(_active(source, "ra"))
@@ -74,7 +59,7 @@ def ma_certificate(source: ActiveCertificates, psid: str | None) -> TrustFile:
     record = _active(source, "ma")
     if wanted is not None:
         try:
-            covered = relevant_psids(Certificate.from_bytes(record.certificate))
+            covered = ma_relevant_psids(Certificate.from_bytes(record.certificate))
         except CodecError as exc:
             raise CorruptTrustData(f"stored MA certificate {record.hashed_id8.hex()} does not decode") from exc
         if covered is None or wanted not in covered:
