@@ -23,8 +23,9 @@ from aws_lambda_powertools import Logger
 from scms_aca.issue import IssueResult, issue_batch
 from scms_aca.lookup import InvalidLookup, lookup, parse_cert_ids
 from scms_aca.wiring import policy_for, ra_certificates
-from scms_service import observability
+from scms_service import aws, observability
 from scms_service.config import Settings, load_settings
+from scms_service.health import answers_health, batch_table_check, ca_query_check, index_check
 from scms_service.hierarchy import Hierarchy
 from scms_service.linkage_keys import la_aca_keyring
 from scms_service.stores.aca_responses import DynamoDbAcaResponseStore
@@ -83,6 +84,10 @@ def _requests(event: Any) -> list[bytes | None]:
     return out
 
 
+@answers_health("aca", lambda: {  # its role: BatchGetItem on AcaTable, Query on CaTable
+    "table": batch_table_check(aws.client("dynamodb"), settings().aca_table),
+    "ca": ca_query_check(DynamoDbCaStore.from_settings(settings()), "aca"),
+})  # fmt: skip
 @observability.trace_handler(tracer)
 def issue_task(event: Any, context: Any) -> dict[str, Any]:
     """Answer a batch of RaAcaCertRequestSpdus (1609.2.1 §6.3.5, protocol.md §3.3 "ACA (per request)")."""
@@ -126,6 +131,9 @@ def _first_hash(requests: list[bytes]) -> str | None:
     return request_hash(requests[0]).hex() if requests else None
 
 
+@answers_health("aca-lookup", lambda: {  # its role: Query on the byCertId index only
+    "table": index_check(aws.client("dynamodb"), settings().aca_table, "byCertId", "certId"),
+})  # fmt: skip
 @observability.trace_handler(tracer)
 def lookup_task(event: Any, context: Any) -> dict[str, Any]:
     """Which request each certificate answered (protocol.md §3.6 step 1): the MA's question to the ACA."""

@@ -16,8 +16,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from scms_crlg.publish import publish
 from scms_crlg.wiring import CrlgServices
-from scms_service import observability
+from scms_service import aws, observability
 from scms_service.config import Settings, load_settings
+from scms_service.health import answers_health, ca_query_check, table_check
+from scms_service.stores.ca import DynamoDbCaStore
 
 from scms_codec import time32
 
@@ -66,6 +68,10 @@ def handle(event: Any, services: CrlgServices, settings: Settings, *, now: int) 
     return {"crls": [crl.to_json() for crl in crls]}
 
 
+@answers_health("crlg", lambda: {  # its role: GetItem on CrlTable, Query on CaTable
+    "table": table_check(aws.client("dynamodb"), settings().crl_table),
+    "ca": ca_query_check(DynamoDbCaStore.from_settings(settings()), "crlg"),
+})  # fmt: skip
 @observability.trace_handler(tracer)
 def publish_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point of CrlgFunction."""

@@ -23,11 +23,13 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from scms_eca.enroll import CaKeys
 from scms_eca.successor import issue_successor
-from scms_service import observability
+from scms_service import aws, observability
 from scms_service.config import Settings, load_settings
 from scms_service.errors import BadRequest, from_codec
+from scms_service.health import answers_health, ca_query_check, table_check
 from scms_service.lazy_hierarchy import LazyHierarchy
 from scms_service.lifecycle import check_serves_device
+from scms_service.stores.ca import DynamoDbCaStore
 from scms_service.stores.devices import DeviceStore, DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore, EcaRequestStore
 
@@ -112,6 +114,10 @@ def answer_successor(
     return {"response": base64.b64encode(response).decode("ascii")}
 
 
+@answers_health("eca-task", lambda: {  # its role: GetItem on EcaTable, Query on CaTable
+    "table": table_check(aws.client("dynamodb"), settings().eca_table),
+    "ca": ca_query_check(DynamoDbCaStore.from_settings(settings()), "eca"),
+})  # fmt: skip
 @observability.trace_handler(tracer)
 def successor_task(event: Any, context: Any) -> dict[str, Any]:
     """Issue the successor for the RA's forwarded inner request (1609.2.1 §6.3.5.4, protocol.md §3.4 step 3)."""

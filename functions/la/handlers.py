@@ -24,8 +24,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from scms_la.plv import PlvRequest, PlvRequestInvalid, PlvResponse, pre_linkage_values, revocation_seed
-from scms_service import observability
+from scms_service import aws, observability
 from scms_service.config import Settings, load_settings
+from scms_service.health import answers_health, table_check
 from scms_service.linkage_keys import la_aca_key, la_id_of, la_role
 from scms_service.stores.ca import KeyVault, SecretsManagerKeyVault
 from scms_service.stores.linkage_seeds import DynamoDbSeedStore, SeedStore
@@ -78,6 +79,12 @@ def _services() -> LaServices:
     return LaServices.from_settings(_SETTINGS)
 
 
+def _seed_table_check() -> Any:
+    # Both LA roles may GetItem their own table (and nothing of CaTable): the health event's one read.
+    la = la_role(la_id_of(_SETTINGS))
+    return table_check(aws.client("dynamodb"), {"la1": _SETTINGS.la1_table, "la2": _SETTINGS.la2_table}[la])
+
+
 def request_from_event(event: Mapping[str, Any]) -> PlvRequest:
     """The ``PlvRequest`` of a task event (``PlvRequestInvalid`` if a field is missing or mistyped)."""
     if not isinstance(event, Mapping):
@@ -114,6 +121,7 @@ def handle(event: Mapping[str, Any], services: LaServices, *, now: int) -> dict[
     return response_to_result(response)
 
 
+@answers_health(lambda: la_role(la_id_of(_SETTINGS)), lambda: {"table": _seed_table_check()})
 @observability.trace_handler(tracer)
 @logger.inject_lambda_context(clear_state=True)
 def plv_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -164,6 +172,7 @@ def seed(event: Mapping[str, Any], *, la_id: bytes, seeds: SeedStore) -> dict[st
     return {"laId": la_id.hex(), "i": at, "seed": value.hex()}
 
 
+@answers_health(lambda: la_role(la_id_of(_SETTINGS)) + "-seed", lambda: {"table": _seed_table_check()})
 @observability.trace_handler(tracer)
 @logger.inject_lambda_context(clear_state=True)
 def seed_task(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -31,8 +31,9 @@ from scms_ra.expand import expand_chunk, linkage_infos, pool_key
 from scms_ra.plan import plan_chunks
 from scms_ra.revoke import InvalidRevocation, revoke
 from scms_ra.shuffle import AcaCertificates, Ticket, deliver, draw
-from scms_service import observability
+from scms_service import aws, observability
 from scms_service.config import Settings, load_settings
+from scms_service.health import answers_health, ca_query_check, table_check
 from scms_service.hierarchy import Hierarchy
 from scms_service.iperiod import IPeriods
 from scms_service.lifecycle import DeviceState
@@ -320,6 +321,10 @@ _TASKS: dict[str, Callable[[Mapping[str, Any], int], dict[str, Any]]] = {
 }
 
 
+@answers_health("ra-batch", lambda: {  # its role: GetItem on RaTable, Query on CaTable
+    "table": table_check(aws.client("dynamodb"), settings().ra_table),
+    "ca": ca_query_check(DynamoDbCaStore.from_settings(settings()), "ra"),
+})  # fmt: skip
 @observability.trace_handler(tracer)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point of RaBatchFunction: ``event["task"]`` names the task (architecture.md table)."""

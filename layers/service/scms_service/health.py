@@ -1,4 +1,12 @@
-"""``GET /<authority>/health``: cheap real checks of an authority's dependencies (docs/architecture.md).
+"""``GET /<authority>/health`` and the health task event: cheap real checks of an authority's dependencies.
+
+docs/architecture.md "Observability". The HTTP authorities (RA, ECA, MA) answer ``GET /<authority>/health``;
+the internal task functions (ACA, LAs, CRL generator, RA batch, ECA task) have no route and answer
+the task event ``{"health": true}`` instead, through ``answers_health`` on their handler, with the
+same JSON (``Health.as_json``). Each function checks only what its role may already read: a table
+by ``GetItem`` (``table_check``), ``BatchGetItem`` (``batch_table_check``) or a ``Query`` on an
+index (``index_check``), and its CA certificate by ``GetItem`` (``ca_check``) or ``Query``
+(``ca_query_check``).
 
 Each check reads something the authority needs to answer devices: its table (one ``GetItem`` on
 a key no item uses, so it costs one read unit and proves the table exists and is reachable with
@@ -9,18 +17,31 @@ AWS error code or exception class only, never by its message.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from scms_codec.cert.certificate import Certificate
 
+from .observability import VERSION
 from .stores.ca import CaStore
 
-__all__ = ["Health", "ca_check", "run_checks", "table_check"]
+__all__ = [
+    "HEALTH_EVENT",
+    "Health",
+    "answers_health",
+    "batch_table_check",
+    "ca_check",
+    "ca_query_check",
+    "index_check",
+    "is_health_event",
+    "run_checks",
+    "table_check",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +50,10 @@ OK = "ok"
 _SENTINEL = {"pk": {"S": "HEALTH"}, "sk": {"S": "HEALTH"}}
 
 Check = Callable[[], None]
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+HEALTH_EVENT: Mapping[str, bool] = {"health": True}
+"""The task event every internal function answers with its ``Health.as_json()``."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,31 @@ def table_check(client: Any, table: str) -> Check:
     return check
 
 
+def batch_table_check(client: Any, table: str) -> Check:
+    """``BatchGetItem`` of the sentinel key on ``table``: for a role that may batch-read but not ``GetItem``."""
+
+    def check() -> None:
+        client.batch_get_item(RequestItems={table: {"Keys": [_SENTINEL]}})
+
+    return check
+
+
+def index_check(client: Any, table: str, index: str, attribute: str) -> Check:
+    """A ``Query`` of ``index`` for the sentinel value of its (string) hash key ``attribute`` (finds nothing)."""
+
+    def check() -> None:
+        client.query(
+            TableName=table,
+            IndexName=index,
+            KeyConditionExpression="#k = :v",
+            ExpressionAttributeNames={"#k": attribute},
+            ExpressionAttributeValues={":v": {"S": "HEALTH"}},
+            Limit=1,
+        )
+
+    return check
+
+
 def ca_check(ca_store: CaStore, role: str) -> Check:
     """The active certificate of ``role`` exists, decodes and has the HashedId8 it is stored under."""
 
@@ -73,6 +123,20 @@ def ca_check(ca_store: CaStore, role: str) -> Check:
         record = ca_store.active(role)
         if record is None:
             raise LookupError(f"no active {role} certificate")
+        if Certificate.from_bytes(record.certificate).hashed_id8 != record.hashed_id8:
+            raise ValueError(f"{role} certificate does not match its HashedId8")
+
+    return check
+
+
+def ca_query_check(ca_store: CaStore, role: str) -> Check:
+    """As ``ca_check``, through ``CaStore.records`` (one ``Query``): for a role that may not ``GetItem`` CaTable."""
+
+    def check() -> None:
+        active = [r for r in ca_store.records(role) if r.active]
+        if not active:
+            raise LookupError(f"no active {role} certificate")
+        record = active[-1]
         if Certificate.from_bytes(record.certificate).hashed_id8 != record.hashed_id8:
             raise ValueError(f"{role} certificate does not match its HashedId8")
 
@@ -101,3 +165,38 @@ def run_checks(authority: str, version: str, checks: Mapping[str, Check]) -> Hea
         else:
             results[name] = OK
     return Health(authority, version, results)
+
+
+def is_health_event(event: Any) -> bool:
+    """True for exactly ``{"health": true}`` (a JSON boolean: ``{"health": 1}`` is not it)."""
+    return isinstance(event, Mapping) and len(event) == 1 and event.get("health") is True
+
+
+def answers_health(
+    authority: str | Callable[[], str], checks: Callable[[], Mapping[str, Check]], version: str | None = None
+) -> Callable[[Handler], Handler]:
+    """Make a Lambda task handler answer ``{"health": true}`` with ``Health.as_json()`` (issue #7 §2).
+
+    ``authority`` is the name the answer carries (or a function giving it, for a module serving two
+    authorities such as the LAs); ``checks`` builds the checks when the event arrives (so no client or
+    store is made at import). Every other event, a malformed one included, reaches the handler
+    unchanged, so its own ``InvalidTaskInput`` checks still apply. An unhealthy answer is still a
+    normal return (``"status": "unavailable"``): the caller reads it, Lambda does not retry it.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def wrapper(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+            if not is_health_event(event):
+                return handler(event, context, *args, **kwargs)
+            name = authority() if callable(authority) else authority
+            try:
+                built = checks()
+            except Exception as exc:  # e.g. a setting the checks need is unusable: reported, not raised
+                log.warning("health checks not built", extra={"reason": _reason(exc)})
+                return Health(name, version or VERSION, {"setup": f"fail: {_reason(exc)}"}).as_json()
+            return run_checks(name, version or VERSION, built).as_json()
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
