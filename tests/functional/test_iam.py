@@ -606,3 +606,26 @@ def test_the_ma_role_allows_every_call_the_ma_makes_and_nothing_more(deployed: t
     statements[:] = [s for s in statements if s["Sid"] != "CrlTableEntriesWrite"]
     lacking = {c for c in calls if not allowed(c, granted("MaFunction", template))}
     assert ("dynamodb:PutItem", _table_arn(settings.crl_table)) in lacking
+
+
+# --- The health task event of the internal functions (docs/architecture.md "Observability") ---
+
+
+def test_the_health_event_of_every_internal_function_stays_within_its_role(
+    deployed: tuple[Settings, Hierarchy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.functional.test_health_tasks import INTERNAL, health_handlers  # imports this module's peers
+
+    settings, _ = deployed
+    recorder = FunctionRecorder()
+    for logical_id, handler in health_handlers(settings, monkeypatch).items():
+        assert recorder.wrap(logical_id, handler)({"health": True}, None)["status"] == "ok", logical_id
+    for logical_id in INTERNAL:
+        calls = recorder.by_function.get(logical_id, set())
+        missing = sorted(c for c in calls if not allowed(c, granted(logical_id)))
+        assert calls and not missing, f"{logical_id}'s role lacks for its health: {missing}"
+        assert not [c for c in calls if not c[0].startswith("dynamodb:")], "health reads no secret, key or file"
+    # Twins: the reads health had to avoid are not granted (GetItem on AcaTable, GetItem on CaTable).
+    assert not allowed(("dynamodb:GetItem", _table_arn(settings.aca_table)), granted("AcaFunction"))
+    assert not allowed(("dynamodb:GetItem", _table_arn(settings.aca_table)), granted("AcaLookupFunction"))
+    assert not allowed(("dynamodb:GetItem", _table_arn(settings.ca_table)), granted("CrlgFunction"))
