@@ -1,5 +1,6 @@
 # ruff: noqa: F811  (the ECA fixtures are imported by name; test parameters name them again)
-"""``scms status`` against moto's tables and the RA/ECA apps in-process (their health routes)."""
+"""``scms status`` against moto's tables, the RA/ECA/MA apps in-process (their health routes) and the
+internal functions behind moto Lambda (their health task event)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import urllib.parse
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
@@ -21,11 +23,21 @@ from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.issued_certs import DynamoDbIssuedCertStore
 
 from scms_cli.device_cmd import Transport
+from scms_cli.local.stepfunctions import create_functions, install_lambda_patch, uninstall_lambda_patch
 from scms_cli.main import build_parser
-from scms_cli.status_cmd import execute, progress_bar
+from scms_cli.status_cmd import (
+    INTERNAL_FUNCTIONS,
+    FunctionFailed,
+    execute,
+    lambda_invoker,
+    local_functions,
+    progress_bar,
+)
 from scms_codec import time32
+from tests.functional.ma_support import load_ma_app
 from tests.functional.ra_app import ra_fixture  # noqa: F401 (the "ra" fixture)
 from tests.functional.test_eca_enroll import ca, eca, ee, now, post  # noqa: F401 (fixtures: ca eca ee now)
+from tests.functional.test_health_tasks import INTERNAL, health_handlers
 from tests.unit.eca.ee import Ee
 from tests.unit.ra.test_batch_status import record as status_record
 from tests.unit.service.test_issued_certs import cert as issued_cert
@@ -34,13 +46,24 @@ URL = "http://scms.test"
 
 
 @pytest.fixture
-def transport(ra: ModuleType, eca: ModuleType) -> Iterator[Transport]:
-    """HTTP onto the two apps in-process: /ra/... to the RA, /eca/... to the ECA."""
-    with Client(ra.app) as ra_client, Client(eca.app) as eca_client:
+def ma(aws_settings: Settings) -> Iterator[ModuleType]:
+    """The MA app on this test's settings (its health route reads MaTable and CaTable)."""
+    module = load_ma_app()
+    module.configure(module.from_settings(aws_settings))
+    try:
+        yield module
+    finally:
+        module.configure(None)
+
+
+@pytest.fixture
+def transport(ra: ModuleType, eca: ModuleType, ma: ModuleType) -> Iterator[Transport]:
+    """HTTP onto the three apps in-process: /ra/... to the RA, /eca/... to the ECA, /ma/... to the MA."""
+    with Client(ra.app) as ra_client, Client(eca.app) as eca_client, Client(ma.app) as ma_client:
 
         def send(method: str, url: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
             path = urllib.parse.urlsplit(url).path
-            client = eca_client if path.startswith("/eca/") else ra_client
+            client = eca_client if path.startswith("/eca/") else ma_client if path.startswith("/ma/") else ra_client
             response = client.http.request(method, path, headers=headers, body=body or b"")
             return response.status_code, response.body
 
@@ -48,7 +71,13 @@ def transport(ra: ModuleType, eca: ModuleType) -> Iterator[Transport]:
 
 
 def _status(
-    settings: Settings, transport: Transport, *, url: str | None = URL, json_output: bool = False
+    settings: Settings,
+    transport: Transport,
+    *,
+    url: str | None = URL,
+    json_output: bool = False,
+    functions: dict[str, str] | None = None,
+    invoke: Any = None,
 ) -> tuple[int, str]:
     out = io.StringIO()
     dynamodb = boto3.client("dynamodb")
@@ -61,6 +90,8 @@ def _status(
         out=out,
         as_json_output=json_output,
         transport=transport,
+        functions=functions,
+        invoke=invoke,
     )
     return code, out.getvalue()
 
@@ -115,6 +146,7 @@ def test_status_shows_devices_by_state_certificates_ca_roles_and_health(
         assert row[1] == ca.certificate(role).hashed_id8.hex() and row[3] == "valid"
     assert _row(text, "ra", "Health")[1:4] == ["ok", "ok", "ok"]
     assert _row(text, "eca", "Health")[1:4] == ["ok", "ok", "ok"]
+    assert _row(text, "ma", "Health")[1:4] == ["ok", "ok", "ok"]
     assert "Problems" not in text
 
 
@@ -127,7 +159,7 @@ def test_status_json_carries_the_same_numbers(
     assert data["devices"] == {"Registered": 1, "Enrolled": 1, "Blocked": 1}
     assert data["enrollment_certificates"] == 1
     assert [r["role"] for r in data["ca_roles"]] == list(ROLES)
-    assert {a: h["status"] for a, h in data["health"].items()} == {"ra": "ok", "eca": "ok"}
+    assert {a: h["status"] for a, h in data["health"].items()} == {"ra": "ok", "eca": "ok", "ma": "ok"}
 
 
 def test_status_exits_1_and_names_an_unhealthy_authority(
@@ -242,3 +274,72 @@ def test_status_without_provisioning_lists_no_running_requests(aws_settings: Set
     assert code == 0, text
     assert _row(text, "GENERATING", "Provisioning requests by status")[1] == "0"
     assert "Running provisioning" not in text
+
+
+# --- The internal functions: invoked with the health task event through moto Lambda ---
+
+
+@pytest.fixture
+def internal(aws_settings: Settings, ca: Hierarchy, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """Every internal function behind moto Lambda under its logical id (as ``scms serve`` names them)."""
+    handlers = health_handlers(aws_settings, monkeypatch)
+    install_lambda_patch(handlers)
+    try:
+        create_functions(boto3.client("lambda"), boto3.client("iam"), dict.fromkeys(handlers, "x.handler"))
+        yield handlers
+    finally:
+        uninstall_lambda_patch()
+
+
+def test_status_invokes_every_internal_function_with_the_health_event(
+    enrolled: Ee, aws_settings: Settings, transport: Transport, internal: dict[str, Any]
+) -> None:
+    assert set(INTERNAL_FUNCTIONS) == set(INTERNAL) and local_functions() == {f: f for f in INTERNAL}
+    invoke = lambda_invoker(boto3.client("lambda"))
+    code, text = _status(aws_settings, transport, functions=local_functions(), invoke=invoke)
+    assert code == 0, text
+    for authority, checks in INTERNAL.values():
+        row = _row(text, authority, "Health")
+        assert row[1:3] == ["ok", "ok"] and row[3] == ("ok" if "ca" in checks else "-"), row
+    code, text = _status(aws_settings, transport, functions=local_functions(), invoke=invoke, json_output=True)
+    health = json.loads(text)["health"]
+    assert health["aca-lookup"]["function"] == "AcaLookupFunction" and health["la2-seed"]["status"] == "ok"
+
+
+def test_status_exits_1_when_an_internal_function_is_unhealthy_or_not_invocable(
+    enrolled: Ee, aws_settings: Settings, transport: Transport, internal: dict[str, Any]
+) -> None:
+    invoke = lambda_invoker(boto3.client("lambda"))
+    boto3.client("dynamodb").delete_table(TableName=aws_settings.crl_table)
+    code, text = _status(aws_settings, transport, functions=local_functions(), invoke=invoke)
+    assert code == 1
+    assert _row(text, "crlg", "Health")[1:3] == ["unavailable", "fail:"]
+    assert "crlg: health unavailable" in text and _row(text, "aca", "Health")[1] == "ok"
+    # A function that does not exist is reported by the Lambda error code, not as healthy.
+    code, text = _status(aws_settings, transport, functions={"AcaFunction": "NoSuchFunction"}, invoke=invoke)
+    assert code == 1 and "aca: AcaFunction not invocable (ResourceNotFoundException)" in text
+
+
+class _StubLambda:
+    """A Lambda client answering ``invoke`` with ``payload`` (and ``FunctionError`` when ``error``)."""
+
+    def __init__(self, payload: bytes, error: bool) -> None:
+        self.payload, self.error = payload, error
+        self.events: list[bytes] = []
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        self.events.append(Payload)
+        answer: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(self.payload)}
+        if self.error:
+            answer["FunctionError"] = "Unhandled"
+        return answer
+
+
+def test_lambda_invoker_sends_the_health_event_and_reports_a_raised_error_by_its_type_only() -> None:
+    ok = _StubLambda(b'{"status": "ok", "authority": "crlg"}', error=False)
+    assert lambda_invoker(ok)("CrlgFunction") == {"status": "ok", "authority": "crlg"}
+    assert [json.loads(e) for e in ok.events] == [{"health": True}]
+    failed = _StubLambda(b'{"errorType": "InvalidTaskInput", "errorMessage": "chain 00ff"}', error=True)
+    with pytest.raises(FunctionFailed) as raised:
+        lambda_invoker(failed)("La1SeedFunction")
+    assert str(raised.value) == "InvalidTaskInput"

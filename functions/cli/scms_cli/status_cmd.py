@@ -2,13 +2,17 @@
 
 Reads the tables named by ``Settings`` (``SCMS_*``) through boto3 — ``--endpoint`` or
 ``AWS_ENDPOINT_URL`` points it at the moto server ``scms serve`` prints — and calls
-``GET /ra/health`` and ``GET /eca/health`` on ``--url``. Prints devices by lifecycle state,
-enrollment certificates issued, provisioning (authorization) requests by status with the progress
-of each running one (certificates delivered of those expected, from RaTable's ``CERT#`` items; a
-progress bar on a terminal, plain lines otherwise), every CA role's active certificate (HashedId8,
-expiry) and the health of each authority. Exit 0 when everything answered and is healthy, 1
-otherwise. It reads no secret and prints none (a request is named by its hash, never by its
-device's chain id or keys).
+``GET /ra/health``, ``GET /eca/health`` and ``GET /ma/health`` on ``--url``. The internal
+authorities have no route: it invokes each of their functions with the health task event
+``{"health": true}`` (docs/architecture.md "Observability") — locally (``--endpoint``) by the
+template's logical id, which is how ``scms serve`` names them; on AWS by the physical names of
+``--stack``'s resources (CloudFormation ``ListStackResources``); with neither, it skips them.
+Prints devices by lifecycle state, enrollment certificates issued, provisioning (authorization)
+requests by status with the progress of each running one (certificates delivered of those
+expected, from RaTable's ``CERT#`` items; a progress bar on a terminal, plain lines otherwise),
+every CA role's active certificate (HashedId8, expiry) and the health of each authority. Exit 0
+when everything answered and is healthy, 1 otherwise. It reads no secret and prints none (a
+request is named by its hash, never by its device's chain id or keys).
 """
 
 from __future__ import annotations
@@ -34,21 +38,43 @@ from scms_codec.cert.certificate import Certificate
 
 from .management_client import Transport, urllib_transport
 
+Invoker = Callable[[str], Any]
+"""Function name → its answer to the health event (raises ``FunctionFailed`` or a botocore error)."""
+
 __all__ = [
     "AUTHORITIES",
+    "INTERNAL_FUNCTIONS",
     "RUNNING",
     "CaRole",
+    "FunctionFailed",
+    "Invoker",
     "Provisioning",
     "Status",
     "add_parser",
     "collect",
     "execute",
+    "lambda_invoker",
+    "local_functions",
     "progress_bar",
     "render",
     "run",
+    "stack_functions",
 ]
 
-AUTHORITIES = ("ra", "eca")
+AUTHORITIES = ("ra", "eca", "ma")
+# The template's functions without a route (logical id → the authority their health answer names).
+INTERNAL_FUNCTIONS: Mapping[str, str] = {
+    "AcaFunction": "aca",
+    "AcaLookupFunction": "aca-lookup",
+    "La1Function": "la1",
+    "La1SeedFunction": "la1-seed",
+    "La2Function": "la2",
+    "La2SeedFunction": "la2-seed",
+    "CrlgFunction": "crlg",
+    "RaBatchFunction": "ra-batch",
+    "EcaTaskFunction": "eca-task",
+}
+HEALTH_EVENT = b'{"health": true}'  # scms_service.health.HEALTH_EVENT
 LOCAL_REGION = "us-east-1"
 REQUEST_STATUSES = ("ACCEPTED", "GENERATING", "DONE", "FAILED")  # scms_service.stores.auth_requests.RequestStatus
 RUNNING = ("ACCEPTED", "GENERATING")
@@ -106,6 +132,12 @@ def add_parser(sub: Any) -> None:
         "--endpoint",
         default=os.environ.get("AWS_ENDPOINT_URL"),
         help="AWS endpoint, e.g. the moto URL `scms serve` prints (default AWS_ENDPOINT_URL; none: AWS itself)",
+    )
+    p.add_argument(
+        "--stack",
+        default=os.environ.get("SCMS_STACK"),
+        help="CloudFormation stack whose internal functions to ask for their health on AWS (env SCMS_STACK; "
+        "with --endpoint the local names are used)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=run)
@@ -195,6 +227,65 @@ def _health(url: str, transport: Transport, status: Status) -> None:
             status.problems.append(f"{authority}: health {code} {answer.get('checks', '')}".rstrip())
 
 
+class FunctionFailed(Exception):
+    """The function ran and raised: the Lambda ``errorType`` (a class name, never its message)."""
+
+
+def lambda_invoker(client: Any) -> Invoker:
+    """Invoke a function synchronously with the health event and return its decoded answer."""
+
+    def invoke(name: str) -> Any:
+        answer = client.invoke(FunctionName=name, Payload=HEALTH_EVENT)
+        payload = json.loads(answer["Payload"].read() or b"null")
+        if answer.get("FunctionError"):
+            error = payload.get("errorType") if isinstance(payload, dict) else None
+            raise FunctionFailed(str(error or answer["FunctionError"]))
+        return payload
+
+    return invoke
+
+
+def local_functions() -> dict[str, str]:
+    """Logical id → function name under ``scms serve``: the logical id itself (``create_functions``)."""
+    return {logical_id: logical_id for logical_id in INTERNAL_FUNCTIONS}
+
+
+def stack_functions(cloudformation: Any, stack: str) -> dict[str, str]:
+    """Logical id → physical name of the internal functions of ``stack`` (those it has)."""
+    names: dict[str, str] = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for resource in page.get("StackResourceSummaries", []):
+            if resource.get("LogicalResourceId") in INTERNAL_FUNCTIONS:
+                names[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+    return {logical_id: names[logical_id] for logical_id in INTERNAL_FUNCTIONS if logical_id in names}
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or type(exc).__name__)
+    if isinstance(exc, FunctionFailed):
+        return f"{exc}"
+    return type(exc).__name__
+
+
+def _internal_health(functions: Mapping[str, str], invoke: Invoker, status: Status) -> None:
+    for logical_id, name in functions.items():
+        authority = INTERNAL_FUNCTIONS.get(logical_id, logical_id)
+        try:
+            answer = invoke(name)
+        except (FunctionFailed, ClientError, BotoCoreError, OSError, ValueError) as exc:
+            status.health[authority] = {"status": "unreachable", "reason": _reason(exc), "function": logical_id}
+            status.problems.append(f"{authority}: {logical_id} not invocable ({_reason(exc)})")
+            continue
+        if not isinstance(answer, dict):
+            answer = {}
+        answer.setdefault("status", "?")
+        answer["function"] = logical_id
+        status.health[authority] = answer
+        if answer["status"] != "ok":
+            status.problems.append(f"{authority}: health {answer['status']} {answer.get('checks', '')}".rstrip())
+
+
 def collect(
     settings: Settings,
     dynamodb: Any,
@@ -202,8 +293,11 @@ def collect(
     *,
     url: str | None,
     transport: Transport = urllib_transport,
+    functions: Mapping[str, str] | None = None,
+    invoke: Invoker | None = None,
 ) -> Status:
-    """Read the counts and CA roles from the tables and the health of each authority from ``url``."""
+    """Read the counts and CA roles from the tables, the health of each HTTP authority from ``url`` and
+    of each internal one by invoking ``functions`` (logical id → name) with ``invoke``."""
     status = Status()
     try:
         _device_counts(dynamodb, settings, status)
@@ -213,6 +307,8 @@ def collect(
         status.problems.append(f"tables not readable: {exc}")
     if url:
         _health(url, transport, status)
+    if functions and invoke is not None:
+        _internal_health(functions, invoke, status)
     return status
 
 
@@ -339,9 +435,11 @@ def execute(
     as_json_output: bool = False,
     transport: Transport = urllib_transport,
     tty: bool = False,
+    functions: Mapping[str, str] | None = None,
+    invoke: Invoker | None = None,
 ) -> int:
     """Collect and print; 0 when every table answered and every authority is healthy, else 1."""
-    status = collect(settings, dynamodb, ca_store, url=url, transport=transport)
+    status = collect(settings, dynamodb, ca_store, url=url, transport=transport, functions=functions, invoke=invoke)
     if as_json_output:
         print(json.dumps(as_json(status), indent=2, sort_keys=True), file=out)
     else:
@@ -351,6 +449,10 @@ def execute(
 
 def _dynamodb_client(endpoint: str | None) -> Any:
     """A DynamoDB client; with an explicit endpoint (the local moto server) fake credentials do when none are set."""
+    return _client("dynamodb", endpoint)
+
+
+def _client(service: str, endpoint: str | None) -> Any:
     import boto3
 
     session = boto3.session.Session()
@@ -361,7 +463,7 @@ def _dynamodb_client(endpoint: str | None) -> Any:
             kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106 (moto)
         if session.region_name is None:
             kwargs["region_name"] = LOCAL_REGION
-    return session.client("dynamodb", **kwargs)
+    return session.client(service, **kwargs)
 
 
 def run(
@@ -373,6 +475,7 @@ def run(
         print(f"scms status: {exc}", file=sys.stderr)
         return 1
     dynamodb = (clients or _dynamodb_client)(args.endpoint)
+    functions, invoke = _internal(args)
     return execute(
         settings,
         dynamodb,
@@ -383,4 +486,24 @@ def run(
         as_json_output=args.json,
         transport=transport,
         tty=sys.stdout.isatty(),
+        functions=functions,
+        invoke=invoke,
     )
+
+
+def _internal(args: argparse.Namespace) -> tuple[dict[str, str], Invoker | None]:
+    """The internal functions to ask and how: locally by logical id, on AWS by ``--stack``; else none."""
+    stack = getattr(args, "stack", None)
+    if args.endpoint:
+        return local_functions(), lambda_invoker(_client("lambda", args.endpoint))
+    if not stack:
+        return {}, None
+    try:
+        return stack_functions(_client("cloudformation", None), stack), lambda_invoker(_client("lambda", None))
+    except (ClientError, BotoCoreError) as exc:
+        reason = f"stack {stack}: {_reason(exc)}"
+
+        def unlisted(name: str) -> Any:
+            raise FunctionFailed(reason)
+
+        return local_functions(), unlisted  # every internal authority reported, none healthy
