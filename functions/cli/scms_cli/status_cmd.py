@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 from scms_service.config import Settings, load_settings
 from scms_service.errors import ScmsError
+from scms_service.health import HEALTH_EVENT
 from scms_service.hierarchy import ROLES
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.ca import CaStore, DynamoDbCaStore
@@ -74,7 +75,6 @@ INTERNAL_FUNCTIONS: Mapping[str, str] = {
     "RaBatchFunction": "ra-batch",
     "EcaTaskFunction": "eca-task",
 }
-HEALTH_EVENT = b'{"health": true}'  # scms_service.health.HEALTH_EVENT
 LOCAL_REGION = "us-east-1"
 REQUEST_STATUSES = ("ACCEPTED", "GENERATING", "DONE", "FAILED")  # scms_service.stores.auth_requests.RequestStatus
 RUNNING = ("ACCEPTED", "GENERATING")
@@ -235,7 +235,7 @@ def lambda_invoker(client: Any) -> Invoker:
     """Invoke a function synchronously with the health event and return its decoded answer."""
 
     def invoke(name: str) -> Any:
-        answer = client.invoke(FunctionName=name, Payload=HEALTH_EVENT)
+        answer = client.invoke(FunctionName=name, Payload=json.dumps(dict(HEALTH_EVENT)).encode())
         payload = json.loads(answer["Payload"].read() or b"null")
         if answer.get("FunctionError"):
             error = payload.get("errorType") if isinstance(payload, dict) else None
