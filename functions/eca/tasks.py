@@ -25,10 +25,10 @@ from scms_eca.enroll import CaKeys
 from scms_eca.successor import issue_successor
 from scms_service import aws, observability
 from scms_service.config import Settings, load_settings
+from scms_service.device_access import check_serves_device
 from scms_service.errors import BadRequest, from_codec
 from scms_service.health import answers_health, ca_query_check, table_check
 from scms_service.lazy_hierarchy import LazyHierarchy
-from scms_service.lifecycle import check_serves_device
 from scms_service.stores.ca import DynamoDbCaStore
 from scms_service.stores.devices import DeviceStore, DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore, EcaRequestStore

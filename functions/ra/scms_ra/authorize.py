@@ -31,9 +31,10 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from scms_service.config import Settings
+from scms_service.device_access import check_serves_device
 from scms_service.errors import BadRequest, Conflict, from_codec
 from scms_service.iperiod import I_MAX, IPeriods
-from scms_service.lifecycle import DeviceState, check_serves_device
+from scms_service.lifecycle import DeviceState
 from scms_service.stores.auth_requests import (
     AuthRequestStore,
     RateEntry,

@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scms_service.config import Settings
+from scms_service.device_access import check_serves_device
 from scms_service.errors import BadRequest, Conflict, NotFound, ScmsError, from_codec
-from scms_service.lifecycle import check_serves_device
 from scms_service.stores.artifacts import Artifacts
 from scms_service.stores.auth_requests import RequestStatus
 from scms_service.stores.devices import DeviceStore

@@ -60,9 +60,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from scms_service.config import Settings
+from scms_service.device_access import check_serves_device
 from scms_service.errors import BadRequest, Conflict, IllegalTransition, ScmsError, from_codec
 from scms_service.iperiod import IPeriods
-from scms_service.lifecycle import DeviceState, check_serves_device
+from scms_service.lifecycle import DeviceState
 from scms_service.stores.artifacts import Artifacts
 from scms_service.stores.devices import Device, DeviceStore, EnrollmentRecord
 from scms_service.stores.download_counters import DownloadCounterStore

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from scms_codec.errors import ErrorCode
+from .errors import IllegalTransition
 
-from .errors import BadRequest, IllegalTransition
-
-__all__ = ["AuditEntry", "DeviceState", "check_serves_device", "check_transition"]
+__all__ = ["AuditEntry", "DeviceState", "check_transition"]
 
 
 class DeviceState(StrEnum):
@@ -52,18 +50,6 @@ def check_transition(current: DeviceState, target: DeviceState, *, unblocking: b
         raise IllegalTransition(f"device is Blocked: {target.value} is refused until it is unblocked")
     if target not in _ALLOWED[current]:
         raise IllegalTransition(f"illegal lifecycle transition {current.value} → {target.value}")
-
-
-def check_serves_device(state: DeviceState | None) -> None:
-    """Refuse a device-facing request of a device in ``state`` (None: no such device), protocol.md §6.
-
-    400-21 (``BadRequest``, ``ENROLLMENT_CERT_UNREGISTERED``) when the device is unknown or Deleted,
-    400-20 (``ENROLLMENT_CERT_BLOCKED``) when it is Blocked or Revoked; any other state passes.
-    """
-    if state is None or state is DeviceState.DELETED:
-        raise BadRequest("enrollment certificate is not registered", code=ErrorCode.ENROLLMENT_CERT_UNREGISTERED)
-    if state in (DeviceState.BLOCKED, DeviceState.REVOKED):
-        raise BadRequest("enrollment certificate is blocked", code=ErrorCode.ENROLLMENT_CERT_BLOCKED)
 
 
 @dataclass(frozen=True)

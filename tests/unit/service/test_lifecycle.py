@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from scms_service.device_access import check_serves_device
 from scms_service.errors import BadRequest, IllegalTransition
-from scms_service.lifecycle import DeviceState, check_serves_device, check_transition
+from scms_service.lifecycle import DeviceState, check_transition
 
 from scms_codec.errors import ErrorCode
 
