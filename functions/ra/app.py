@@ -25,7 +25,7 @@ from scms_ra import (
 )
 from scms_ra.authorize import authorize
 from scms_ra.present import device_json
-from scms_ra.trust import TrustFile
+from scms_ra.served_file import ServedFile
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
 from scms_service import aws
 from scms_service.auth import API_KEY_HEADER
@@ -179,7 +179,7 @@ def _params() -> dict[str, str]:
     return dict(_request().query_params or {})
 
 
-def _trust_file(found: TrustFile) -> Response:
+def _served(found: ServedFile) -> Response:
     return download_response(_request(), found.body, found.filename, found.last_modified, etag=found.etag)
 
 
@@ -188,9 +188,7 @@ def _trust_file(found: TrustFile) -> Response:
 def get_crl() -> Response:
     """The latest ``SecuredCrl`` of a (CRACA, series), 1609.2.1 §6.3.5.10 (protocol.md §2.2)."""
     params, sources = _params(), trust()
-    return _trust_file(
-        crl_download.crl_file(sources.crls, sources.artifacts, params.get("craca"), params.get("crlSeries"))
-    )
+    return _served(crl_download.crl_file(sources.crls, sources.artifacts, params.get("craca"), params.get("crlSeries")))
 
 
 @app.route("/v3/composite-crl-ctl", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
@@ -199,7 +197,7 @@ def get_composite_crl() -> Response:
     """Every latest CRL and the home CTL, 1609.2.1 §6.3.5.8, clause 8.5 (``CompositeCrlSpdu``)."""
     sources = trust()
     found = composite_crl.composite_crl_file(sources.ca, sources.crls, sources.artifacts, _params().get("ctlSeriesId"))
-    return _trust_file(found)
+    return _served(found)
 
 
 @app.route("/v3/ctl", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
@@ -208,7 +206,7 @@ def get_ctl() -> Response:
     """The CTLs of a series as a stored zip, 1609.2.1 §6.3.5.11, clause 8.6."""
     params = _params()
     found = ctl_download.ctl_zip_file(trust().ca, params.get("ctlSeriesId"), params.get("ctlSequenceNumber"))
-    response = _trust_file(found)
+    response = _served(found)
     if response.status_code in (200, 206):
         response.headers["Content-Type"] = ZIP  # 304 and 416 have no body
     return response
@@ -218,14 +216,14 @@ def get_ctl() -> Response:
 @_handled
 def get_ra_certificate() -> Response:
     """The RA's active certificate, 1609.2.1 §6.3.5.12."""
-    return _trust_file(role_certificate.ra_certificate(trust().ca))
+    return _served(role_certificate.ra_certificate(trust().ca))
 
 
 @app.route("/v3/ma-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
 @_handled
 def get_ma_certificate() -> Response:
     """The MA's active certificate, for a PSID it covers when ``psid`` is given, 1609.2.1 §6.3.5.13."""
-    return _trust_file(role_certificate.ma_certificate(trust().ca, _params().get("psid")))
+    return _served(role_certificate.ma_certificate(trust().ca, _params().get("psid")))
 
 
 @app.route("/v3/certificate-management-info-status", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
@@ -241,7 +239,7 @@ def get_info_status() -> Response:
         host=_request().headers.get("host"),
         now=time32.now(),
     )
-    return _trust_file(found)
+    return _served(found)
 
 
 @app.route("/v3/authorization-certificate", methods=["POST"], content_types=[OCTET_STREAM])
@@ -287,7 +285,7 @@ def get_authorization_certificate() -> Response:
         schedule=deps.schedule,
         counters=deps.download_counters,
     )
-    response = download_response(request, found.body, found.filename, found.last_modified)
+    response = _served(found)
     if response.status_code in (200, 206):
         response.headers["Content-Type"] = ZIP  # a batch is a zip (clause 8.2); 304 and 416 have no body
     return response
@@ -320,7 +318,7 @@ def get_successor_enrollment_certificate() -> Response:
         settings=deps.settings, keyring=keyring, ra_anchors=deps.ra, requests=deps.successors,
         devices=deps.devices, artifacts=deps.artifacts, counters=deps.download_counters,
     )  # fmt: skip
-    return download_response(request, found.body, found.filename, found.last_modified)
+    return _served(found)
 
 
 @app.route("/manage/v1/devices", methods=["POST"])

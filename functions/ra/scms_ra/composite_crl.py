@@ -22,12 +22,13 @@ from scms_codec import time32
 from scms_codec.spdu.cert_management import CompositeCrl, build_composite_crl_spdu
 
 from .ctl_download import CtlSource
-from .trust import CrlIndex, TrustFile, hashed_id8_param, read_artifact
+from .served_file import ServedFile
+from .trust import CrlIndex, hashed_id8_param, read_artifact
 
 __all__ = ["composite_crl_file"]
 
 
-def composite_crl_file(ctls: CtlSource, crls: CrlIndex, artifacts: Artifacts, ctl_series_id: str | None) -> TrustFile:
+def composite_crl_file(ctls: CtlSource, crls: CrlIndex, artifacts: Artifacts, ctl_series_id: str | None) -> ServedFile:
     """The composite CRL of series ``ctl_series_id``; 400-42 when malformed, 404 when the series has no CTL."""
     series = hashed_id8_param("ctlSeriesId", ctl_series_id)
     stored = ctls.ctls(series)
@@ -40,7 +41,7 @@ def composite_crl_file(ctls: CtlSource, crls: CrlIndex, artifacts: Artifacts, ct
     )
     version = home.sequence_number + sum(r.crl_serial + 1 for r in latest)
     events = [home.created_at, *(r.issue_date for r in latest)]
-    return TrustFile(
+    return ServedFile(
         body=build_composite_crl_spdu(CompositeCrl(bodies, home.spdu)),
         filename=f"composite-crl_{version:X}.oer",
         last_modified=time32.to_unix(max(events)),

@@ -14,7 +14,8 @@ from scms_service.stores.artifacts import Artifacts
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 
-from .trust import UINT16_MAX, CrlIndex, CrlRecordView, TrustFile, hashed_id8_param, read_artifact, uint_param
+from .served_file import ServedFile
+from .trust import UINT16_MAX, CrlIndex, CrlRecordView, hashed_id8_param, read_artifact, uint_param
 
 __all__ = ["crl_file", "crl_filename"]
 
@@ -24,7 +25,7 @@ def crl_filename(record: CrlRecordView) -> str:
     return f"crl_{record.craca.hex()}_{record.series}_{record.crl_serial:x}.oer"
 
 
-def crl_file(crls: CrlIndex, artifacts: Artifacts, craca: str | None, crl_series: str | None) -> TrustFile:
+def crl_file(crls: CrlIndex, artifacts: Artifacts, craca: str | None, crl_series: str | None) -> ServedFile:
     """The latest CRL of (``craca``, ``crl_series``); 400-42 for a malformed parameter, 404 when there is none."""
     craca_id = hashed_id8_param("craca", craca)
     if crl_series is None:
@@ -34,4 +35,4 @@ def crl_file(crls: CrlIndex, artifacts: Artifacts, craca: str | None, crl_series
     if record is None:
         raise NotFound(f"no CRL of CRACA {craca_id.hex()} series {series}")
     body = read_artifact(artifacts, record.s3_key, f"CRL {craca_id.hex()} series {series} #{record.crl_serial}")
-    return TrustFile(body, crl_filename(record), time32.to_unix(record.issue_date))
+    return ServedFile(body, crl_filename(record), time32.to_unix(record.issue_date))

@@ -28,7 +28,8 @@ from scms_service.stores.ca import CtlRecord
 
 from scms_codec import time32
 
-from .trust import UINT16_MAX, TrustFile, hashed_id8_param, uint_param
+from .served_file import ServedFile
+from .trust import UINT16_MAX, hashed_id8_param, uint_param
 
 __all__ = ["CtlSource", "ctl_entry_name", "ctl_zip", "ctl_zip_file"]
 
@@ -64,7 +65,7 @@ def ctl_zip(ctls: Sequence[CtlRecord]) -> bytes:
     return buffer.getvalue()
 
 
-def ctl_zip_file(source: CtlSource, ctl_series_id: str | None, ctl_sequence_number: str | None) -> TrustFile:
+def ctl_zip_file(source: CtlSource, ctl_series_id: str | None, ctl_sequence_number: str | None) -> ServedFile:
     """The CTL zip of a series (from a sequence number on); 400-42 for a malformed parameter, 404 when empty."""
     series = hashed_id8_param("ctlSeriesId", ctl_series_id)
     lowest = 0 if ctl_sequence_number is None else uint_param("ctlSequenceNumber", ctl_sequence_number, UINT16_MAX)
@@ -73,7 +74,7 @@ def ctl_zip_file(source: CtlSource, ctl_series_id: str | None, ctl_sequence_numb
         where = "" if ctl_sequence_number is None else f" from sequence number {lowest} on"
         raise NotFound(f"no CTL of series {series.hex()}{where}")
     first, last = ctls[0].sequence_number, ctls[-1].sequence_number
-    return TrustFile(
+    return ServedFile(
         body=ctl_zip(ctls),
         filename=f"ctl_{series.hex()}_{first}.zip",
         last_modified=max(time32.to_unix(c.created_at) for c in ctls),

@@ -40,7 +40,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from scms_service.config import Settings
@@ -59,10 +58,10 @@ from scms_codec.secured.keyring import Keyring
 from scms_codec.spdu.download import parse_ee_ra_download_request
 
 from .batch_files import BadBatchName, BadPeriodZip, BatchName, batch_key, parse_batch_filename, read_period_zip
+from .served_file import ServedFile
 
 __all__ = [
     "AUTHORIZATION_HEADER",
-    "BatchFile",
     "BatchNotReady",
     "CorruptBatch",
     "DownloadSchedule",
@@ -144,15 +143,6 @@ class DownloadSchedule(Protocol):
     def next_download_time(self, i: int) -> int: ...
 
 
-@dataclass(frozen=True)
-class BatchFile:
-    """A batch as served: the zip, its name (the ETag) and when it was assembled (Unix seconds)."""
-
-    body: bytes = field(repr=False)
-    filename: str
-    last_modified: int
-
-
 def _bad(message: str) -> BadRequest:
     return BadRequest(message, code=ErrorCode.FAILED_PARSING)
 
@@ -208,7 +198,7 @@ def authorization_download(
     artifacts: Artifacts,
     schedule: DownloadSchedule,
     counters: DownloadCounterStore | None = None,
-) -> BatchFile:
+) -> ServedFile:
     """Check a download request and return the batch zip it names (module docstring for the order of checks).
 
     ``counters`` None skips step 9 (unit tests of the other checks); the RA route always passes one.
@@ -269,7 +259,7 @@ def authorization_download(
     if counters is not None:
         count_download(counters, cert_id, now=now, settings=settings)
     # The name requested, as the device spelled it (Content-Disposition must equal it, protocol.md §2.1).
-    return BatchFile(data, content.filename, time32.to_unix(batch.info.generation_time))
+    return ServedFile(data, content.filename, time32.to_unix(batch.info.generation_time))
 
 
 def count_download(counters: DownloadCounterStore, cert_id: str, *, now: int, settings: Settings) -> None:

@@ -46,7 +46,8 @@ from scms_codec.spdu.cert_management import (
 from scms_codec.spdu.scms_pdu import encode_scms_pdu
 
 from . import ccf
-from .trust import CorruptTrustData, CrlIndex, TrustFile
+from .served_file import ServedFile
+from .trust import CorruptTrustData, CrlIndex
 
 __all__ = ["SIGNED_TTL", "InfoSource", "host_label", "info_status", "info_status_file", "last_update", "signed_key"]
 
@@ -138,7 +139,7 @@ def info_status_file(
     *,
     host: str | None,
     now: int,
-) -> TrustFile:
+) -> ServedFile:
     """The signed info status, its 8.7 name and Last-Modified (Unix s); ``signer`` gives the RA's.
 
     The SPDU is signed once per content and RA certificate and kept in ``signed`` (a signature
@@ -153,7 +154,7 @@ def info_status_file(
     if body is None:
         body = signed.put_once(key, build_info_status_spdu(status, signer()), now_unix=time32.to_unix(now),
                                ttl=SIGNED_TTL)  # fmt: skip
-    return TrustFile(
+    return ServedFile(
         body=body,
         filename=f"scms-management-infostatus_{host_label(host)}_{stamp}.oer",
         last_modified=time32.to_unix(updated),

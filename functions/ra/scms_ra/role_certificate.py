@@ -20,7 +20,8 @@ from scms_codec.cert.certificate import Certificate
 from scms_codec.cert.ssp import ma_relevant_psids
 from scms_codec.errors import CodecError
 
-from .trust import CorruptTrustData, TrustFile, uint_param
+from .served_file import ServedFile
+from .trust import CorruptTrustData, uint_param
 
 __all__ = ["ActiveCertificates", "ma_certificate", "ra_certificate"]
 
@@ -40,20 +41,20 @@ def _active(source: ActiveCertificates, role: str) -> CaRecord:
     return record
 
 
-def _file(record: CaRecord) -> TrustFile:
-    return TrustFile(
+def _file(record: CaRecord) -> ServedFile:
+    return ServedFile(
         body=record.certificate,
         filename=f"{record.role}_{record.hashed_id8.hex()}.oer",
         last_modified=time32.to_unix(record.created_at),
     )
 
 
-def ra_certificate(source: ActiveCertificates) -> TrustFile:
+def ra_certificate(source: ActiveCertificates) -> ServedFile:
     """The RA's active certificate (404 before ``scms init``)."""
     return _file(_active(source, "ra"))
 
 
-def ma_certificate(source: ActiveCertificates, psid: str | None) -> TrustFile:
+def ma_certificate(source: ActiveCertificates, psid: str | None) -> ServedFile:
     """The MA's active certificate; with ``psid`` only if its ``MaSsp`` covers it (400-42 malformed, 404 not)."""
     wanted = None if psid is None else uint_param("psid", psid, _PSID_MAX)
     record = _active(source, "ma")

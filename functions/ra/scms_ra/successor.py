@@ -56,7 +56,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from scms_service.config import Settings
@@ -90,7 +89,6 @@ from scms_codec.spdu import (
 from scms_codec.spdu.download import parse_ee_ra_download_request
 from scms_codec.spdu.opened import Opened
 
-# The RA's own checks, shared with the authorization request and the batch download (not duplicated).
 from .authorize import RA_ACTOR, RATE_WINDOW, RaKeys, _check_enrollment_certificate, _check_enrollment_validity, _device
 from .download import (
     AUTHORIZATION_HEADER,
@@ -103,11 +101,13 @@ from .download import (
     count_download,
 )
 
+# The RA's own checks, shared with the authorization request and the batch download (not duplicated).
+from .served_file import ServedFile
+
 __all__ = [
     "ECA_REFUSALS",
     "SUCCESSOR_SUFFIX",
     "EcaRefusedUnexpectedly",
-    "SuccessorFile",
     "SuccessorIssuer",
     "artifact_key",
     "successor_download",
@@ -150,15 +150,6 @@ class SuccessorIssuer(Protocol):
     """
 
     def __call__(self, inner_spdu: bytes, *, request_hash: bytes, device: Device, now: int) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class SuccessorFile:
-    """The downloaded file: the ``EcaEeCertResponseSpdu``, its name and when it was stored (Unix seconds)."""
-
-    body: bytes = field(repr=False)
-    filename: str
-    last_modified: int
 
 
 def successor_filename(rh: bytes) -> str:
@@ -418,7 +409,7 @@ def successor_download(
     devices: DeviceStore,
     artifacts: Artifacts,
     counters: DownloadCounterStore | None = None,
-) -> SuccessorFile:
+) -> ServedFile:
     """Check a successor download request and return the ``EcaEeCertResponseSpdu`` it names (module docstring)."""
     if header_value is None:
         raise _refuse(ErrorCode.FAILED_PARSING, f"{AUTHORIZATION_HEADER} required: this endpoint authenticates "
@@ -461,4 +452,4 @@ def successor_download(
         count_download(counters, cert_id, now=now, settings=settings)
     updated = record.updated_at if record.updated_at is not None else record.created_at
     # The name as the device spelled it (Content-Disposition must equal it, protocol.md §2.1).
-    return SuccessorFile(body, content.filename, time32.to_unix(updated))
+    return ServedFile(body, content.filename, time32.to_unix(updated))

@@ -2,7 +2,7 @@
 
 The downloads are public (``scmsV3-eeAuth = none``, protocol.md §2.1): a malformed parameter is
 400-42 (``FAILED_PARSING``), a well-formed one naming nothing is 404. Each use case returns a
-``TrustFile`` that the route hands to ``scms_service.http.download_response`` (ETag = the name,
+``served_file.ServedFile`` that the route hands to ``scms_service.http.download_response`` (ETag = the name,
 unless the name alone is not a version: the CTL zip's, see ``ctl_download``).
 
 The CRL index is the CRL generator's store (``stores.crl_entries.CrlEntryStore``, docs/architecture.md
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from scms_service.errors import BadRequest, ScmsError
@@ -26,7 +25,6 @@ __all__ = [
     "CorruptTrustData",
     "CrlIndex",
     "CrlRecordView",
-    "TrustFile",
     "hashed_id8_param",
     "read_artifact",
     "uint_param",
@@ -40,17 +38,6 @@ _DECIMAL = re.compile(r"[0-9]{1,10}")
 
 class CorruptTrustData(ScmsError):
     """A stored CRL, CTL or certificate is missing or does not decode (500: the SCMS's data, not the client's)."""
-
-
-@dataclass(frozen=True)
-class TrustFile:
-    """One download as served: the octets, the file name and when its content last changed (Unix s)."""
-
-    body: bytes = field(repr=False)
-    filename: str
-    last_modified: int | None = None
-    etag: str | None = None
-    """The validator when the name alone is not a version (None: the name)."""
 
 
 class CrlRecordView(Protocol):
