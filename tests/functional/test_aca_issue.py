@@ -7,82 +7,28 @@ answers live in moto (Secrets Manager, CaTable, AcaTable), so DynamoDB's conditi
 from __future__ import annotations
 
 import base64
-import importlib.util
-import sys
-from collections.abc import Iterator
-from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 from scms_service.config import Settings
-from scms_service.hierarchy import Hierarchy, init_hierarchy
-from scms_service.linkage_keys import ensure_la_aca_keys, la_aca_key
+from scms_service.hierarchy import Hierarchy
 from scms_service.stores.aca_responses import AcaResponseStore, DynamoDbAcaResponseStore
-from scms_service.stores.artifacts import S3Artifacts
-from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 
 from scms_cli.local.template import load_template, resolve
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu import request_hash
+from tests.functional import aca_deployment
 from tests.functional.test_iam import CallRecorder, allowed
 from tests.unit.aca.response_store_contract import CONTRACT, answer
-from tests.unit.aca.simulator import BUTTERFLY, KINDS, Linkage, Ra, Sent, open_response
+from tests.unit.aca.simulator import BUTTERFLY, KINDS, Ra, open_response
 
-_HANDLERS = Path(__file__).resolve().parents[2] / "functions" / "aca" / "handlers.py"
-STAGE = "dev"
 VARIANTS = [(t, k) for t in ("explicit", "implicit") for k in KINDS]
-
-
-def load_aca_handlers() -> ModuleType:
-    """``functions/aca/handlers.py`` imported once as ``scms_aca_handlers``, its folder on the path as in Lambda."""
-    if "scms_aca_handlers" in sys.modules:
-        return sys.modules["scms_aca_handlers"]
-    if str(_HANDLERS.parent) not in sys.path:
-        sys.path.insert(0, str(_HANDLERS.parent))
-    spec = importlib.util.spec_from_file_location("scms_aca_handlers", _HANDLERS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scms_aca_handlers"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def deployed(aws_settings: Settings) -> Iterator[tuple[Settings, Hierarchy]]:
-    """Stage ``dev`` as deployed: hierarchy and LA-ACA keys made by `scms init` (the fixture made the tables)."""
-    settings = replace(aws_settings, secret_prefix=f"scms/{STAGE}/")
-    vault = SecretsManagerKeyVault.from_settings(settings)
-    ca, _ = init_hierarchy(settings, DynamoDbCaStore.from_settings(settings), vault,
-                           S3Artifacts.from_settings(settings), now=time32.now() - 3600)  # fmt: skip
-    ensure_la_aca_keys(settings, vault)
-    yield settings, ca
-
-
-@pytest.fixture
-def handlers(deployed: tuple[Settings, Hierarchy], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    settings, _ = deployed
-    module = load_aca_handlers()
-    monkeypatch.setattr(module, "settings", lambda: settings)
-    monkeypatch.setattr(module, "_aca", module._Aca())
-    return module
-
-
-@pytest.fixture
-def ra(deployed: tuple[Settings, Hierarchy]) -> Ra:
-    """The RA, with the LAs' real keys (from the vault) encrypting the PLVs."""
-    settings, ca = deployed
-    vault = SecretsManagerKeyVault.from_settings(settings)
-    lines = Linkage(la1_key=la_aca_key(settings, vault, "la1"), la2_key=la_aca_key(settings, vault, "la2"))
-    return Ra(ca.signer("ra"), lines=lines, epoch=time32.now() - 600)
-
-
-def _event(sent: list[Sent] | list[bytes]) -> dict[str, Any]:
-    spdus = [s.spdu if isinstance(s, Sent) else s for s in sent]
-    return {"requests": [base64.b64encode(s).decode("ascii") for s in spdus]}
+# The deployed ACA's fixtures (tests/functional/aca_deployment.py).
+deployed, handlers, ra = aca_deployment.deployed, aca_deployment.handlers, aca_deployment.ra
+load_aca_handlers, _event, STAGE = aca_deployment.load_aca_handlers, aca_deployment.event, aca_deployment.STAGE
 
 
 def _stored_items(settings: Settings) -> list[dict[str, Any]]:
@@ -121,8 +67,9 @@ def test_the_task_issues_every_variant_and_the_ee_opens_each(
     assert len(ttl) == 1 and abs(ttl.pop() - (time32.to_unix(now) + settings.aca_response_ttl)) < 60
 
 
-def test_a_retried_batch_gets_identical_responses_from_the_table(handlers: ModuleType, ra: Ra,
-                                                                 deployed: tuple[Settings, Hierarchy]) -> None:
+def test_a_retried_batch_gets_identical_responses_from_the_table(
+    handlers: ModuleType, ra: Ra, deployed: tuple[Settings, Hierarchy]
+) -> None:
     settings, _ = deployed
     sent = ra.batch("explicit", "original", 3, 4, generation_time=time32.now())
     first = handlers.issue_task(_event(sent), None)
@@ -134,8 +81,9 @@ def test_a_retried_batch_gets_identical_responses_from_the_table(handlers: Modul
     assert len(_stored_items(settings)) == 4
 
 
-def test_refused_requests_are_listed_with_their_code_and_store_nothing(handlers: ModuleType, ra: Ra,
-                                                                       deployed: tuple[Settings, Hierarchy]) -> None:
+def test_refused_requests_are_listed_with_their_code_and_store_nothing(
+    handlers: ModuleType, ra: Ra, deployed: tuple[Settings, Hierarchy]
+) -> None:
     settings, _ = deployed
     now = time32.now()
     good = ra.request("implicit", "compact-unified", 1, 0, generation_time=now).spdu

@@ -9,51 +9,22 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterator
-from dataclasses import replace
 from types import ModuleType
 
 import pytest
 from scms_service.config import Settings
-from scms_service.hierarchy import Hierarchy, init_hierarchy
-from scms_service.linkage_keys import ensure_la_aca_keys, la_aca_key
-from scms_service.stores.artifacts import S3Artifacts
-from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+from scms_service.hierarchy import Hierarchy
 
 from scms_cli.local.template import load_template
 from scms_codec import time32
 from scms_codec.spdu import request_hash
-from tests.functional.test_aca_issue import _event, load_aca_handlers
+from tests.functional import aca_deployment
+from tests.functional.aca_deployment import event as _event
 from tests.functional.test_iam import CallRecorder, _table_arn, allowed, granted
-from tests.unit.aca.simulator import Linkage, Ra, open_response
+from tests.unit.aca.simulator import Ra, open_response
 
-
-@pytest.fixture
-def deployed(aws_settings: Settings) -> Iterator[tuple[Settings, Hierarchy]]:
-    """Stage ``dev``: the hierarchy and the LA-ACA keys as `scms init` makes them (as test_aca_issue's)."""
-    settings = replace(aws_settings, secret_prefix="scms/dev/")
-    vault = SecretsManagerKeyVault.from_settings(settings)
-    ca, _ = init_hierarchy(settings, DynamoDbCaStore.from_settings(settings), vault,
-                           S3Artifacts.from_settings(settings), now=time32.now() - 3600)  # fmt: skip
-    ensure_la_aca_keys(settings, vault)
-    yield settings, ca
-
-
-@pytest.fixture
-def handlers(deployed: tuple[Settings, Hierarchy], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    settings, _ = deployed
-    module = load_aca_handlers()
-    monkeypatch.setattr(module, "settings", lambda: settings)
-    monkeypatch.setattr(module, "_aca", module._Aca())
-    return module
-
-
-@pytest.fixture
-def ra(deployed: tuple[Settings, Hierarchy]) -> Ra:
-    settings, ca = deployed
-    vault = SecretsManagerKeyVault.from_settings(settings)
-    lines = Linkage(la1_key=la_aca_key(settings, vault, "la1"), la2_key=la_aca_key(settings, vault, "la2"))
-    return Ra(ca.signer("ra"), lines=lines, epoch=time32.now() - 600)
+# The deployed ACA's fixtures (tests/functional/aca_deployment.py).
+deployed, handlers, ra = aca_deployment.deployed, aca_deployment.handlers, aca_deployment.ra
 
 
 def _issued(handlers: ModuleType, ra: Ra, ca: Hierarchy) -> dict[str, str]:

@@ -26,7 +26,8 @@ from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 
 from scms_codec import time32
-from tests.functional.test_aca_issue import _event, load_aca_handlers
+from tests.functional.aca_deployment import event as _event
+from tests.functional.aca_deployment import load_aca_handlers
 from tests.functional.test_la import CHAIN, EVENT, load_la, run
 from tests.functional.test_la_seed import load_seed_task
 from tests.functional.test_ra_batch_tasks import Stack, _accepted, load_ra_tasks

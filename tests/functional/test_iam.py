@@ -359,9 +359,9 @@ class FunctionRecorder(CallRecorder):
 @pytest.fixture
 def batch_stack(aws_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """test_ra_batch_tasks' ``stack`` (stage dev, small batches, tasks and ACA handlers on these settings)."""
-    # Imported here: test_ra_batch_tasks imports test_aca_issue, which imports this module.
+    # Imported here: test_ra_batch_tasks imports this module (CallRecorder), so not at the top.
     from tests.functional import test_ra_batch_tasks as batch_tasks
-    from tests.functional.test_aca_issue import load_aca_handlers
+    from tests.functional.aca_deployment import load_aca_handlers
 
     settings = replace(aws_settings, secret_prefix=f"scms/{STAGE}/", certs_per_period=3, provision_chunk_certs=3,
                        pool_shards=1, aca_batch_size=6, provision_lanes=1)  # fmt: skip

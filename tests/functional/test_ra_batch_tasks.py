@@ -45,7 +45,7 @@ from scms_cli.local.template import load_template
 from scms_codec import time32
 from scms_codec.spdu import request_hash
 from scms_codec.spdu.ra_aca import parse_aca_ra_cert_response
-from tests.functional.test_aca_issue import load_aca_handlers
+from tests.functional.aca_deployment import load_aca_handlers
 from tests.functional.test_iam import CallRecorder, _table_arn, allowed, granted
 from tests.unit.ra.ee_auth import EnrolledEe
 from tests.unit.ra.test_batch_status import record as status_record
