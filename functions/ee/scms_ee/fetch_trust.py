@@ -19,11 +19,16 @@ In this order, each verified to the stored root (``root.oer``) before anything i
 5. the **composite CRL** (``GET /v3/composite-crl-ctl?ctlSeriesId=``, 8.5): its home CTL as in step 2
    and each of its CRLs as in step 4.
 
-With a stored info status, only what it says changed is fetched (a CRL whose ``issueDate`` moved, a
-CTL whose sequence number did, the CCF when ``caCcf`` did; the composite CRL when a CRL or CTL
-did); an unchanged info status (304 to ``If-None-Match: "<stored name>"``) fetches nothing else.
-Every GET but the CTL zip's is conditional on the stored file's name (the SCMS's ETag; a CTL zip is
-named by its lowest sequence number, so its name does not change when a newer CTL joins it). Stored under ``trust/``:
+With a stored info status, only what it says changed is fetched (a CRL whose ``issueDate`` moved, the
+CCF when ``caCcf`` did; the composite CRL when a CRL or CTL did); an unchanged info status (304 to
+``If-None-Match: "<stored name>"``) fetches nothing else. The CTL zip is fetched only when the
+verified info status lists, for the root's series, a sequence number above the newest CTL the
+device holds (from an earlier ``fetch-trust`` or the CCF's home CTL), or when there is no info
+status to go by or no CTL held; the decision is reported (``TrustResult.notes``). Every GET but the
+CTL zip's is conditional on the stored file's name (the SCMS's ETag; a CTL zip is named by its
+lowest sequence number, so its name does not change when a newer CTL joins it, and a 304 would hide
+that CTL). A CTL zip that ends below the sequence number the info status lists is refused
+(``VerificationFailed``: the info status is not stored, so the next run asks again). Stored under ``trust/``:
 ``info-status.oer``, ``ctl/ctl_<series hex>_<seq>.oer``, ``crl/<craca hex>_<series>.oer``,
 ``composite-crl.oer``, and ``state.json`` ``"trust"``. A failed check raises ``VerificationFailed``
 and stores nothing of that artefact (nor the info status, so the next run tries again).
@@ -116,6 +121,7 @@ class TrustResult:
     info_status: CertificateManagementInfoStatus | None = None
     crls: list[VerifiedCrl] = field(default_factory=list)
     ctls: list[int] = field(default_factory=list)  # sequence numbers verified
+    notes: list[str] = field(default_factory=list)  # why something was or was not fetched
 
 
 # --- verification (pure) -------------------------------------------------------------------------
@@ -389,6 +395,47 @@ def _fetch_ctls(
     return bool(newer)
 
 
+def _ctls_if_changed(
+    state: DeviceState, client: Client, trace: Trace, root: Certificate, series: bytes, listed: list[int] | None,
+    result: TrustResult,
+) -> bool:  # fmt: skip
+    """Step 2 when the info status (``listed``: its sequence numbers of ``series``) says a CTL newer than the held one
+    exists; True when a newer CTL was verified and stored."""
+    held = _newest_stored_ctl(state, series)
+    what = f"CTL {series.hex()}"
+    if listed is None or held is None:
+        reason = "no info status to go by" if listed is None else "no CTL of the series held"
+        result.notes.append(f"{what}: fetched ({reason})")
+        return _fetch_ctls(state, client, trace, root, series, result)
+    if not listed:
+        result.notes.append(
+            f"{what}: not fetched (the info status lists no CTL of the series; #{held.sequence_number} held)"
+        )
+        _record_held(state, series, held)
+        return False
+    newest = max(listed)
+    if newest <= held.sequence_number:
+        result.notes.append(f"{what}: not fetched (#{held.sequence_number} held, the info status lists #{newest})")
+        _record_held(state, series, held)
+        return False
+    result.notes.append(f"{what}: fetched (#{held.sequence_number} held, the info status lists #{newest})")
+    new = _fetch_ctls(state, client, trace, root, series, result)
+    reached = _newest_stored_ctl(state, series)
+    if reached is None or reached.sequence_number < newest:
+        got = "none" if reached is None else f"#{reached.sequence_number}"
+        raise VerificationFailed(f"{what}: the info status lists #{newest}, the CTL download ends at {got}")
+    return new
+
+
+def _record_held(state: DeviceState, series: bytes, held: FullIeeeTbsCtl) -> None:
+    """``state.json`` ``trust.ctl`` names the CTL the device holds, also when it came with the CCF."""
+    saved = _trust(state).get("ctl")
+    if isinstance(saved, dict) and saved.get("series") == series.hex():
+        if int(saved.get("sequence_number", -1)) >= held.sequence_number:
+            return
+    _save_trust(state, ctl={"series": series.hex(), "sequence_number": held.sequence_number, "filename": None})
+
+
 def _ctl_octets(data: bytes, ctl: MultiSignedCtl) -> bytes:
     archive = zipfile.ZipFile(io.BytesIO(data))
     for member in archive.infolist():
@@ -495,10 +542,7 @@ def fetch_trust(
     ctl_now = None if info is None else [c.sequence_number for c in info.ctl if c.ctl_series_id == series]
     # The CTLs first: a new one is verified against the CTL the device trusted so far, before the CCF
     # (whose home CTL it is) arrives. A changed CTL also changes the composite CRL's home CTL.
-    any_new = False
-    if info is None or changed("ctl", ctl_now) or _newest_stored_ctl(state, series) is None:
-        _fetch_ctls(state, client, trace, root, series, result)
-        any_new = True
+    any_new = _ctls_if_changed(state, client, trace, root, series, ctl_now, result)
     if (info is None or changed("ca_ccf", info.ca_ccf)) and not ccf_done:
         _fetch_ccf(state, client, trace, now, say, result)
     listed = {} if info is None else {(c.craca_id, c.series): c.issue_date for c in info.crl if c.craca_id == series}

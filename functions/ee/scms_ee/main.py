@@ -300,6 +300,8 @@ def _report(state: DeviceState, client: Client, trace: Trace, evidence: Path, sa
 
 def _fetch_trust(state: DeviceState, client: Client, trace: Trace, say: Callable[[str], None]) -> int:
     result = fetch_trust_use_case.fetch_trust(state, client, trace, now=time32.now(), say=say)
+    for note in result.notes:
+        say(note)
     for name in result.fetched:
         say(f"{name}: verified and stored")
     for name in result.unchanged:
