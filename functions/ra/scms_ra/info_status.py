@@ -4,8 +4,9 @@
 ``CertificateManagementInformationStatusSpdu`` (Signed{ScmsPdu, 35} by the RA's active certificate)
 whose ``CertificateManagementInfoStatus`` holds, all in Time32 (never Unix seconds, protocol.md §3.5):
 
-- ``crl``: per latest CRL (``CrlIndex.latest_all``) its CRACA, series and issueDate, ordered by CRACA
-  then series;
+- ``crl``: per latest CRL (``CrlIndex.latest_all``) that the newest CTL of the home series still
+  vouches for (``trust.current_crls``: its CRACA is, or chains to, an approved root) its CRACA,
+  series and issueDate, ordered by CRACA then series;
 - ``ctl``: per CTL series (one per stored root, named by its HashedId8) the newest CTL's sequence
   number and when it was stored;
 - ``caCcf``: when the home series' certificate chain file last changed (``ccf.certificate_chain_file``);
@@ -47,7 +48,7 @@ from scms_codec.spdu.scms_pdu import encode_scms_pdu
 
 from . import ccf
 from .served_file import ServedFile
-from .trust import CorruptTrustData, CrlIndex
+from .trust import CorruptTrustData, CrlIndex, current_crls
 
 __all__ = ["SIGNED_TTL", "InfoSource", "host_label", "info_status", "info_status_file", "last_update", "signed_key"]
 
@@ -89,10 +90,7 @@ def info_status(source: InfoSource, crls: CrlIndex, *, now: int) -> CertificateM
     root = _active(source, "root")
     ra = _active(source, "ra")
     ma = _active(source, "ma")
-    crl = tuple(
-        CrlInfoStatus(r.craca, r.series, r.issue_date)
-        for r in sorted(crls.latest_all(), key=lambda r: (r.craca, r.series))
-    )
+    crl = tuple(CrlInfoStatus(r.craca, r.series, r.issue_date) for r in current_crls(crls, source, root.hashed_id8))
     ctl: list[CtlInfoStatus] = []
     for series in sorted({r.hashed_id8 for r in source.records("root")}):
         stored = source.ctls(series)

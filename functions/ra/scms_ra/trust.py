@@ -7,6 +7,12 @@ unless the name alone is not a version: the CTL zip's, see ``ctl_download``).
 
 The CRL index is the CRL generator's store (``stores.crl_entries.CrlEntryStore``, docs/architecture.md
 "CRL generator"); only its two read methods are needed here, so they are a Protocol of their own.
+
+Which recorded CRLs are *current* follows the CTL (``current_crls``): a CRL whose CRACA is a root the
+newest CTL of the series approves, or a CA certificate that chains to one, is advertised (info status,
+composite CRL); a CRL of a root that a later CTL removed (``scms ctl remove-root``) is not, though
+``GET /v3/crl`` still serves its latest one (records are never deleted) for a device that has not
+moved to the new CTL yet.
 """
 
 from __future__ import annotations
@@ -16,15 +22,21 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from scms_service.errors import BadRequest, ScmsError
+from scms_service.hierarchy import ROLES
 from scms_service.stores.artifacts import Artifacts
+from scms_service.stores.ca import CaRecord, CtlRecord
 
-from scms_codec.errors import ErrorCode
+from scms_codec.cert.certificate import Certificate
+from scms_codec.errors import CodecError, ErrorCode
+from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
 
 __all__ = [
     "UINT16_MAX",
+    "CaView",
     "CorruptTrustData",
     "CrlIndex",
     "CrlRecordView",
+    "current_crls",
     "hashed_id8_param",
     "read_artifact",
     "uint_param",
@@ -90,3 +102,57 @@ def read_artifact(artifacts: Artifacts, key: str, what: str) -> bytes:
     if data is None:
         raise CorruptTrustData(f"{what}: its object {key} is missing")
     return data
+
+
+class CaView(Protocol):
+    """CA certificates and CTLs (``stores.ca.CaStore`` fits)."""
+
+    def records(self, role: str) -> list[CaRecord]: ...
+
+    def ctls(self, series_id: bytes) -> list[CtlRecord]: ...
+
+
+def _certificates(source: CaView, unsigned: Sequence[bytes]) -> dict[bytes, Certificate]:
+    """Every certificate a CRACA can name, by HashedId8: the CTL's unsigned ones and the stored CA certificates."""
+    found: dict[bytes, Certificate] = {}
+    octets = [*unsigned, *(r.certificate for role in ROLES for r in source.records(role))]
+    for data in octets:
+        try:
+            cert = Certificate.from_bytes(data)
+        except CodecError:
+            continue  # e.g. an elector without permission fields (OpenSCMS): it is never a CRACA
+        found.setdefault(cert.hashed_id8, cert)
+    return found
+
+
+def _under_approved(craca: bytes, certs: dict[bytes, Certificate], approved: frozenset[bytes]) -> bool:
+    """Whether the certificate named ``craca`` is, or chains by issuer HashedId8s to, a root ``approved`` lists."""
+    seen: set[bytes] = set()
+    current = certs.get(craca)
+    while current is not None and current.hashed_id8 not in seen:
+        if current.issuer_id is None:  # self-signed: the root
+            return current.hashed_id32 in approved
+        seen.add(current.hashed_id8)
+        current = certs.get(current.issuer_id)
+    return False
+
+
+def current_crls(crls: CrlIndex, source: CaView, series: bytes) -> list[CrlRecordView]:
+    """The latest CRLs the newest CTL of ``series`` still vouches for, by CRACA then series (module docstring).
+
+    1609.2.1 §8.5/§6.3.5.14 (protocol.md §3.5): a device trusts only the roots its CTL approves, so a
+    CRL whose CRACA is unknown, or chains only to a root a later CTL removed, is not advertised.
+    ``CorruptTrustData`` when the newest CTL does not decode; no CTL of the series: none.
+    """
+    stored = source.ctls(series)
+    if not stored:
+        return []
+    newest = max(stored, key=lambda c: c.sequence_number)
+    try:
+        ctl = parse_multi_signed_ctl_spdu(newest.spdu).content
+    except CodecError as exc:
+        raise CorruptTrustData(f"stored CTL {series.hex()} #{newest.sequence_number} does not decode") from exc
+    approved = frozenset(bytes(h) for h in ctl.tbs_ctl.root_ca_approve)
+    certs = _certificates(source, ctl.unsigned)
+    latest = sorted(crls.latest_all(), key=lambda r: (r.craca, r.series))
+    return [r for r in latest if _under_approved(r.craca, certs, approved)]
