@@ -86,13 +86,16 @@ def test_publish_task_issues_both_crls_to_s3_and_the_table(deployed: Deployed) -
     lv = linkage.linkage_value(linkage.pre_linkage_value(LA1, seeds[0], 7), linkage.pre_linkage_value(LA2, seeds[1], 7))
     assert linked_crl_revokes(linked.content, lv, i)
     assert not linked_crl_revokes(linked.content, bytes(9), i)
-    hashed = parse_secured_crl(deployed.object(crl_key(craca, settings.crl_hash_series, 1)))
+    hashed_octets = deployed.object(latest_crl_key(craca, settings.crl_hash_series))
+    hashed = parse_secured_crl(hashed_octets)
     assert hash_crl_revokes(hashed.content, b"\x05" * 10) and not hash_crl_revokes(hashed.content, b"\x06" * 10)
     records = store.latest_all()
+    linked_octets = deployed.object(latest_crl_key(craca, settings.crl_series))
     assert sorted((r.series, r.crl_serial, r.s3_key) for r in records) == [
-        (settings.crl_series, 1, crl_key(craca, settings.crl_series, 1)),
-        (settings.crl_hash_series, 1, crl_key(craca, settings.crl_hash_series, 1)),
+        (settings.crl_series, 1, crl_key(craca, settings.crl_series, 1, linked_octets)),
+        (settings.crl_hash_series, 1, crl_key(craca, settings.crl_hash_series, 1, hashed_octets)),
     ]
+    assert all(deployed.object(r.s3_key) == deployed.object(latest_crl_key(craca, r.series)) for r in records)
 
 
 def test_publish_task_again_changes_nothing_unless_forced(deployed: Deployed) -> None:
@@ -131,3 +134,6 @@ def test_a_concurrent_publish_of_the_same_serial_keeps_the_first(deployed: Deplo
     assert [(c.crl_serial, c.changed) for c in out] == [(1, False), (2, True)]
     latest = services.store.latest(services.crlg.craca, settings.crl_series)
     assert latest is not None and (latest.crl_serial, latest.issue_date) == (1, now)
+    # The loser's CRL (issued at now + 5) overwrote neither the winner's object nor the latest copy.
+    assert parse_secured_crl(deployed.object(latest.s3_key)).content.issue_date == now
+    assert deployed.object(latest_crl_key(services.crlg.craca, settings.crl_series)) == deployed.object(latest.s3_key)

@@ -6,12 +6,23 @@ each stored linked entry's seeds evolved from its iSeed to iRev with seedEvoFn1 
 entries whose iMax < iRev dropped (their certificates have all expired), entries whose iSeed > iRev
 left for a later CRL (a seed does not evolve backwards); grouped by jmax, (la1Id, la2Id), iMax. For
 the (root, ``crl_hash_series``) a ``fullHashCrl`` of the hash entries not yet expired. Both signed by
-the ``crlg`` certificate, crlCraca = HashedId8 of the root, nextCrl = issueDate + ``crl_interval``.
+the ``crlg`` certificate, crlCraca = HashedId8 of the root.
+
+Times: issueDate = now, but always at least one second after the (CRACA, series)'s previous CRL
+(the info status tells devices a new CRL by its issueDate, 1609.2.1 6.3.5.14, so two CRLs of one
+series never share one); nextCrl = issueDate + ``crl_interval``, cut to the end of the ``crlg``
+certificate (a CRL must not outlive its signer: a verifier could not check it then; logged, rotate
+the certificate). A ``crlg`` certificate not valid now is a ``PublishError``.
 
 A new CRL (serial + 1) is issued when what it would list changed, when forced, or when less than
-half of ``crl_interval`` is left before the current one's nextCrl; otherwise the current one stands.
-Its octets go to S3 under ``crl/<craca hex>_<series>_<serial>.oer`` and ``crl/<craca hex>_<series>.oer``,
-then the record (``CrlEntryStore.put_crl``, which refuses a serial that is not new).
+half of ``crl_interval`` is left before the current one's nextCrl and a new one would last longer;
+otherwise the current one stands. Its octets go to S3 under
+``crl/<craca hex>_<series>_<serial>_<first 16 hex of their SHA-256>.oer`` (so a publisher that loses
+the serial to a concurrent one never overwrites the winner's octets), then the record
+(``CrlEntryStore.put_crl``, which refuses a serial that is not new), then the convenience copy
+``crl/<craca hex>_<series>.oer`` (only a recorded CRL reaches it). A lost serial is tried again with
+the next one when the winner lists other entries (it read the store before a revocation this call
+publishes), at most ``_ATTEMPTS`` times.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from scms_service.errors import ScmsError
 from scms_service.iperiod import I_MAX, IPeriods
 from scms_service.stores.crl_entries import CrlEntryStore, CrlRecord, CrlSerialTaken, HashedEntry, LinkedEntry
 
+from scms_codec.cert.certificate import Certificate
 from scms_codec.crypto.linkage import seed_at
 from scms_codec.secured.signer import Signer
 from scms_codec.spdu.crl import CrlContents, build_secured_crl
@@ -47,6 +59,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_ATTEMPTS = 3
+"""Publishes of one (CRACA, series) per call when concurrent publishers keep taking the serial."""
 JMAX_LIMIT = 0xFF
 """``JMaxGroup.jmax`` is a Uint8 (1609.2 §7.3.3); the LAs issue at most 255 PLVs per period too."""
 UINT32_MAX = 0xFFFFFFFF
@@ -68,6 +82,8 @@ class CrlSigner:
 
     craca: bytes
     signer: Callable[[], Signer]
+    certificate: Certificate | None = None
+    """The ``crlg`` certificate: nextCrl never outlives it (None: not checked)."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +109,9 @@ class PublishedCrl:
         }
 
 
-def crl_key(craca: bytes, series: int, serial: int) -> str:
-    """The S3 key of one issued CRL (immutable)."""
-    return f"crl/{craca.hex()}_{series}_{serial}.oer"
+def crl_key(craca: bytes, series: int, serial: int, data: bytes) -> str:
+    """The S3 key of one issued CRL's octets ``data`` (immutable: named by their digest too)."""
+    return f"crl/{craca.hex()}_{series}_{serial}_{hashlib.sha256(data).hexdigest()[:16]}.oer"
 
 
 def latest_crl_key(craca: bytes, series: int) -> str:
@@ -160,11 +176,31 @@ def hash_crl_body(entries: Sequence[HashedEntry], now: int) -> _Body:
     return _Body("fullHashCrl", value, digest.hexdigest())
 
 
-def _due(latest: CrlRecord | None, digest: str, *, now: int, force: bool, interval: int) -> bool:
+@dataclass(frozen=True)
+class _Times:
+    """When CRLs issued now are dated: ``now``, the interval and the ``crlg`` certificate's end (None: unchecked)."""
+
+    now: int
+    interval: int
+    signer_end: int | None
+
+    def issue_date(self, latest: CrlRecord | None) -> int:
+        """now, or one second after the previous CRL of the series (issueDates strictly rise)."""
+        return self.now if latest is None else max(self.now, latest.issue_date + 1)
+
+    def next_crl(self, issue_date: int) -> int:
+        """issueDate + interval, cut to the signer's end."""
+        wanted = issue_date + self.interval
+        return wanted if self.signer_end is None else min(wanted, self.signer_end)
+
+
+def _due(latest: CrlRecord | None, digest: str, *, times: _Times, force: bool) -> bool:
     if latest is None or force or latest.entries_digest != digest:
         return True
-    # Less than half of the interval left: issue the next one before devices see this one lapse.
-    return latest.next_crl - now < interval / 2
+    # Less than half of the interval left: issue the next one before devices see this one lapse,
+    # unless the next one could not last longer (nextCrl held at the crlg certificate's end).
+    renewed = times.next_crl(times.issue_date(latest))
+    return latest.next_crl - times.now < times.interval / 2 and renewed > latest.next_crl
 
 
 def _index_within_i(latest: CrlRecord | None, i_rev: int) -> int:
@@ -182,12 +218,18 @@ def _issue(
     crlg: CrlSigner,
     store: CrlEntryStore,
     artifacts: CrlArtifacts,
-    now: int,
-    interval: int,
+    times: _Times,
 ) -> PublishedCrl:
     serial = 1 if latest is None else latest.crl_serial + 1
     if serial > UINT32_MAX:
         raise PublishError(f"CRL series {series}: crlSerial would exceed Uint32")
+    issue_date = times.issue_date(latest)
+    next_crl = times.next_crl(issue_date)
+    if next_crl <= issue_date or next_crl > TIME32_MAX:
+        raise PublishError(f"CRL series {series}: nextCrl {next_crl} is not a Time32 after issueDate {issue_date}")
+    if next_crl < issue_date + times.interval:
+        log.warning("nextCrl cut to the end of the crlg certificate: rotate it",
+                    extra={"series": series, "nextCrl": next_crl})  # fmt: skip
     value = dict(body.value)
     index_within_i = None
     if body.kind == "fullHashCrl":
@@ -195,18 +237,22 @@ def _issue(
     else:
         index_within_i = _index_within_i(latest, body.i_rev or 0)
         value["indexWithinI"] = index_within_i
-    contents = CrlContents(series, crlg.craca, now, now + interval, (body.kind, value))
+    contents = CrlContents(series, crlg.craca, issue_date, next_crl, (body.kind, value))
     spdu = build_secured_crl(contents, crlg.signer())
-    key = crl_key(crlg.craca, series, serial)
+    key = crl_key(crlg.craca, series, serial, spdu)
     artifacts.put(key, spdu)
-    artifacts.put(latest_crl_key(crlg.craca, series), spdu)
     record = CrlRecord(
-        crlg.craca, series, serial, now, now + interval, key, body.digest, i_rev=body.i_rev,
+        crlg.craca, series, serial, issue_date, next_crl, key, body.digest, i_rev=body.i_rev,
         index_within_i=index_within_i,
     )  # fmt: skip
-    store.put_crl(record)
+    store.put_crl(record)  # CrlSerialTaken when a concurrent publish recorded this serial first
+    artifacts.put(latest_crl_key(crlg.craca, series), spdu)
     log.info("CRL issued", extra={"craca": crlg.craca.hex(), "series": series, "crlSerial": serial})
-    return PublishedCrl(crlg.craca, series, serial, now, now + interval, True)
+    return PublishedCrl(crlg.craca, series, serial, issue_date, next_crl, True)
+
+
+def _current(record: CrlRecord) -> PublishedCrl:
+    return PublishedCrl(record.craca, record.series, record.crl_serial, record.issue_date, record.next_crl, False)
 
 
 def _one(
@@ -216,23 +262,27 @@ def _one(
     crlg: CrlSigner,
     store: CrlEntryStore,
     artifacts: CrlArtifacts,
-    now: int,
+    times: _Times,
     force: bool,
-    interval: int,
 ) -> PublishedCrl:
     latest = store.latest(crlg.craca, series)
-    if not _due(latest, body.digest, now=now, force=force, interval=interval):
-        assert latest is not None  # _due is True without one
-        return PublishedCrl(crlg.craca, series, latest.crl_serial, latest.issue_date, latest.next_crl, False)
-    try:
-        return _issue(body, series, latest, crlg=crlg, store=store, artifacts=artifacts, now=now, interval=interval)
-    except CrlSerialTaken:
-        # A concurrent publish issued this serial first: its CRL lists the same entries or newer ones.
-        current = store.latest(crlg.craca, series)
-        if current is None:
-            raise
-        log.warning("CRL serial taken by a concurrent publish", extra={"series": series})
-        return PublishedCrl(crlg.craca, series, current.crl_serial, current.issue_date, current.next_crl, False)
+    for _attempt in range(_ATTEMPTS):
+        if not _due(latest, body.digest, times=times, force=force):
+            assert latest is not None  # _due is True without one
+            return _current(latest)
+        try:
+            return _issue(body, series, latest, crlg=crlg, store=store, artifacts=artifacts, times=times)
+        except CrlSerialTaken:
+            log.warning("CRL serial taken by a concurrent publish", extra={"series": series})
+            latest = store.latest(crlg.craca, series)
+            if latest is None:
+                raise
+            # The winner is as fresh as this one; it stands unless it lists other entries than
+            # this call read (it read the store before a revocation this call is to publish).
+            if latest.entries_digest == body.digest:
+                return _current(latest)
+            force = False
+    raise PublishError(f"CRL series {series}: {_ATTEMPTS} concurrent publishes took the serial; run again")
 
 
 def publish(
@@ -253,11 +303,20 @@ def publish(
         raise PublishError("the current i-period is not an IValue (Uint16): check the i-period settings")
     if settings.crl_series == settings.crl_hash_series:
         raise PublishError("crl_series and crl_hash_series must differ: one series holds one kind of CRL")
+    signer_end = None
+    if crlg.certificate is not None:
+        start, signer_end = crlg.certificate.validity
+        if not start <= now < signer_end:
+            raise PublishError(
+                f"the crlg certificate {crlg.certificate.hashed_id8.hex()} is not valid now ({start}..{signer_end}):"
+                " rotate it"
+            )
+    times = _Times(now, interval, signer_end)
     bodies = [
         (linked_crl_body(store.linked(), i_rev), settings.crl_series),
         (hash_crl_body(store.hashed(), now), settings.crl_hash_series),
     ]
     return [
-        _one(body, series, crlg=crlg, store=store, artifacts=artifacts, now=now, force=force, interval=interval)
+        _one(body, series, crlg=crlg, store=store, artifacts=artifacts, times=times, force=force)
         for body, series in bodies
     ]

@@ -18,7 +18,9 @@ __all__ = ["CrlgServices", "crl_signer"]
 def crl_signer(ca_store: CaStore, vault: KeyVault) -> CrlSigner:
     """crlCraca = HashedId8 of the root; the ``crlg`` key read from the vault only when a CRL is signed."""
     hierarchy = Hierarchy.load(ca_store, vault)
-    return CrlSigner(hierarchy.certificate("root").hashed_id8, lambda: hierarchy.signer("crlg"))
+    return CrlSigner(
+        hierarchy.certificate("root").hashed_id8, lambda: hierarchy.signer("crlg"), hierarchy.certificate("crlg")
+    )
 
 
 @dataclass

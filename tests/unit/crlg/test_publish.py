@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -184,9 +185,11 @@ def test_serial_objects_and_records(world: World) -> None:
                                                                               (2, 1, True, now + INTERVAL)]  # fmt: skip
     for series in (1, 2):
         record = store.latest(world.crlg.craca, series)
-        assert record is not None and record.s3_key == crl_key(world.crlg.craca, series, 1)
-        assert artifacts.objects[record.s3_key] == artifacts.objects[latest_crl_key(world.crlg.craca, series)]
-    assert crl_key(world.crlg.craca, 1, 1) == f"crl/{world.crlg.craca.hex()}_1_1.oer"
+        octets = artifacts.objects[latest_crl_key(world.crlg.craca, series)]
+        assert record is not None and record.s3_key == crl_key(world.crlg.craca, series, 1, octets)
+        assert artifacts.objects[record.s3_key] == octets
+    digest = hashlib.sha256(b"x").hexdigest()[:16]
+    assert crl_key(world.crlg.craca, 1, 1, b"x") == f"crl/{world.crlg.craca.hex()}_1_1_{digest}.oer"
 
 
 def test_no_new_serial_without_a_change(world: World) -> None:
@@ -210,7 +213,7 @@ def test_force_issues_new_serials(world: World) -> None:
     _run(world, store, artifacts, now)
     forced = _run(world, store, artifacts, now + 1, force=True)
     assert [(c.crl_serial, c.changed, c.issue_date) for c in forced] == [(2, True, now + 1), (2, True, now + 1)]
-    assert crl_key(world.crlg.craca, 1, 1) in artifacts.objects and crl_key(world.crlg.craca, 1, 2) in artifacts.objects
+    assert all(store.crls[world.crlg.craca, 1, n].s3_key in artifacts.objects for n in (1, 2))
 
 
 @pytest.mark.parametrize(("elapsed", "renewed"), [(INTERVAL // 2, False), (INTERVAL // 2 + 1, True)])
