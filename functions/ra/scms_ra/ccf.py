@@ -29,6 +29,8 @@ from scms_codec.errors import CodecError, ErrorCode
 from scms_codec.spdu.cert_management import CertificateChain, build_certificate_chain_spdu
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
 
+from .ca_chain import chains_to_approved_root
+
 __all__ = ["CA_ROLES", "CcfFile", "CcfSource", "CorruptCaData", "certificate_chain_file"]
 
 _SERIES_ID = re.compile(r"[0-9a-fA-F]{16}")
@@ -69,19 +71,6 @@ def _decode(record: CaRecord) -> Certificate:
         raise CorruptCaData(f"stored certificate {record.hashed_id8.hex()} of {record.role} does not decode") from exc
 
 
-def _under(cert: Certificate, certs: dict[bytes, Certificate], approved: frozenset[bytes]) -> bool:
-    """Whether following issuer HashedId8s from ``cert`` reaches a self-signed root the CTL approves."""
-    seen: set[bytes] = set()
-    current = cert
-    while (issuer_id := current.issuer_id) is not None:
-        issuer = certs.get(issuer_id)
-        if issuer is None or issuer_id in seen:
-            return False
-        seen.add(issuer_id)
-        current = issuer
-    return current.hashed_id32 in approved
-
-
 def _hex(n: int) -> str:
     return f"{n:X}"
 
@@ -104,7 +93,7 @@ def certificate_chain_file(source: CcfSource, ctl_series_id: str | None, *, now:
     roots = [(r, _decode(r)) for r in source.records("root")]
     below = [(r, _decode(r)) for role in CA_ROLES for r in source.records(role)]
     certs = {c.hashed_id8: c for _, c in roots + below}
-    issued = [(r, c) for r, c in below if _under(c, certs, approved)]
+    issued = [(r, c) for r, c in below if chains_to_approved_root(c, certs, approved)]
 
     others: list[Certificate] = []
     events = [time32.to_unix(newest.created_at)]

@@ -30,6 +30,8 @@ from scms_codec.cert.certificate import Certificate
 from scms_codec.errors import CodecError, ErrorCode
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
 
+from .ca_chain import chains_to_approved_root
+
 __all__ = [
     "UINT16_MAX",
     "CaView",
@@ -125,18 +127,6 @@ def _certificates(source: CaView, unsigned: Sequence[bytes]) -> dict[bytes, Cert
     return found
 
 
-def _under_approved(craca: bytes, certs: dict[bytes, Certificate], approved: frozenset[bytes]) -> bool:
-    """Whether the certificate named ``craca`` is, or chains by issuer HashedId8s to, a root ``approved`` lists."""
-    seen: set[bytes] = set()
-    current = certs.get(craca)
-    while current is not None and current.hashed_id8 not in seen:
-        if current.issuer_id is None:  # self-signed: the root
-            return current.hashed_id32 in approved
-        seen.add(current.hashed_id8)
-        current = certs.get(current.issuer_id)
-    return False
-
-
 def current_crls(crls: CrlIndex, source: CaView, series: bytes) -> list[CrlRecordView]:
     """The latest CRLs the newest CTL of ``series`` still vouches for, by CRACA then series (module docstring).
 
@@ -155,4 +145,4 @@ def current_crls(crls: CrlIndex, source: CaView, series: bytes) -> list[CrlRecor
     approved = frozenset(bytes(h) for h in ctl.tbs_ctl.root_ca_approve)
     certs = _certificates(source, ctl.unsigned)
     latest = sorted(crls.latest_all(), key=lambda r: (r.craca, r.series))
-    return [r for r in latest if _under_approved(r.craca, certs, approved)]
+    return [r for r in latest if (c := certs.get(r.craca)) is not None and chains_to_approved_root(c, certs, approved)]
