@@ -117,6 +117,12 @@ class Settings:
 _ENV_PREFIX = "SCMS_"
 
 
+MIN_CRL_INTERVAL = 3 * 3600
+"""The shortest ``crl_interval`` a stack accepts: the CRL generator's schedule is hourly (infra/template.yaml)
+and it issues a new CRL once less than half the interval is left, so a shorter interval would let a CRL's
+nextCrl pass between two runs (one missed run included)."""
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from ``overrides``, then ``SCMS_<FIELD>`` environment variables, then the defaults."""
     source = os.environ if env is None else env
@@ -135,6 +141,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     settings = Settings(**values)
     if settings.error_mode not in ("fine", "coarse"):
         raise ValueError(f"{_ENV_PREFIX}ERROR_MODE: expected fine or coarse, got {settings.error_mode!r}")
+    if settings.crl_interval < MIN_CRL_INTERVAL:
+        raise ValueError(
+            f"{_ENV_PREFIX}CRL_INTERVAL: at least {MIN_CRL_INTERVAL} seconds (the CRL generator runs hourly and "
+            f"reissues a CRL when half its interval is left), got {settings.crl_interval}"
+        )
     return settings
 
 

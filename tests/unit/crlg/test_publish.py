@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
@@ -251,7 +252,8 @@ def test_seeds_of_the_store_are_evolved_not_copied(world: World) -> None:
 
 @pytest.mark.parametrize("change", [{"crl_hash_series": 1}, {"crl_interval": 0}])
 def test_bad_settings_are_refused(world: World, change: dict[str, int]) -> None:
-    settings = load_settings({}, **{**{"crl_interval": INTERVAL}, **change})
+    # dataclasses.replace: load_settings itself refuses a crl_interval under MIN_CRL_INTERVAL; publish checks again.
+    settings = dataclasses.replace(load_settings({}, crl_interval=INTERVAL), **change)
     store, artifacts = InMemoryCrlEntryStore(), InMemoryArtifacts()
     with pytest.raises(PublishError):
         publish(settings, store=store, artifacts=artifacts, crlg=world.crlg, now=_now(world, 2))

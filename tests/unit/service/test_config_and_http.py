@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scms_service.config import load_settings
+from scms_service.config import MIN_CRL_INTERVAL, load_settings
 from scms_service.errors import BadRequest, NotFound, Unauthorized
 from scms_service.http import ERROR_HEADER, error_response
 
@@ -54,6 +54,12 @@ def test_unknown_error_mode_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="SCMS_ERROR_MODE"):
         load_settings({"SCMS_ERROR_MODE": "corse"})
     assert load_settings({"SCMS_ERROR_MODE": "coarse"}).error_mode == "coarse"
+
+
+def test_a_crl_interval_the_hourly_crl_generator_cannot_keep_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="SCMS_CRL_INTERVAL"):
+        load_settings({"SCMS_CRL_INTERVAL": str(MIN_CRL_INTERVAL - 1)})
+    assert load_settings({"SCMS_CRL_INTERVAL": str(MIN_CRL_INTERVAL)}).crl_interval == MIN_CRL_INTERVAL
 
 
 def _tiny_app() -> Any:
