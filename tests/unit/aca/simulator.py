@@ -95,7 +95,7 @@ class Ee:
         if kind == "private":
             return self.h
         return butterfly.response_encryption_private_key(
-            kind,  # type: ignore[arg-type]
+            kind,
             cocoon_signing_private=self.signing_private(kind, i, j),
             encryption_caterpillar_private=self.h,
             encryption_expander=self.encryption_expander,
@@ -190,7 +190,7 @@ def open_response(ra: Ra, sent: Sent, response: bytes, aca: Certificate) -> Open
     if key is not None:
         keyring = Keyring()
         keyring.add_response_key(ec.derive_private_key(key, ec.SECP256R1()))
-    inner = parse_aca_ee_cert_response(outer.response_spdu, form, keyring=keyring).content  # type: ignore[arg-type]
+    inner = parse_aca_ee_cert_response(outer.response_spdu, form, keyring=keyring).content
     cert = inner.certificate
     assert cert.issuer_id == aca.hashed_id8
     b = ra.ee.signing_private(sent.kind, sent.i, sent.j)
