@@ -97,7 +97,7 @@ def capture(
         for entry in page["SecretList"]:
             name = entry["Name"]
             versions = tuple(sorted(entry.get("SecretVersionsToStages", {}).items()))
-            meta = (versions, str(entry.get("LastChangedDate")), str(entry.get("DeletedDate")))
+            meta: tuple[Any, ...] = (versions, str(entry.get("LastChangedDate")), str(entry.get("DeletedDate")))
             if contents:
                 value = sm.get_secret_value(SecretId=name)
                 meta += (value.get("SecretString", value.get("SecretBinary")),)
@@ -133,9 +133,9 @@ def differences(before: StoredState, after: StoredState) -> list[str]:
     for name in sorted(set(before.secrets) | set(after.secrets)):
         if before.secrets.get(name) != after.secrets.get(name):
             out.append(f"secret {name}: changed, created or deleted")
-    for key in sorted(set(before.objects) | set(after.objects)):
-        if before.objects.get(key) != after.objects.get(key):
-            out.append(f"s3 {key}: changed, created or deleted")
+    for object_key in sorted(set(before.objects) | set(after.objects)):
+        if before.objects.get(object_key) != after.objects.get(object_key):
+            out.append(f"s3 {object_key}: changed, created or deleted")
     return out
 
 
