@@ -9,7 +9,12 @@ A malformed event raises ``InvalidTaskInput``; a busy table ``TransientStoreErro
 ``lookup_task`` (``AcaLookupFunction``, invoked by the MA; protocol.md §3.6 step 1): event
 ``{"certIds": ["<16 hex HashedId8 of an issued certificate>", ...]}`` (1..100) → ``{"found":
 [{"certId", "acaRequestId": "<16 hex HashedId8 of the RaAcaCertRequestSpdu>"}], "missing":
-[certId, ...]}``. The use case is ``scms_aca.lookup``; it reads only the ``byCertId`` index.
+[certId, ...]}``; or ``{"acaRequests": ["<16 hex HashedId8 of an RaAcaCertRequestSpdu>", ...]}``
+(1..100; the RA's requests for a revoked device's non-butterfly certificates) → ``{"found":
+[{"acaRequest", "hashedId10": "<20 hex>", "expiry": Time32}], "missing": [acaRequest, ...]}``
+(requests answered with a butterfly certificate, unknown or expired ones are missing). Exactly one
+of the two keys; ``correlationId`` (the MA's revocation id) is optional and only logged. The use
+case is ``scms_aca.lookup``; it reads only the ``byCertId`` and ``byHashCrl`` indexes.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from scms_aca.issue import IssueResult, issue_batch
-from scms_aca.lookup import InvalidLookup, lookup, parse_cert_ids
+from scms_aca.lookup import InvalidLookup, hash_entries, lookup, parse_aca_requests, parse_cert_ids
 from scms_aca.wiring import policy_for, ra_certificates
 from scms_service import aws, observability
 from scms_service.config import Settings, load_settings
@@ -131,22 +136,43 @@ def _first_hash(requests: list[bytes]) -> str | None:
     return request_hash(requests[0]).hex() if requests else None
 
 
-@answers_health("aca-lookup", lambda: {  # its role: Query on the byCertId index only
+@answers_health("aca-lookup", lambda: {  # its role: Query on the byCertId and byHashCrl indexes only
     "table": index_check(aws.client("dynamodb"), settings().aca_table, "byCertId", "certId"),
 })  # fmt: skip
 @observability.trace_handler(tracer)
 def lookup_task(event: Any, context: Any) -> dict[str, Any]:
-    """Which request each certificate answered (protocol.md §3.6 step 1): the MA's question to the ACA."""
-    if not isinstance(event, dict):
-        raise InvalidTaskInput('event: expected {"certIds": [<16 hex>, ...]}')
+    """Which request each certificate answered, or which hash CRL entries requests need (protocol.md §3.6, §3.5)."""
+    if not isinstance(event, dict) or len({"certIds", "acaRequests"} & set(event)) != 1:
+        raise InvalidTaskInput('event: expected {"certIds": [<16 hex>, ...]} or {"acaRequests": [<16 hex>, ...]}')
+    logger.set_correlation_id(observability.task_correlation_id(event))
+    responses = DynamoDbAcaResponseStore.from_settings(settings())
+    if "acaRequests" in event:
+        return _hash_entries(event["acaRequests"], responses)
     try:
         cert_ids = parse_cert_ids(event.get("certIds"))
     except InvalidLookup as exc:
         raise InvalidTaskInput(str(exc)) from None
-    result = lookup(cert_ids, responses=DynamoDbAcaResponseStore.from_settings(settings()))
+    result = lookup(cert_ids, responses=responses)
     # Counts only: a certificate id beside its request hash is what this answer is for, not for a log.
     logger.info("certificates looked up", extra={"asked": len(cert_ids), "found": len(result.found)})
     return {
         "found": [{"certId": c.hex(), "acaRequestId": r.hex()} for c, r in result.found],
         "missing": [c.hex() for c in result.missing],
+    }
+
+
+def _hash_entries(value: Any, responses: DynamoDbAcaResponseStore) -> dict[str, Any]:
+    """The ``acaRequests`` question: the hash CRL entries of a revoked device's non-butterfly certificates."""
+    try:
+        aca_requests = parse_aca_requests(value)
+    except InvalidLookup as exc:
+        raise InvalidTaskInput(str(exc)) from None
+    result = hash_entries(aca_requests, responses=responses)
+    # Counts only, as above: which requests are one device's is the MA's to know, not the log's.
+    logger.info("hash CRL entries looked up", extra={"asked": len(aca_requests), "found": len(result.found)})
+    return {
+        "found": [
+            {"acaRequest": r.hex(), "hashedId10": e.hashed_id10.hex(), "expiry": e.expiry} for r, e in result.found
+        ],
+        "missing": [r.hex() for r in result.missing],
     }

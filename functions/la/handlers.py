@@ -7,10 +7,11 @@ EncryptedIndividualPLV}, ...]}`` in (i, j) order. Refusals raise ``PlvRequestRef
 ``TransientStoreError`` (retry). The use case is ``scms_la.plv``.
 
 ``seed_task`` (``La1SeedFunction`` / ``La2SeedFunction``, invoked by the MA; protocol.md §3.6 step 2):
-``{"chainId": hex (16 octets), "i": n}`` → ``{"laId": hex, "i": max(n, the chain's origin), "seed":
-<32 hex ls(i)>}``. The answer is the only place a seed leaves an LA; it is never logged. Errors:
-``InvalidTaskInput`` (malformed; a ``PlvRequestInvalid``), ``UnknownChain`` (this LA never saw the chain,
-so no certificate carries a linkage value of it), ``TransientStoreError``.
+``{"chainId": hex (16 octets), "i": n, "correlationId"?: the MA's revocation id}`` → ``{"laId": hex,
+"i": max(n, the chain's origin), "seed": <32 hex ls(i)>}``. The answer is the only place a seed
+leaves an LA; it is never logged. Errors: ``InvalidTaskInput`` (malformed; a ``PlvRequestInvalid``),
+``UnknownChain`` (this LA never saw the chain, so no certificate carries a linkage value of it),
+``TransientStoreError``.
 It reads the seed table only (no LA-ACA key).
 """
 
@@ -178,6 +179,8 @@ def seed(event: Mapping[str, Any], *, la_id: bytes, seeds: SeedStore) -> dict[st
 def seed_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point of La1SeedFunction and La2SeedFunction (the MA's revocation, protocol.md §3.6)."""
     logger.append_keys(laId=_SETTINGS.la_id)
+    # The MA's revocation id, if it sent one: never the chain id, which names a device's chain.
+    logger.set_correlation_id(observability.task_correlation_id(event))
     try:
         result = seed(event, la_id=la_id_of(_SETTINGS), seeds=_seed_store())
     except Exception as exc:

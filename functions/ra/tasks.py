@@ -11,9 +11,10 @@ request (issue #5 §4). No chain id, device id, key or PLV is logged.
 
 ``revoke`` is not a state machine task: the MA invokes it (docs/architecture.md "Calls between
 authorities"): ``{"task": "revoke", "by": "acaRequest" | "enrollmentCert" | "device", "value",
-"cause"}`` → ``{"alreadyRevoked", "chains": [{"chainId", "iFirst", "iLast", "jMax"}], "enrollments":
-[{"certHash", "expiry"}]}`` (no device id). Use case ``scms_ra.revoke``; its errors
-``RevocationTargetNotFound`` and ``InvalidTaskInput`` (malformed input) by class name.
+"cause", "correlationId"?}`` → ``{"alreadyRevoked", "chains": [{"chainId", "iFirst", "iLast", "jMax"}],
+"enrollments": [{"certHash", "expiry"}], "acaRequests": ["<16 hex>", ...]}`` (no device id). Use case
+``scms_ra.revoke``; its errors ``RevocationTargetNotFound`` and ``InvalidTaskInput`` (malformed input)
+by class name. Its correlation id is the MA's revocation id (``correlationId``), not a request hash.
 """
 
 from __future__ import annotations
@@ -291,12 +292,13 @@ def _revoke(event: Mapping[str, Any], now: int) -> dict[str, Any]:
     try:
         out = revoke(
             _field(event, "by", str), _field(event, "value", str), _field(event, "cause", str),
-            now=now, devices=_ra.devices, requests=_ra.requests,
+            now=now, devices=_ra.devices, requests=_ra.requests, issued=_ra.issued,
         )  # fmt: skip
     except InvalidRevocation as exc:
         raise InvalidTaskInput(f"event.{exc}") from None
     # Counts only: neither the device nor its chains go beside the MA's question in a log.
-    counts = {"chains": len(out.chains), "enrollments": len(out.enrollments), "missingHashes": out.missing_hashes}
+    counts = {"chains": len(out.chains), "enrollments": len(out.enrollments), "missingHashes": out.missing_hashes,
+              "acaRequests": len(out.aca_requests)}  # fmt: skip
     logger.info("device revoked", extra={"alreadyRevoked": out.already_revoked, **counts})
     chains = [
         {"chainId": c.chain_id.hex(), "iFirst": c.i_first, "iLast": c.i_last, "jMax": c.j_max} for c in out.chains
@@ -305,6 +307,7 @@ def _revoke(event: Mapping[str, Any], now: int) -> dict[str, Any]:
         "alreadyRevoked": out.already_revoked,
         "chains": chains,
         "enrollments": [{"certHash": e.cert_hash.hex(), "expiry": e.expiry} for e in out.enrollments],
+        "acaRequests": [h.hex() for h in out.aca_requests],
     }
 
 
@@ -334,7 +337,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if task is None:
         raise InvalidTaskInput("event.task: not a task of RaBatchFunction")
     logger.remove_keys(["task"])
-    logger.set_correlation_id(str(event["requestHash"]) if isinstance(event.get("requestHash"), str) else None)
+    if event["task"] == "revoke":
+        # The MA's revocation id: the one handle of a revocation in every callee's lines.
+        logger.set_correlation_id(observability.task_correlation_id(event))
+    else:
+        logger.set_correlation_id(str(event["requestHash"]) if isinstance(event.get("requestHash"), str) else None)
     logger.append_keys(task=event["task"])
     try:
         # One subsegment per task, annotated with its name only (never the event or the answer).

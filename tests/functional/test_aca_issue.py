@@ -18,6 +18,7 @@ from scms_service.stores.aca_responses import AcaResponseStore, DynamoDbAcaRespo
 
 from scms_cli.local.template import load_template, resolve
 from scms_codec import time32
+from scms_codec.crypto.hashing import hashed_id10
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu import request_hash
 from tests.functional import aca_deployment
@@ -48,20 +49,29 @@ def test_the_task_issues_every_variant_and_the_ee_opens_each(
     # Then nothing is refused, and each response opens at the EE with a key matching its certificate
     assert out["refused"] == [] and len(out["responses"]) == len(sent)
     cert_ids = {}
+    hash_crl = {}
     for s, encoded in zip(sent, out["responses"], strict=True):
         opened = open_response(ra, s, base64.b64decode(encoded), ca.certificate("aca"))
         assert opened.outer.request_hash == request_hash(s.spdu)
         tbs = opened.inner.certificate.tbs
         cert_ids[f"REQ#{request_hash(s.spdu).hex()}"] = opened.inner.certificate.hashed_id8.hex()
+        if s.kind not in BUTTERFLY:
+            cert = opened.inner.certificate
+            hash_crl[f"REQ#{request_hash(s.spdu).hex()}"] = (hashed_id10(cert.encoded).hex(), str(cert.validity[1]))
         if s.kind in BUTTERFLY:
             lv = ra.lines.linkage_value(s.i, s.j)
             assert tbs["id"] == ("linkageData", {"iCert": 2, "linkage-value": lv})
         # with the linked CRL series when it carries linkage data, else the hash CRL series (protocol.md §3.5).
         assert tbs["crlSeries"] == (settings.crl_series if s.kind in BUTTERFLY else settings.crl_hash_series)
-    # And AcaTable holds one item per request: its hash, the response, its certificate's id, a TTL; no device.
+    # And AcaTable holds one item per request: its hash, the response, its certificate's id, a TTL; no device;
+    # a non-butterfly certificate's also its hash CRL entry (HashedId10, validity end), a butterfly's not.
     items = _stored_items(settings)
     assert len(items) == len(sent)
-    assert all(set(item) == {"pk", "sk", "response", "certId", "expiresAt"} for item in items)
+    plain = {"pk", "sk", "response", "certId", "expiresAt"}
+    assert all(set(item) == (plain | {"crlHash", "validUntil"} if item["pk"]["S"] in hash_crl else plain)
+               for item in items)  # fmt: skip
+    assert {i["pk"]["S"]: (i["crlHash"]["S"], i["validUntil"]["N"]) for i in items if "crlHash" in i} == hash_crl
+    assert hash_crl and len(hash_crl) < len(items)
     assert {item["pk"]["S"]: item["certId"]["S"] for item in items} == cert_ids
     ttl = {int(item["expiresAt"]["N"]) for item in items}
     assert len(ttl) == 1 and abs(ttl.pop() - (time32.to_unix(now) + settings.aca_response_ttl)) < 60

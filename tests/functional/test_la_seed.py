@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import inspect
+import json
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from scms_cli.local.template import functions, load_template
 from scms_codec.crypto import linkage
 from tests.functional.test_iam import CallRecorder, _table_arn, allowed, granted
 from tests.functional.test_la import CHAIN, EVENT, deployed, load_la, run, seeds  # noqa: F401 (fixture)
+from tests.support.task_logs import captured
 
 SEED_FUNCTIONS = {"la1": "La1SeedFunction", "la2": "La2SeedFunction"}
 ORIGIN = EVENT["iFirst"]
@@ -124,3 +127,18 @@ def test_the_seed_role_allows_its_get_item_and_nothing_more(deployed: Settings) 
     template = copy.deepcopy(load_template())
     template["Resources"]["La1SeedFunction"]["Properties"]["Policies"][0]["Statement"][0]["Action"] = "dynamodb:Query"
     assert not allowed(("dynamodb:GetItem", table), granted("La1SeedFunction", template))
+
+
+def test_the_seed_task_logs_the_mas_revocation_id_as_correlation_id(deployed: Settings) -> None:  # noqa: F811
+    run(load_la("la1", deployed), EVENT)
+    task = load_seed_task("la1", deployed)
+    logger = inspect.unwrap(task).__globals__["logger"]
+    # Given the MA's revocation id in the event, the answer's log line carries it as correlation id;
+    with captured(logger) as logs:
+        run(task, {"chainId": CHAIN.hex(), "i": ORIGIN, "correlationId": "7a" * 8})
+    assert [line.get("correlation_id") for line in logs.lines("seed answered")] == ["7a" * 8]
+    # twin: without one, none (not the previous call's, nor the chain id).
+    with captured(logger) as logs:
+        run(task, {"chainId": CHAIN.hex(), "i": ORIGIN})
+    assert [line.get("correlation_id") for line in logs.lines("seed answered")] == [None]
+    assert CHAIN.hex() not in json.dumps(logs.lines())

@@ -199,3 +199,36 @@ def test_an_enrollment_revocation_through_the_real_ra_and_crlg_revokes_the_devic
     )  # fmt: skip
     assert created_again and again.already_revoked and again.hash_entries == 1
     assert all(not c["changed"] for c in again.crls if c["series"] == settings.crl_hash_series)
+
+
+def test_a_device_revocation_puts_its_non_butterfly_certificates_on_the_hash_crl_through_the_real_aca(
+    world: tuple[Settings, Hierarchy, int],
+) -> None:
+    from scms_service.stores.aca_responses import HashCrlEntry
+
+    settings, hierarchy, now = world
+    # Given two answers in the real AcaTable: a non-butterfly certificate's (with its hash CRL entry)
+    # and a butterfly one's (without), and an RA that names both requests for the device,
+    plain_hid10, butterfly_hid10 = bytes(range(10)), bytes(range(10, 20))
+    ttl = int(time.time()) + 3600
+    DynamoDbAcaResponseStore.from_settings(settings).put_many({
+        b"\x01" * 8: AcaAnswer(b"\x00plain", plain_hid10[-8:], ttl, HashCrlEntry(plain_hid10, now + 86_400)),
+        b"\x02" * 8: AcaAnswer(b"\x00butterfly", butterfly_hid10[-8:], ttl),
+    })  # fmt: skip
+    fake = FakeAuthorities()
+    fake.devices["device:dev-3"] = {"chains": [], "enrollments": [], "acaRequests": ["01" * 8, "02" * 8, "03" * 8]}
+    authorities = replace(authorities_from_settings(settings), ra_revoke=RaRevoker(fake.ra))
+    # When the operator revokes the device by its id (the real ACA lookup_task, in process),
+    record, created = revoke(
+        RevocationRequest("device", "dev-3", "stolen"), now=now, periods=IPeriods.from_settings(settings),
+        records=DynamoDbMaRecordStore.from_settings(settings), authorities=authorities,
+    )  # fmt: skip
+    # Then the published hash CRL revokes the non-butterfly certificate,
+    assert created and record.hash_entries == 1 and record.linked_entries == 0
+    craca = hierarchy.certificate("root").hashed_id8
+    octets = S3Artifacts.from_settings(settings).get(f"crl/{craca.hex()}_{settings.crl_hash_series}.oer")
+    assert octets is not None
+    hashed = parse_secured_crl(octets, resolve_signer=hierarchy.by_hashed_id8).content
+    assert hash_crl_revokes(hashed, plain_hid10)
+    # and (twin) neither the butterfly certificate (the linked CRL's) nor anything for the unknown request.
+    assert not hash_crl_revokes(hashed, butterfly_hid10)

@@ -10,6 +10,7 @@ Revoked really run. The role test adds these calls to the provisioning tasks' (t
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +25,11 @@ from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 from scms_service.stores.issued_certs import DynamoDbIssuedCertStore
 
 from scms_codec import time32
-from scms_codec.spdu import request_hash
+from scms_codec.crypto.hashing import hashed_id10
+from scms_codec.spdu import parse_aca_ee_cert_response, request_hash
 from tests.functional.test_iam import CallRecorder, _table_arn, allowed, granted
 from tests.functional.test_ra_batch_tasks import Stack, _plvs, _run, stack  # noqa: F401 (fixture)
+from tests.support.task_logs import captured
 from tests.unit.ra.ee_auth import EnrolledEe
 
 
@@ -111,6 +114,7 @@ def test_the_ma_revokes_a_device_by_a_pseudonyms_aca_request_and_gets_both_chain
             {"certHash": hashlib.sha256(first_cert.encoded).hexdigest(), "expiry": first_cert.validity[1]},
             {"certHash": world.successor.cert_hash, "expiry": world.successor.valid_until},
         ],
+        "acaRequests": [],  # butterfly requests only: their chains revoke their certificates
     }
     assert len(out["chains"]) == 2 and "obu-1" not in str(out)
     # and obu-1 is Revoked by the MA (its audit trail says so), obu-2 untouched.
@@ -127,6 +131,56 @@ def test_the_ma_revokes_a_device_by_a_pseudonyms_aca_request_and_gets_both_chain
     # Twin: obu-2's own request's ACA request names obu-2's single chain.
     other = _run(stack, "revoke", by="acaRequest", value=_aca_request_of(stack, world.requests["obu-2"][0]), cause="c")
     assert other["chains"] == _expected_chains(stack, world.requests["obu-2"]) != out["chains"]
+
+
+def test_a_devices_non_butterfly_certificates_reach_the_hash_crl_through_the_aca_without_the_ra_seeing_them(
+    stack: Stack,  # noqa: F811
+) -> None:
+    # Given a device with a plain (non-butterfly) request and a butterfly one, both provisioned,
+    s = stack.settings
+    devices, requests = DynamoDeviceStore(s.ra_table), DynamoDbAuthRequestStore.from_settings(s)
+    ee = EnrolledEe.enroll(hierarchy=stack.ca, devices=devices, settings=s, now=stack.now - 600,
+                           eca_requests=DynamoDbEcaRequestStore.from_settings(s), device_id="obu-3")  # fmt: skip
+    hashes = []
+    for n, params in enumerate((None, "unified")):
+        data = ee.request(stack.ca.certificate("ra"), generation_time=stack.now - n, duration=("hours", 300),
+                          params=params)  # fmt: skip
+        authorize(data, now=stack.now, settings=s, periods=IPeriods.from_settings(s), devices=devices,
+                  requests=requests, ra=stack.ca)  # fmt: skip
+        hashes.append(request_hash(data))
+        _provision(stack, hashes[-1])
+    plain = requests.get(hashes[0])
+    assert plain is not None and plain.variant == "plain"
+    delivered = DynamoDbIssuedCertStore.from_settings(s).list(hashes[0], plain.first_i, plain.last_i)
+    certificates = [parse_aca_ee_cert_response(c.spdu or b"", "plain").content.certificate for c in delivered]
+    # When the MA revokes the device by its id, the RA names the plain request's ACA requests only,
+    with captured(stack.tasks.logger) as logs:
+        out = _run(stack, "revoke", by="device", value="obu-3", cause="c", correlationId="0123456789abcdef")
+    # (its log line carries the MA's revocation id as correlation id, and neither the device nor a handle)
+    [line] = logs.lines("device revoked")
+    assert line["correlation_id"] == "0123456789abcdef" and line["acaRequests"] == len(out["acaRequests"])
+    assert "obu-3" not in json.dumps(logs.lines()) and out["acaRequests"][0] not in json.dumps(logs.lines())
+    assert out["acaRequests"] == sorted(c.aca_request_id for c in delivered) and len(delivered) >= 1
+    assert len(out["chains"]) == 1  # the butterfly request's chain
+    butterfly = _aca_request_of(stack, hashes[1])
+    assert butterfly not in out["acaRequests"]
+    # and the ACA turns them into their certificates' HashedId10 and validity end.
+    found = stack.aca.lookup_task({"acaRequests": out["acaRequests"] + [butterfly]}, None)
+    by_request = {c.aca_request_id: cert for c, cert in zip(delivered, certificates, strict=True)}
+    assert found["found"] == [
+        {"acaRequest": r, "hashedId10": hashed_id10(by_request[r].encoded).hex(), "expiry": by_request[r].validity[1]}
+        for r in out["acaRequests"]
+    ]
+    # Twin: the butterfly request's ACA request gives no hash entry (its certificate carries linkage data).
+    assert found["missing"] == [butterfly]
+
+
+def test_a_revoke_without_a_correlation_id_logs_none(stack: Stack) -> None:  # noqa: F811
+    # Twin of the correlation id above: a provisioning task's request hash does not leak into it either.
+    _world(stack)
+    with captured(stack.tasks.logger) as logs:
+        _run(stack, "revoke", by="device", value="obu-2", cause="c")
+    assert [line.get("correlation_id") for line in logs.lines("device revoked")] == [None]
 
 
 @pytest.mark.parametrize(("by", "value"), [("acaRequest", "00" * 8), ("enrollmentCert", "00" * 8), ("device", "obu-9")])

@@ -21,7 +21,9 @@ Idempotency: responses are stored by request hash before they are returned; a re
 before gets its stored response again, never a second certificate. A refusal stores nothing.
 Each stored answer also names the HashedId8 of its certificate and lives until the certificate's
 validity end + 7 days (at least ``response_ttl``), so the MA can ask which request a certificate
-answered for the certificate's whole life (protocol.md §3.6 step 1; ``scms_aca.lookup``).
+answered for the certificate's whole life (protocol.md §3.6 step 1; ``scms_aca.lookup``); an answer
+whose certificate has no linkage data also keeps that certificate's HashedId10 and validity end, so
+the MA can put it on the hash CRL when its device is revoked (``scms_aca.lookup.hash_entries``).
 The ACA needs and keeps nothing but the requests: no device identity reaches it (issue #5 §4).
 """
 
@@ -39,7 +41,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore
+from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore, HashCrlEntry
 
 from scms_codec.cert import template as cert_template
 from scms_codec.cert.certificate import Certificate
@@ -210,6 +212,7 @@ class _Request:
     tbs_head: bytes | None = field(repr=False)
     tbs: dict[str, Any] | None = field(repr=False)
     valid_until: int = 0  # Time32: the issued certificate's validity end (how long it stays revocable)
+    linked: bool = False  # the certificate carries linkage data (else it goes on the hash CRL)
 
 
 class _Batch:
@@ -413,8 +416,9 @@ def _prepare(batch: _Batch, index: int, data: bytes, h: bytes) -> _Request:
     randomise = content.type == "implicit" or content.butterfly_explicit
     valid_until = validity_end(issued["validityPeriod"])
     return _Request(
-        index, h, content.type, randomise, kind, point, encryption_key, encryption_sec1, None, issued, valid_until
-    )
+        index, h, content.type, randomise, kind, point, encryption_key, encryption_sec1, None, issued, valid_until,
+        linked=content.linkage_info is not None,
+    )  # fmt: skip
 
 
 def _prepare_fast(batch: _Batch, index: int, fast: wire.FastRequest, h: bytes) -> _Request:
@@ -471,8 +475,9 @@ def _prepare_fast(batch: _Batch, index: int, fast: wire.FastRequest, h: bytes) -
         encryption_key, encryption_sec1 = key_object, parts.key
     randomise = fast.type == "implicit" or fast.butterfly_explicit
     return _Request(
-        index, h, fast.type, randomise, kind, point, encryption_key, encryption_sec1, head, None, valid_until
-    )
+        index, h, fast.type, randomise, kind, point, encryption_key, encryption_sec1, head, None, valid_until,
+        linked=fast.linkage_info is not None,
+    )  # fmt: skip
 
 
 def _plainly_valid(fast: wire.FastRequest) -> bool:
@@ -555,8 +560,8 @@ def _encrypted(plaintext: bytes, key: ec.EllipticCurvePublicKey, key_sec1: bytes
 def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -> tuple[bytes, bytes]:
     """The certificate for ``key`` (U or P_U), its response SPDU and the ACA-signed AcaRaCertResponseSpdu.
 
-    Returns that AcaRaCertResponseSpdu and the certificate's HashedId8 (the low 8 octets of the
-    SHA-256 of its COER: the ACA's key is P-256, 1609.2 §6.4.3).
+    Returns that AcaRaCertResponseSpdu and the certificate's HashedId10 (the low 10 octets of the
+    SHA-256 of its COER: the ACA's key is P-256, 1609.2 §6.4.3; its HashedId8 is the low 8 of those).
     """
     tbs = request.tbs
     private_key_info = None
@@ -582,7 +587,7 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
         e = ecqv.e_from_digests(hashlib.sha256(tbs_coer).digest(), batch.cert_hash)
         private_key_info = keys.scalar_to_bytes(ecqv.private_reconstruction(e, scalar, batch.private))
         certificate = wire.certificate_coer("implicit", batch.issuer, tbs_coer, None)
-    cert_id = hashlib.sha256(certificate).digest()[-8:]
+    hashed_id10 = hashlib.sha256(certificate).digest()[-10:]
     inner = wire.unsecured(wire.aca_ee_cert_response_pdu(batch.now, certificate, private_key_info))
     if request.kind == "plain":
         spdu = inner
@@ -592,7 +597,8 @@ def _respond(batch: _Batch, request: _Request, scalar: int | None, key: Point) -
         if request.kind == "private":
             # EncryptedSigned: signed by the very ACA certificate that issued the inner one (protocol.md §3.3).
             spdu = _signed(batch, spdu)
-    return _signed(batch, wire.aca_ra_cert_response_pdu(batch.now, request.request_hash, request.kind, spdu)), cert_id
+    response = _signed(batch, wire.aca_ra_cert_response_pdu(batch.now, request.request_hash, request.kind, spdu))
+    return response, hashed_id10
 
 
 def issue_batch(
@@ -653,8 +659,10 @@ def _issue_all(batch: _Batch, prepared: list[_Request]) -> dict[bytes, AcaAnswer
     kept_at_least = to_unix(batch.now) + batch.policy.response_ttl
     for request in prepared:
         scalar, key = next(drawn) if request.randomise else (None, request.key)
-        response, cert_id = _respond(batch, request, scalar, key)
+        response, hashed_id10 = _respond(batch, request, scalar, key)
         # Revocable for the certificate's whole life (the MA's lookup), and retries served meanwhile.
         expires_at = max(kept_at_least, to_unix(request.valid_until) + REVOCABLE_AFTER_EXPIRY)
-        out[request.request_hash] = AcaAnswer(response, cert_id, expires_at)
+        # A certificate without linkage data is revoked by its hash (protocol.md §3.5): keep its entry.
+        hash_crl = None if request.linked else HashCrlEntry(hashed_id10, request.valid_until)
+        out[request.request_hash] = AcaAnswer(response, hashed_id10[-8:], expires_at, hash_crl)
     return out

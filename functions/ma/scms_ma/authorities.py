@@ -5,7 +5,8 @@ Lambda invoke or its in-process twin, ``wiring``) and checks the answer's shape:
 is not the contract is ``AuthorityFailed`` (500), an unreachable or busy callee
 ``AuthorityUnavailable`` (503, the operator repeats the revocation, every step being idempotent),
 ``RevocationTargetNotFound`` from the RA or ``missing`` from the ACA ``TargetNotFound`` (404).
-Seeds are kept out of reprs and never logged (protocol.md §4.6).
+Seeds are kept out of reprs and never logged (protocol.md §4.6). Every call may carry the
+revocation id as ``correlationId``, which the callee logs as its correlation id (never a secret).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "Chain",
     "CrlPublisher",
     "Enrollment",
+    "HashEntry",
     "LaSeed",
     "LaSeeds",
     "RaRevocation",
@@ -37,6 +39,7 @@ Task = Callable[[dict[str, Any]], Any]
 """One call of a callee's task handler: the event in, its JSON answer out; ``TaskFailed`` on its error."""
 
 _HEX16 = re.compile(r"[0-9a-f]{16}")
+_HEX20 = re.compile(r"[0-9a-f]{20}")
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX4 = re.compile(r"[0-9a-f]{4}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -68,7 +71,9 @@ class ChainNotIssued(AuthorityFailed):
     """An LA never gave values for this chain (``UnknownChain``): no certificate carries it, nothing to revoke."""
 
 
-def _call(task: Task, event: dict[str, Any], who: str) -> Any:
+def _call(task: Task, event: dict[str, Any], who: str, correlation_id: str | None = None) -> Any:
+    if correlation_id is not None:
+        event = {**event, "correlationId": correlation_id}
     try:
         return task(event)
     except TaskFailed as exc:
@@ -93,23 +98,52 @@ def _hex(value: Any, pattern: re.Pattern[str], who: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class HashEntry:
+    """A hash CRL entry the ACA gave for a non-butterfly certificate: its HashedId10 and validity end."""
+
+    hashed_id10: bytes
+    expiry: int
+
+
 class AcaLookup:
     """ACA ``lookup_task``: which RaAcaCertRequest each issued certificate answered (never a device)."""
+
+    BATCH = 100  # the task's list limit
 
     def __init__(self, task: Task) -> None:
         self._task = task
 
-    def __call__(self, cert_ids: Sequence[str]) -> dict[str, str]:
+    def __call__(self, cert_ids: Sequence[str], *, correlation_id: str | None = None) -> dict[str, str]:
         """certId → acaRequestId (16 hex each) for the certificates the ACA issued; others left out."""
-        answer = _call(self._task, {"certIds": list(cert_ids)}, "the ACA")
-        if not isinstance(answer, Mapping) or not isinstance(answer.get("found"), list):
-            raise AuthorityFailed("the ACA answered outside its contract")
         found: dict[str, str] = {}
-        for entry in answer["found"]:
-            if not isinstance(entry, Mapping):
-                raise AuthorityFailed("the ACA answered outside its contract")
+        for entry in self._found({"certIds": list(cert_ids)}, correlation_id):
             found[_hex(entry.get("certId"), _HEX16, "the ACA")] = _hex(entry.get("acaRequestId"), _HEX16, "the ACA")
         return found
+
+    def hash_entries(self, aca_requests: Sequence[str], *, correlation_id: str | None = None) -> list[HashEntry]:
+        """The hash CRL entries of the non-butterfly certificates the ACA issued for these requests (16 hex each).
+
+        Asked ``BATCH`` at a time; requests the ACA answered with a butterfly certificate, or never
+        answered, give nothing.
+        """
+        entries: list[HashEntry] = []
+        for start in range(0, len(aca_requests), self.BATCH):
+            chunk = list(aca_requests[start : start + self.BATCH])
+            for entry in self._found({"acaRequests": chunk}, correlation_id):
+                if _hex(entry.get("acaRequest"), _HEX16, "the ACA") not in chunk:
+                    raise AuthorityFailed("the ACA answered outside its contract")
+                hid10 = _hex(entry.get("hashedId10"), _HEX20, "the ACA")
+                entries.append(HashEntry(bytes.fromhex(hid10), _int(entry.get("expiry"), "the ACA")))
+        return entries
+
+    def _found(self, event: dict[str, Any], correlation_id: str | None) -> list[Mapping[str, Any]]:
+        answer = _call(self._task, event, "the ACA", correlation_id)
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("found"), list):
+            raise AuthorityFailed("the ACA answered outside its contract")
+        if not all(isinstance(entry, Mapping) for entry in answer["found"]):
+            raise AuthorityFailed("the ACA answered outside its contract")
+        return list(answer["found"])
 
 
 @dataclass(frozen=True)
@@ -132,11 +166,12 @@ class Enrollment:
 
 @dataclass(frozen=True)
 class RaRevocation:
-    """The RA's answer to ``revoke``: no device id, only chains and enrollment certificate hashes."""
+    """The RA's answer to ``revoke``: no device id, only chains, enrollment hashes and ACA request handles."""
 
     already_revoked: bool
     chains: tuple[Chain, ...]
     enrollments: tuple[Enrollment, ...]
+    aca_requests: tuple[str, ...] = ()  # of the device's non-butterfly certificates (the ACA's handles)
 
 
 class RaRevoker:
@@ -145,8 +180,9 @@ class RaRevoker:
     def __init__(self, task: Task) -> None:
         self._task = task
 
-    def __call__(self, by: str, value: str, cause: str) -> RaRevocation:
-        answer = _call(self._task, {"task": "revoke", "by": by, "value": value, "cause": cause}, "the RA")
+    def __call__(self, by: str, value: str, cause: str, *, correlation_id: str | None = None) -> RaRevocation:
+        event = {"task": "revoke", "by": by, "value": value, "cause": cause}
+        answer = _call(self._task, event, "the RA", correlation_id)
         try:
             chains = tuple(
                 Chain(_hex(c["chainId"], _HEX32, "the RA"), _int(c["iFirst"], "the RA"), _int(c["iLast"], "the RA"),
@@ -157,12 +193,13 @@ class RaRevoker:
                 Enrollment(_hex(e["certHash"], _HEX64, "the RA"), _int(e["expiry"], "the RA"))
                 for e in answer["enrollments"]
             )
+            aca_requests = tuple(_hex(h, _HEX16, "the RA") for h in answer["acaRequests"])
             already = answer["alreadyRevoked"]
         except (KeyError, TypeError) as exc:
             raise AuthorityFailed("the RA answered outside its contract") from exc
         if not isinstance(already, bool):
             raise AuthorityFailed("the RA answered outside its contract")
-        return RaRevocation(already, chains, enrollments)
+        return RaRevocation(already, chains, enrollments, aca_requests)
 
 
 @dataclass(frozen=True)
@@ -181,8 +218,8 @@ class LaSeeds:
         self._task = task
         self._who = who
 
-    def __call__(self, chain_id: str, i: int) -> LaSeed:
-        answer = _call(self._task, {"chainId": chain_id, "i": i}, self._who)
+    def __call__(self, chain_id: str, i: int, *, correlation_id: str | None = None) -> LaSeed:
+        answer = _call(self._task, {"chainId": chain_id, "i": i}, self._who, correlation_id)
         if not isinstance(answer, Mapping):
             raise AuthorityFailed(f"{self._who} answered outside its contract")
         la_id = _hex(answer.get("laId"), _HEX4, self._who)

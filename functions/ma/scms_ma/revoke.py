@@ -3,10 +3,12 @@
 Separation of duties (protocol.md §3.6, docs/architecture.md "Revocation and trust distribution"):
 the ACA turns a certificate into the request it answered, the RA that request (or an enrollment
 certificate, or a device id) into a Revoked device and its chains' opaque ids plus its enrollment
-certificate hashes, LA1/LA2 each chain id into its seed at the current i-period. The MA writes a
-linked CRL entry per chain and a hash entry per enrollment (or non-butterfly) certificate to the
-CRL store and asks the CRL generator to publish. Every step is idempotent, so a revocation that
-failed half-way completes when sent again; the record is written last, once.
+certificate hashes and the ACA requests of its non-butterfly certificates, the ACA those requests
+into the certificates' HashedId10s, LA1/LA2 each chain id into its seed at the current i-period.
+The MA writes a linked CRL entry per chain and a hash entry per enrollment or non-butterfly
+certificate to the CRL store and asks the CRL generator to publish. Every step is idempotent, so a
+revocation that failed half-way completes when sent again; the record is written last, once. Every
+callee's event carries the revocation id as its correlation id.
 """
 
 from __future__ import annotations
@@ -147,6 +149,10 @@ def revoke(
     ra = _ra_revocation(request, rid, hashed, records, authorities)
     linked = [entry for chain in (ra.chains if ra else ()) if (entry := _linked(chain, rid, now, periods, authorities))]
     hashed += [HashedEntry(bytes.fromhex(e.cert_hash)[-10:], e.expiry, rid) for e in (ra.enrollments if ra else ())]
+    if ra and ra.aca_requests:
+        # The device's non-butterfly certificates, which only the ACA can name (protocol.md §3.5).
+        issued = authorities.aca_lookup.hash_entries(ra.aca_requests, correlation_id=rid)
+        hashed += [HashedEntry(e.hashed_id10, e.expiry, rid) for e in issued]
     # An enrollment certificate given as the target comes back among the device's enrollments too.
     hashed = list({e.hashed_id10: e for e in hashed}.values())
     authorities.crl_entries.add_linked(linked)
@@ -180,7 +186,7 @@ def _ra_revocation(
 ) -> RaRevocation | None:
     """The RA's answer for the target (None for a certificate only a hash entry can revoke)."""
     if request.kind in ("enrollmentCert", "device"):
-        return authorities.ra_revoke(request.kind, request.value, request.cause)
+        return authorities.ra_revoke(request.kind, request.value, request.cause, correlation_id=rid)
     if request.kind == "report":
         report = records.get_report(request.value)
         if report is None:
@@ -189,18 +195,18 @@ def _ra_revocation(
     else:
         cert = _certificate(request.value)
     cert_id = cert.hashed_id8.hex()
-    aca_request = authorities.aca_lookup([cert_id]).get(cert_id)
+    aca_request = authorities.aca_lookup([cert_id], correlation_id=rid).get(cert_id)
     if cert.tbs["id"][0] == "linkageData":
         if aca_request is None:
             raise TargetNotFound("certificate: not issued by this SCMS's ACA")
-        return authorities.ra_revoke("acaRequest", aca_request, request.cause)
+        return authorities.ra_revoke("acaRequest", aca_request, request.cause, correlation_id=rid)
     # Enrollment and non-butterfly certificates go on the hash CRL themselves (protocol.md §3.5).
     hashed.append(HashedEntry(hashed_id10(cert.encoded, cert.hash_algorithm), cert.validity[1], rid))
     if aca_request is not None:
-        return authorities.ra_revoke("acaRequest", aca_request, request.cause)
+        return authorities.ra_revoke("acaRequest", aca_request, request.cause, correlation_id=rid)
     try:
         # Not the ACA's: an enrollment certificate names its device at the RA.
-        return authorities.ra_revoke("enrollmentCert", cert_id, request.cause)
+        return authorities.ra_revoke("enrollmentCert", cert_id, request.cause, correlation_id=rid)
     except TargetNotFound:
         return None
 
@@ -213,8 +219,8 @@ def _linked(chain: Any, rid: str, now: int, periods: IPeriods, authorities: Auth
     """
     i = periods.i_at(now)
     try:
-        seed1 = authorities.la1_seed(chain.chain_id, i)
-        seed2 = authorities.la2_seed(chain.chain_id, i)
+        seed1 = authorities.la1_seed(chain.chain_id, i, correlation_id=rid)
+        seed2 = authorities.la2_seed(chain.chain_id, i, correlation_id=rid)
     except ChainNotIssued:
         return None
     if seed1.i != seed2.i:
@@ -222,13 +228,13 @@ def _linked(chain: Any, rid: str, now: int, periods: IPeriods, authorities: Auth
         # does, both seeds are taken at the later i (a seed evolves only forward).
         later = max(seed1.i, seed2.i)
         seed1, seed2 = (
-            _at(authorities.la1_seed, chain.chain_id, later, seed1),
-            _at(authorities.la2_seed, chain.chain_id, later, seed2),
+            _at(authorities.la1_seed, chain.chain_id, later, seed1, rid),
+            _at(authorities.la2_seed, chain.chain_id, later, seed2, rid),
         )
         if seed1.i != seed2.i:
             raise AuthorityFailed("the LAs answered seeds of different i-periods")
     return LinkedEntry(seed1.la_id, seed2.la_id, seed1.seed, seed2.seed, seed1.i, chain.j_max, chain.i_last, rid, now)
 
 
-def _at(la: LaSeeds, chain_id: str, i: int, seed: LaSeed) -> LaSeed:
-    return seed if seed.i == i else la(chain_id, i)
+def _at(la: LaSeeds, chain_id: str, i: int, seed: LaSeed, rid: str) -> LaSeed:
+    return seed if seed.i == i else la(chain_id, i, correlation_id=rid)

@@ -20,8 +20,12 @@ GENERATING or DONE: an ACCEPTED request's chain is unknown to them, and neither 
 FAILED request's certificates can be downloaded by a Revoked device) as (chain id, i range, jMax),
 which only the LAs can turn into seeds; and the SHA-256 of every enrollment certificate the device
 ever had (``EnrollmentRecord.cert_hash``) with its validity end, for the hash CRL. Records written
-before ``cert_hash`` existed are left out (counted in ``missing_hashes``). Chain ids are secrets:
-never in a log, a repr or exception text.
+before ``cert_hash`` existed are left out (counted in ``missing_hashes``). And, for the hash CRL too,
+the ACA-side handles of the device's non-butterfly certificates (variants ``encryptionKey`` and
+``plain``, GENERATING or DONE): the HashedId8 of each ``RaAcaCertRequestSpdu`` the ACA answered with
+a certificate (the delivered items' ``acaRequestId``; refusals left out). The RA never sees those
+certificates; only the ACA can turn the handles into their HashedId10s (``lookup_task``). Chain ids
+are secrets: never in a log, a repr or exception text.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from enum import StrEnum
 
 from scms_service.errors import BadRequest, NotFound
 from scms_service.lifecycle import DeviceState
-from scms_service.stores.auth_requests import AuthRequestStore, RequestStatus
+from scms_service.stores.auth_requests import AuthRequestStore, RequestRecord, RequestStatus
 from scms_service.stores.devices import DEVICE_ID_PATTERN, Device, DeviceStore, StaleDevice
+from scms_service.stores.issued_certs import IssuedCertStore
 
 from scms_codec.time32 import to_unix
 
@@ -103,6 +108,8 @@ class Revocation:
     chains: tuple[LinkageChain, ...]
     enrollments: tuple[RevokedEnrollment, ...]
     missing_hashes: int = 0  # enrollment records without a stored certificate hash
+    # HashedId8s of the RaAcaCertRequestSpdus the ACA answered for the device's non-butterfly requests.
+    aca_requests: tuple[bytes, ...] = ()
 
 
 def _target(by: str, value: str) -> tuple[RevokeBy, str]:
@@ -168,20 +175,43 @@ def _mark_revoked(device: Device, cause: str, *, devices: DeviceStore, now: int)
     raise StaleDevice("the device kept changing while it was being revoked; retry")
 
 
-def _chains(device: Device, requests: AuthRequestStore) -> tuple[LinkageChain, ...]:
-    chains = []
-    for request_hash in requests.of_device(device.device_id):
-        record = requests.get(request_hash)
-        if record is None or record.variant not in BUTTERFLY_VARIANTS or record.status not in _CHAIN_STATUSES:
-            continue
-        chains.append(LinkageChain(record.chain_id, record.first_i, record.last_i, record.certs_per_period))
+def _served(device: Device, requests: AuthRequestStore) -> list[RequestRecord]:
+    """The device's requests whose certificates may be in its hands: GENERATING or DONE."""
+    records = (requests.get(request_hash) for request_hash in requests.of_device(device.device_id))
+    return [r for r in records if r is not None and r.status in _CHAIN_STATUSES]
+
+
+def _chains(records: list[RequestRecord]) -> tuple[LinkageChain, ...]:
+    chains = [
+        LinkageChain(r.chain_id, r.first_i, r.last_i, r.certs_per_period)
+        for r in records
+        if r.variant in BUTTERFLY_VARIANTS
+    ]
     return tuple(sorted(chains, key=lambda c: (c.i_first, c.chain_id)))
 
 
+def _aca_requests(records: list[RequestRecord], issued: IssuedCertStore) -> tuple[bytes, ...]:
+    """The ACA requests answered with a certificate, of the non-butterfly requests (protocol.md §3.5: hash CRL)."""
+    found: set[bytes] = set()
+    for r in records:
+        if r.variant in BUTTERFLY_VARIANTS:
+            continue  # their certificates carry linkage data: the chains revoke them
+        found |= {bytes.fromhex(c.aca_request_id) for c in issued.list(r.request_hash, r.first_i, r.last_i)
+                  if c.spdu is not None}  # fmt: skip
+    return tuple(sorted(found))
+
+
 def revoke(
-    by: str, value: str, cause: str, *, now: int, devices: DeviceStore, requests: AuthRequestStore
+    by: str,
+    value: str,
+    cause: str,
+    *,
+    now: int,
+    devices: DeviceStore,
+    requests: AuthRequestStore,
+    issued: IssuedCertStore,
 ) -> Revocation:
-    """Find the device ``by`` names, move it to Revoked, and answer its chains and enrollment hashes.
+    """Find the device ``by`` names, move it to Revoked, and answer its chains, enrollment hashes and ACA requests.
 
     ``now`` is Time32. Raises ``InvalidRevocation`` (malformed input), ``RevocationTargetNotFound``,
     ``StaleDevice`` (the device kept changing), ``TransientStoreError``. See the module docstring.
@@ -196,4 +226,5 @@ def revoke(
     missing = len(device.enrollments) - len(enrollments)
     if missing:
         log.warning("enrollment records without a certificate hash cannot go on the hash CRL", extra={"count": missing})
-    return Revocation(already, _chains(device, requests), enrollments, missing)
+    served = _served(device, requests)
+    return Revocation(already, _chains(served), enrollments, missing, _aca_requests(served, issued))

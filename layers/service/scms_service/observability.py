@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -67,6 +68,7 @@ __all__ = [
     "observe",
     "provisioning_done",
     "publish_metrics",
+    "task_correlation_id",
     "task_subsegment",
     "task_tracer",
     "trace_handler",
@@ -133,6 +135,19 @@ def correlation_id(request: Request) -> str | None:
             return request_hash(body).hex()
     value = request.context.get("requestId")
     return None if value is None else str(value)
+
+
+_TASK_CORRELATION_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def task_correlation_id(event: object) -> str | None:
+    """A task event's ``correlationId`` (the MA's revocation id: 16 lower-case hex), else None.
+
+    Anything else is ignored, never logged: an event field is the caller's, and a log line must
+    not carry what a caller put there (a seed, a device id).
+    """
+    value = event.get("correlationId") if isinstance(event, Mapping) else None
+    return value if isinstance(value, str) and _TASK_CORRELATION_ID.fullmatch(value) else None
 
 
 class _ToRequestLogger(logging.Handler):

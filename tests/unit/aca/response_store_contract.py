@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore
+from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore, HashCrlEntry
 
 H1, H2, H3 = bytes(8), bytes(range(8)), bytes(range(8, 16))
 
@@ -40,6 +40,20 @@ def lookup_finds_the_request_of_each_certificate(store: AcaResponseStore) -> Non
     assert store.lookup([never]) == {}
 
 
+def non_butterfly(response: bytes, cert: int, expiry: int) -> AcaAnswer:
+    """An answer with a certificate without linkage data: its hash CRL entry rides along."""
+    base = answer(response, cert)
+    return AcaAnswer(response, base.cert_id, 10, HashCrlEntry(b"\xee\xee" + base.cert_id, expiry))
+
+
+def hash_entries_name_only_non_butterfly_answers(store: AcaResponseStore) -> None:
+    # Given a non-butterfly answer (H1) and a butterfly one (H2, no hash CRL entry),
+    store.put_many({H1: non_butterfly(b"a", 1, 700), H2: answer(b"b", 2)})
+    # Then the first request's entry is answered; the butterfly one and an unknown one are left out.
+    assert store.hash_entries([H2, H3, H1, H1]) == {H1: HashCrlEntry(b"\xee\xee" + answer(b"", 1).cert_id, 700)}
+    assert store.hash_entries([H2, H3]) == {}
+
+
 def many_items_cross_the_batch_limits(store: AcaResponseStore) -> None:
     # 250 items: more than one BatchGetItem (100) and TransactWriteItems (100) call each.
     responses = {i.to_bytes(8, "big"): bytes([i % 256]) * 3 for i in range(250)}
@@ -53,5 +67,6 @@ CONTRACT = (
     first_answer_wins,
     get_many_leaves_out_unknown_hashes,
     lookup_finds_the_request_of_each_certificate,
+    hash_entries_name_only_non_butterfly_answers,
     many_items_cross_the_batch_limits,
 )

@@ -14,9 +14,19 @@ from typing import Any
 import pytest
 from scms_aca import wire
 from scms_aca.issue import REVOCABLE_AFTER_EXPIRY, IssuePolicy
-from scms_aca.lookup import InvalidLookup, LookupResult, lookup, parse_cert_ids
+from scms_aca.lookup import (
+    HashEntriesResult,
+    InvalidLookup,
+    LookupResult,
+    hash_entries,
+    lookup,
+    parse_aca_requests,
+    parse_cert_ids,
+)
+from scms_service.stores.aca_responses import HashCrlEntry
 
 from scms_codec.cert.certificate import Certificate
+from scms_codec.crypto.hashing import hashed_id10
 from scms_codec.spdu import request_hash
 from scms_codec.time32 import to_unix
 from tests.unit.aca.conftest import NOW, Aca
@@ -124,3 +134,45 @@ def test_well_formed_certificate_ids_are_read() -> None:
     # Twin: 1 and 100 lower-case ids are read as octets.
     assert parse_cert_ids(["0123456789abcdef"]) == [bytes.fromhex("0123456789abcdef")]
     assert len(parse_cert_ids(["00" * 8] * 100)) == 100
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["fixed-shape", "strict-parser"])
+def test_non_butterfly_answers_give_their_hash_crl_entry_and_butterfly_ones_none(
+    aca: Aca, ra: Ra, monkeypatch: pytest.MonkeyPatch, strict: bool
+) -> None:
+    if strict:
+        monkeypatch.setattr(wire, "read_ra_aca_cert_request", lambda _data: None)
+    # Given one request of each kind answered (plain, private: no linkage data; the others butterfly),
+    shapes: list[tuple[Any, Any]] = [
+        ("explicit", "plain"), ("implicit", "private"), ("explicit", "compact-unified"), ("implicit", "original")
+    ]  # fmt: skip
+    sent = [ra.request(t, k, 2, n, generation_time=NOW) for n, (t, k) in enumerate(shapes)]
+    results = aca.issue([s.spdu for s in sent])
+    certs = [_certificate(aca, ra, s, r.response) for s, r in zip(sent, results, strict=True)]
+    hashes = [request_hash(s.spdu) for s in sent]
+    never = bytes(8)
+    # When the MA asks for the hash CRL entries of all of them (and one the ACA never answered),
+    out = hash_entries([never, *reversed(hashes)], responses=aca.store)
+    # Then the two non-butterfly certificates' HashedId10 and validity end are answered,
+    expected = [
+        (hashes[n], HashCrlEntry(hashed_id10(certs[n].encoded, "sha256"), certs[n].validity[1])) for n in (1, 0)
+    ]
+    assert out == HashEntriesResult(tuple(expected), (never, hashes[3], hashes[2]))
+    # and (twin) the butterfly requests alone give nothing.
+    assert hash_entries(hashes[2:], responses=aca.store).found == ()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, [], "00" * 8, ["00" * 7], ["AB" * 8], [1], ["00" * 8] * 101],
+    ids=["none", "empty", "string", "short", "upper-case", "int", "too-many"],
+)
+def test_malformed_aca_requests_are_refused(value: Any) -> None:
+    with pytest.raises(InvalidLookup, match="acaRequests"):
+        parse_aca_requests(value)
+
+
+def test_well_formed_aca_requests_are_read() -> None:
+    # Twin: 1 and 100 lower-case hashes are read as octets.
+    assert parse_aca_requests(["0123456789abcdef"]) == [bytes.fromhex("0123456789abcdef")]
+    assert len(parse_aca_requests(["00" * 8] * 100)) == 100

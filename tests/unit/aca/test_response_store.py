@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import pytest
-from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore, FakeAcaResponseStore
+from scms_service.stores.aca_responses import AcaAnswer, AcaResponseStore, FakeAcaResponseStore, HashCrlEntry
 
-from tests.unit.aca.response_store_contract import CONTRACT, H1, answer
+from tests.unit.aca.response_store_contract import CONTRACT, H1, answer, hash_entries_name_only_non_butterfly_answers
 
 
 @pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__)
@@ -48,3 +48,22 @@ def test_an_answer_names_a_hashed_id8() -> None:
         AcaAnswer(b"r", bytes(7), 1)
     assert AcaAnswer(b"r", bytes(8), 1).cert_id == bytes(8)
     assert "b'r'" not in repr(AcaAnswer(b"r", bytes(8), 1))  # the response stays out of reprs
+
+
+def test_a_store_whose_hash_entries_answered_butterfly_requests_would_break_the_contract() -> None:
+    # Twin of hash_entries_name_only_non_butterfly_answers: an entry made up for every known request fails it.
+    class Indiscriminate(FakeAcaResponseStore):
+        def hash_entries(self, request_hashes: Sequence[bytes]) -> dict[bytes, HashCrlEntry]:
+            return {h: HashCrlEntry(b"\0\0" + self.items[h].cert_id, 1) for h in request_hashes if h in self.items}
+
+    with pytest.raises(AssertionError):
+        hash_entries_name_only_non_butterfly_answers(Indiscriminate())
+
+
+def test_a_hash_crl_entry_is_the_answers_own_certificates() -> None:
+    # The entry's HashedId10 ends with the answer's HashedId8 (the same SHA-256), and is 10 octets.
+    assert AcaAnswer(b"r", bytes(8), 1, HashCrlEntry(b"\1\1" + bytes(8), 5)).hash_crl is not None
+    with pytest.raises(ValueError, match="hash_crl"):
+        AcaAnswer(b"r", bytes(8), 1, HashCrlEntry(bytes(9) + b"\1", 5))
+    with pytest.raises(ValueError, match="hashed_id10"):
+        HashCrlEntry(bytes(8), 5)

@@ -20,6 +20,8 @@ class FakeAuthorities:
     """Every callee's state: the ACA's issued certificates, the RA's devices, the LAs' seed origins."""
 
     issued: dict[str, str] = field(default_factory=dict)  # certId → acaRequestId
+    # acaRequest → (hashedId10 hex, expiry) of the non-butterfly certificate the ACA answered it with
+    hash_crl: dict[str, tuple[str, int]] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # "by:value" → device
     origin: int = 0
     calls: list[tuple[str, Any]] = field(default_factory=list)
@@ -34,6 +36,14 @@ class FakeAuthorities:
     def aca(self, event: dict[str, Any]) -> Any:
         self.calls.append(("aca", event))
         self._maybe_fail("aca")
+        if "acaRequests" in event:
+            asked = event["acaRequests"]
+            assert 1 <= len(asked) <= 100  # the task's limit
+            return {
+                "found": [{"acaRequest": r, "hashedId10": self.hash_crl[r][0], "expiry": self.hash_crl[r][1]}
+                          for r in asked if r in self.hash_crl],
+                "missing": [r for r in asked if r not in self.hash_crl],
+            }  # fmt: skip
         ids = event["certIds"]
         return {
             "found": [{"certId": c, "acaRequestId": self.issued[c]} for c in ids if c in self.issued],
@@ -48,7 +58,8 @@ class FakeAuthorities:
             raise TaskFailed("RevocationTargetNotFound")
         already = device.get("revoked", False)
         device["revoked"] = True
-        return {"alreadyRevoked": already, "chains": device["chains"], "enrollments": device["enrollments"]}
+        return {"alreadyRevoked": already, "chains": device["chains"], "enrollments": device["enrollments"],
+                "acaRequests": device.get("acaRequests", [])}  # fmt: skip
 
     def la(self, la_id: str) -> Any:
         def seed(event: dict[str, Any]) -> Any:
@@ -95,8 +106,9 @@ def _linked_key(e: LinkedEntry) -> bytes:
     return e.la1_id + e.la2_id + e.seed1 + e.seed2 + e.i_seed.to_bytes(2, "big")
 
 
-def device(*, chains: int = 1) -> dict[str, Any]:
+def device(*, chains: int = 1, aca_requests: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "chains": [{"chainId": f"{n:02x}" * 16, "iFirst": 10, "iLast": 20, "jMax": 20} for n in range(chains)],
         "enrollments": [{"certHash": ENROLLMENT_HASH, "expiry": 900_000_000}],
+        "acaRequests": list(aca_requests),
     }

@@ -86,7 +86,7 @@ def test_revoke_by_certificate_file_sends_its_hex(
     cert_file = tmp_path / "pseudonym.oer"
     cert_file.write_bytes(suspect.certificate.encoded)
     assert _cli(transport, "revoke", "--certificate", str(cert_file), "--cause", "x") == 0
-    assert fake.calls[0] == ("aca", {"certIds": [suspect.certificate.hashed_id8.hex()]})
+    assert fake.calls[0][0] == "aca" and fake.calls[0][1]["certIds"] == [suspect.certificate.hashed_id8.hex()]
     # Twin: a missing file is a usage error, nothing sent
     assert _cli(transport, "revoke", "--certificate", str(tmp_path / "none.oer"), "--cause", "x") == 2
     assert "cannot read" in capsys.readouterr().err and len(fake.calls) == 5

@@ -1,8 +1,9 @@
 """scms_ra.revoke on the in-memory stores: each way the MA names a device, Revoked once, the chains and hashes.
 
 The world: a device enrolled, then successor-enrolled (two enrollment certificates with their
-hashes), with butterfly requests DONE and GENERATING (two chains), one still ACCEPTED and one
-non-butterfly (no chain); and a bystander device. Every positive test has a failing twin.
+hashes), with butterfly requests DONE and GENERATING (two chains), one still ACCEPTED and
+non-butterfly ones (no chain: a DONE one whose delivered certificates' ACA requests are answered,
+an ACCEPTED one); and a bystander device. Every positive test has a failing twin.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from scms_ra.revoke import (
 from scms_service.lifecycle import DeviceState
 from scms_service.stores.auth_requests import FakeAuthRequestStore, RequestStatus
 from scms_service.stores.devices import Device, EnrollmentRecord, InMemoryDeviceStore, StaleDevice
+from scms_service.stores.issued_certs import FakeIssuedCertStore, IssuedCert
 
 from scms_codec.time32 import to_unix
 from tests.unit.ra.test_batch_status import record
@@ -47,9 +49,10 @@ class World:
     requests: FakeAuthRequestStore
     first: EnrollmentRecord
     second: EnrollmentRecord
+    issued: FakeIssuedCertStore
 
     def revoke(self, by: str, value: str, cause: str = "misbehaviour report 1") -> Revocation:
-        return revoke(by, value, cause, now=NOW, devices=self.devices, requests=self.requests)
+        return revoke(by, value, cause, now=NOW, devices=self.devices, requests=self.requests, issued=self.issued)
 
     def state(self, device_id: str = "obu-1") -> Device:
         device = self.devices.get(device_id)
@@ -80,17 +83,31 @@ def world() -> World:
     requests.put(_request(3, "obu-1", status=RequestStatus.ACCEPTED))  # never reached the LAs
     requests.put(_request(4, "obu-1", status=RequestStatus.DONE, variant="plain"))  # no linkage data
     requests.put(_request(5, "obu-2", status=RequestStatus.DONE))  # the bystander's
+    requests.put(_request(6, "obu-1", status=RequestStatus.GENERATING, variant="encryptionKey", first_i=11,
+                          last_i=11, certs_per_period=1))  # fmt: skip
+    requests.put(_request(7, "obu-1", status=RequestStatus.ACCEPTED, variant="plain"))  # never reached the ACA
+    requests.put(_request(8, "obu-2", status=RequestStatus.DONE, variant="plain"))  # the bystander's
     requests.aca_requests[b"\xaa" * 8] = bytes([1]) * 8  # a delivered certificate of request 1
-    return World(devices, requests, first, second)
+    issued = FakeIssuedCertStore()
+    issued.put_many([
+        IssuedCert(bytes([1]) * 8, 10, 0, "aa" * 8, 1, spdu=b"butterfly"),  # a pseudonym: its chain revokes it
+        IssuedCert(bytes([4]) * 8, 10, 0, "4a" * 8, 1, spdu=b"plain"),
+        IssuedCert(bytes([4]) * 8, 10, 1, "4b" * 8, 1, refusal="400-30"),  # the ACA issued nothing
+        IssuedCert(bytes([4]) * 8, 13, 0, "4c" * 8, 1, spdu=b"outside"),  # outside the request's periods
+        IssuedCert(bytes([6]) * 8, 11, 0, "6a" * 8, 1, spdu=b"private"),
+        IssuedCert(bytes([8]) * 8, 10, 0, "8a" * 8, 1, spdu=b"bystander"),
+    ])  # fmt: skip
+    return World(devices, requests, first, second, issued)
 
 
 EXPECTED_CHAINS = (LinkageChain(b"\x01" * 16, 10, 12, 20), LinkageChain(b"\x02" * 16, 13, 13, 5))
+EXPECTED_ACA_REQUESTS = (b"\x4a" * 8, b"\x6a" * 8)  # the plain and the encryptionKey request's certificates
 
 
 def _expected(world: World, *, already: bool = False) -> Revocation:
     hashes = tuple(RevokedEnrollment(bytes.fromhex(e.cert_hash or ""), e.valid_until)
                    for e in (world.first, world.second))  # fmt: skip
-    return Revocation(already, EXPECTED_CHAINS, hashes)
+    return Revocation(already, EXPECTED_CHAINS, hashes, aca_requests=EXPECTED_ACA_REQUESTS)
 
 
 @pytest.mark.parametrize(
@@ -121,6 +138,15 @@ def test_the_answer_names_no_other_devices_chain(world: World) -> None:
     listed = {c.chain_id for c in out.chains}
     assert listed.isdisjoint({bytes([n]) * 16 for n in (3, 4, 5)})
     assert world.revoke("device", "obu-2").chains == (LinkageChain(b"\x05" * 16, 10, 12, 4),)
+
+
+def test_only_the_non_butterfly_certificates_the_aca_issued_are_named_by_their_aca_request(world: World) -> None:
+    # Twin of the expected answer: the pseudonym's ACA request, the refusal, the ACCEPTED request and
+    # the bystander's certificate are not named; the bystander's own revocation names only its own.
+    out = world.revoke("device", "obu-1")
+    assert out.aca_requests == EXPECTED_ACA_REQUESTS
+    assert set(out.aca_requests).isdisjoint({b"\xaa" * 8, b"\x4b" * 8, b"\x4c" * 8, b"\x8a" * 8})
+    assert world.revoke("device", "obu-2").aca_requests == (b"\x8a" * 8,)
 
 
 def test_revoking_again_answers_the_same_and_writes_nothing(world: World) -> None:
@@ -205,7 +231,7 @@ def test_a_change_racing_the_revocation_is_read_again_and_the_device_revoked(wor
         def get_by_enrollment_cert(self, hashed_id8_hex: str) -> Device | None:
             return world.devices.get_by_enrollment_cert(hashed_id8_hex)
 
-    out = revoke("device", "obu-1", "c", now=NOW, devices=Racing(), requests=world.requests)
+    out = revoke("device", "obu-1", "c", now=NOW, devices=Racing(), requests=world.requests, issued=world.issued)
     # Then the stale write lost, the device was read again and revoked from Blocked.
     assert out == _expected(world)
     assert [a.state for a in world.devices.audit("obu-1")][-2:] == [S.BLOCKED, S.REVOKED]
@@ -221,7 +247,7 @@ def test_a_device_that_keeps_changing_gives_up_with_stale_device(world: World) -
             raise StaleDevice("lost")
 
     with pytest.raises(StaleDevice):
-        revoke("device", "obu-1", "c", now=NOW, devices=AlwaysStale(), requests=world.requests)
+        revoke("device", "obu-1", "c", now=NOW, devices=AlwaysStale(), requests=world.requests, issued=world.issued)
     assert world.state().state is S.SUCCESSOR_ENROLLED
 
 
@@ -230,11 +256,11 @@ def test_enrollment_records_without_a_hash_are_counted_not_answered(world: World
     devices.create(Device("old", "canonical-old", _key(7)), actor="op", now_unix=1)
     devices.transition("old", S.ENROLLED, expected=S.REGISTERED, cause="e", actor="eca", now_unix=2,
                        enrollment=_enrollment(7, hashed=False))  # fmt: skip
-    out = revoke("device", "old", "c", now=NOW, devices=devices, requests=world.requests)
+    out = revoke("device", "old", "c", now=NOW, devices=devices, requests=world.requests, issued=world.issued)
     assert (out.enrollments, out.missing_hashes) == ((), 1)
     # Twin: a record with its hash is answered and not counted.
     devices.create(Device("new", "canonical-new", _key(8)), actor="op", now_unix=1)
     devices.transition("new", S.ENROLLED, expected=S.REGISTERED, cause="e", actor="eca", now_unix=2,
                        enrollment=_enrollment(8))  # fmt: skip
-    out = revoke("device", "new", "c", now=NOW, devices=devices, requests=world.requests)
+    out = revoke("device", "new", "c", now=NOW, devices=devices, requests=world.requests, issued=world.issued)
     assert (len(out.enrollments), out.missing_hashes) == (1, 0)

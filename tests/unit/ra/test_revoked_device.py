@@ -22,6 +22,7 @@ from scms_service.stores.artifacts import InMemoryArtifacts
 from scms_service.stores.auth_requests import FakeAuthRequestStore
 from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault
 from scms_service.stores.devices import InMemoryDeviceStore
+from scms_service.stores.issued_certs import FakeIssuedCertStore
 
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu import parse_eca_ee_cert_response, parse_ra_ee_enrollment_cert_ack
@@ -41,7 +42,15 @@ def hierarchy() -> Hierarchy:
 
 
 def _revoke(devices: InMemoryDeviceStore, device_id: str) -> None:
-    revoke("device", device_id, "misbehaviour", now=NOW, devices=devices, requests=FakeAuthRequestStore())
+    revoke(
+        "device",
+        device_id,
+        "misbehaviour",
+        now=NOW,
+        devices=devices,
+        requests=FakeAuthRequestStore(),
+        issued=FakeIssuedCertStore(),
+    )
     device = devices.get(device_id)
     assert device is not None and device.state is DeviceState.REVOKED
     assert devices.audit(device_id)[-1].actor == "ma"

@@ -7,8 +7,12 @@ validity end + 7 days, so a certificate stays revocable for its whole life). The
 of the ``RaAcaCertRequestSpdu`` as received (protocol.md §4.1), so a retried request finds the answer
 it already got: the first stored response wins and a second, different certificate is never handed
 out for the same request. ``lookup`` answers the revocation question "which request did this
-certificate answer" (protocol.md §3.6 step 1). Nothing else is stored: the ACA knows no device
-(issue #5 §4).
+certificate answer" (protocol.md §3.6 step 1). An answer whose certificate carries no linkage data
+(non-butterfly: it goes on the hash CRL, protocol.md §3.5) also holds ``crlHash`` (20 hex: its
+HashedId10) and ``validUntil`` (Time32: its validity end), indexed by the sparse GSI ``byHashCrl``
+(pk, crlHash; INCLUDE validUntil): ``hash_entries`` answers "which hash CRL entry does the
+certificate of this request need" without reading a response. Nothing else is stored: the ACA
+knows no device (issue #5 §4).
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ from botocore.exceptions import ClientError
 from ..errors import ScmsError, TransientStoreError
 from .dynamo import DynamoTable
 
-__all__ = ["AcaAnswer", "AcaResponseStore", "AcaStoreError", "DynamoDbAcaResponseStore", "FakeAcaResponseStore"]
+__all__ = [
+    "AcaAnswer",
+    "AcaResponseStore",
+    "AcaStoreError",
+    "DynamoDbAcaResponseStore",
+    "FakeAcaResponseStore",
+    "HashCrlEntry",
+]
 
 # DynamoDB limits: 100 keys per BatchGetItem, 100 items per TransactWriteItems.
 _BATCH = 100
 _MAX_UNPROCESSED_ROUNDS = 8
 CERT_ID_INDEX = "byCertId"
+HASH_CRL_INDEX = "byHashCrl"
 
 
 class AcaStoreError(ScmsError):
@@ -41,10 +53,26 @@ class AcaAnswer:
     response: bytes = field(repr=False)  # COER AcaRaCertResponseSpdu
     cert_id: bytes  # HashedId8 (8 octets) of the issued certificate's COER
     expires_at: int  # Unix seconds (TTL)
+    # Only for a certificate without linkage data (it goes on the hash CRL): its entry there.
+    hash_crl: HashCrlEntry | None = None
 
     def __post_init__(self) -> None:
         if len(self.cert_id) != 8:
             raise ValueError("cert_id: a HashedId8 is 8 octets")
+        if self.hash_crl is not None and self.hash_crl.hashed_id10[-8:] != self.cert_id:
+            raise ValueError("hash_crl: the HashedId10 of another certificate")
+
+
+@dataclass(frozen=True)
+class HashCrlEntry:
+    """What a hash CRL entry of a non-butterfly certificate needs (1609.2 §7.3.3 HashBasedRevocationInfo)."""
+
+    hashed_id10: bytes  # the low 10 octets of the SHA-256 of the certificate's COER
+    expiry: int  # Time32: the certificate's validity end
+
+    def __post_init__(self) -> None:
+        if len(self.hashed_id10) != 10:
+            raise ValueError("hashed_id10: a HashedId10 is 10 octets")
 
 
 class AcaResponseStore(Protocol):
@@ -64,6 +92,14 @@ class AcaResponseStore(Protocol):
 
     def lookup(self, cert_ids: Sequence[bytes]) -> dict[bytes, bytes]:
         """The request hash each certificate id (HashedId8) answered; ids never issued (or expired) are left out."""
+        ...
+
+    def hash_entries(self, request_hashes: Sequence[bytes]) -> dict[bytes, HashCrlEntry]:
+        """The hash CRL entry of each request's certificate, for non-butterfly certificates only.
+
+        Requests never answered, expired, or answered with a certificate that carries linkage data
+        (the linked CRL revokes those) are left out.
+        """
         ...
 
 
@@ -140,6 +176,7 @@ class DynamoDbAcaResponseStore(DynamoTable):
                         "response": {"B": answers[h].response},
                         "certId": {"S": answers[h].cert_id.hex()},
                         "expiresAt": {"N": str(answers[h].expires_at)},
+                        **_hash_crl_attributes(answers[h].hash_crl),
                     },
                     # First answer only: a request already answered keeps its response (and certificate).
                     "ConditionExpression": "attribute_not_exists(pk)",
@@ -180,6 +217,34 @@ class DynamoDbAcaResponseStore(DynamoTable):
                 found[cert_id] = _hash_of(items[0])
         return found
 
+    def hash_entries(self, request_hashes: Sequence[bytes]) -> dict[bytes, HashCrlEntry]:
+        found: dict[bytes, HashCrlEntry] = {}
+        for request_hash in dict.fromkeys(request_hashes):
+            try:
+                # The sparse index holds only answers with crlHash (no linkage data) and projects
+                # validUntil beside the keys: never the response. Eventually consistent, as lookup.
+                out = self.client.query(
+                    TableName=self._table,
+                    IndexName=HASH_CRL_INDEX,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": _key(request_hash)["pk"]},
+                    Limit=1,
+                )
+            except ClientError as exc:
+                raise self.error(exc, "hash_entries") from exc
+            items = out.get("Items", [])
+            if items:
+                item = items[0]
+                found[request_hash] = HashCrlEntry(bytes.fromhex(item["crlHash"]["S"]), int(item["validUntil"]["N"]))
+        return found
+
+
+def _hash_crl_attributes(entry: HashCrlEntry | None) -> dict[str, Any]:
+    """``crlHash`` and ``validUntil`` of a non-butterfly answer (they put its item in ``byHashCrl``)."""
+    if entry is None:
+        return {}
+    return {"crlHash": {"S": entry.hashed_id10.hex()}, "validUntil": {"N": str(entry.expiry)}}
+
 
 class FakeAcaResponseStore:
     """In-memory ``AcaResponseStore`` with the same first-answer-wins condition as the DynamoDB adapter."""
@@ -198,3 +263,6 @@ class FakeAcaResponseStore:
     def lookup(self, cert_ids: Sequence[bytes]) -> dict[bytes, bytes]:
         by_cert = {a.cert_id: h for h, a in self.items.items()}
         return {c: by_cert[c] for c in cert_ids if c in by_cert}
+
+    def hash_entries(self, request_hashes: Sequence[bytes]) -> dict[bytes, HashCrlEntry]:
+        return {h: entry for h in request_hashes if h in self.items if (entry := self.items[h].hash_crl) is not None}
