@@ -365,3 +365,44 @@ def test_a_new_ctl_signed_by_the_electors_is_verified_and_stored(
     after = json.loads((b.state / "state.json").read_text(encoding="utf-8"))["trust"]["ctl"]["sequence_number"]
     assert after == before + 1, run.out
     assert f"CTL sequence number(s) verified: {after}" in run.out
+
+
+# --- a device's non-butterfly certificates (hash CRL) when it is revoked by its id -------------------------
+
+
+def _plain_certificates(state: Path) -> list[Certificate]:
+    return [Certificate.from_bytes(p.read_bytes()) for p in sorted((state / "pseudonyms").glob("*/*/*.oer"))]
+
+
+def _hash_crl_ids(state: Path) -> set[bytes]:
+    listed: set[bytes] = set()
+    for path in (state / "trust" / "crl").glob("*.oer"):
+        contents = parse_secured_crl(path.read_bytes()).content
+        if contents.type_specific[0] == "fullHashCrl":
+            listed.update(bytes(e["id"]) for e in contents.type_specific[1]["entries"])
+    return listed
+
+
+def test_revoking_a_device_by_id_puts_its_non_butterfly_certificate_on_the_hash_crl(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Given E and F, each enrolled and holding one plain (non-butterfly) authorization certificate,
+    root = tmp_path_factory.mktemp("plain-devices")
+    held = {}
+    for name in ("e", "f"):
+        state = root / f"obu-{name}"
+        _enroll(stack, state, f"e2e-rev-{name}")
+        _ok(scms_ee(stack, state, "provision", "--variant", "plain", "--cert", "explicit", "--periods", "1",
+                    "--workers", "1", "--wait", "120"))  # fmt: skip
+        [held[name]] = _plain_certificates(state)
+        assert held[name].tbs["id"][0] != "linkageData"
+    # When the operator revokes E by its device id (the RA never sees E's certificate),
+    _ok(scms(stack, "revoke", "--device", "e2e-rev-e", "--cause", "e2e: device stolen"))
+    # Then the hash CRL F fetches lists E's plain certificate (HashedId10) and its enrollment certificate,
+    f = root / "obu-f"
+    _ok(scms_ee(stack, f, "fetch-trust"))
+    listed = _hash_crl_ids(f)
+    e_enrollment = Certificate.from_bytes((root / "obu-e" / "enrollment.oer").read_bytes())
+    assert {hashed_id10(held["e"].encoded), hashed_id10(e_enrollment.encoded)} <= listed
+    # and (twin) not F's own plain certificate.
+    assert hashed_id10(held["f"].encoded) not in listed
