@@ -7,7 +7,9 @@ revokes by the report (``scms reports``, ``scms revoke --report``); the MA walks
 the CRL generator publish. Then, from the CRLs alone (``scms-ee fetch-trust`` verifies them, ``check-revoked``
 evolves the seeds), A finds every one of its current and future pseudonyms revoked and B none; A's next
 requests are refused with 400-20. A third device C is revoked by its enrollment certificate
-(``scms revoke --enrollment``): its HashedId10 is on the hash CRL and its requests are refused. CTL, CCF
+(``scms revoke --enrollment``): its HashedId10 is on the hash CRL and its requests are refused. A fourth, E,
+holding a plain (non-butterfly) certificate, is revoked by its device id: that certificate's HashedId10 is on
+the hash CRL (the RA names it to the ACA by its ACA request only), F's is not. CTL, CCF
 and info status verify to the root (``fetch-trust``). Successor enrollment twice in a row is covered by
 ``tests/e2e/test_successor_e2e.py::test_successor_enrollment_twice_in_a_row_through_the_eca_task``.
 """
