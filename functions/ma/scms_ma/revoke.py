@@ -8,7 +8,8 @@ into the certificates' HashedId10s, LA1/LA2 each chain id into its seed at the c
 The MA writes a linked CRL entry per chain and a hash entry per enrollment or non-butterfly
 certificate to the CRL store and asks the CRL generator to publish. Every step is idempotent, so a
 revocation that failed half-way completes when sent again; the record is written last, once. Every
-callee's event carries the revocation id as its correlation id.
+callee's event carries the revocation id as its correlation id. NEW reports whose suspect the new
+entries cover become REVOKED by this revocation (``covered``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .authorities import (
     RaRevoker,
     TargetNotFound,
 )
+from .covered import mark_covered_reports
 
 __all__ = [
     "Authorities",
@@ -158,6 +160,8 @@ def revoke(
     authorities.crl_entries.add_linked(linked)
     authorities.crl_entries.add_hashed(hashed)
     crls = authorities.publish(force=False)
+    # Before the record: a failure here leaves none, so the operator's retry marks them (idempotent).
+    mark_covered_reports(linked, hashed, rid, records=records)
     record = RevocationRecord(
         revocation_id=rid,
         target_kind=request.kind,

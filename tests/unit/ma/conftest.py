@@ -33,11 +33,13 @@ def pseudonym(
     psids: tuple[int, ...] = (BSM_PSID, MISBEHAVIOR_REPORT_PSID),
     linkage: bool = True,
     start: int = NOW - 3600,
+    i_cert: int = 5,
+    linkage_value: bytes = bytes(range(9)),
 ) -> Signer:
     """An authorization (pseudonym) certificate under ``issuer``: linkage data unless ``linkage`` is False."""
     key = new_key()
     identifier: tuple[str, Any] = (
-        ("linkageData", {"iCert": 5, "linkage-value": bytes(range(9))}) if linkage else ("none", None)
+        ("linkageData", {"iCert": i_cert, "linkage-value": linkage_value}) if linkage else ("none", None)
     )
     tbs: dict[str, Any] = {
         "id": identifier,
