@@ -24,9 +24,10 @@ from scms_codec.spdu import request_hash
 from tests.functional import aca_deployment
 from tests.functional.test_iam import CallRecorder, allowed
 from tests.unit.aca.response_store_contract import CONTRACT, answer
-from tests.unit.aca.simulator import BUTTERFLY, KINDS, Ra, open_response
+from tests.unit.aca.simulator import BUTTERFLY, KINDS, CertType, Ra, open_response
 
-VARIANTS = [(t, k) for t in ("explicit", "implicit") for k in KINDS]
+CERT_TYPES: tuple[CertType, ...] = ("explicit", "implicit")
+VARIANTS = [(t, k) for t in CERT_TYPES for k in KINDS]
 # The deployed ACA's fixtures (tests/functional/aca_deployment.py).
 deployed, handlers, ra = aca_deployment.deployed, aca_deployment.handlers, aca_deployment.ra
 load_aca_handlers, _event, STAGE = aca_deployment.load_aca_handlers, aca_deployment.event, aca_deployment.STAGE
@@ -78,13 +79,13 @@ def test_the_task_issues_every_variant_and_the_ee_opens_each(
 
 
 def test_a_retried_batch_gets_identical_responses_from_the_table(
-    handlers: ModuleType, ra: Ra, deployed: tuple[Settings, Hierarchy]
+    handlers: ModuleType, ra: Ra, deployed: tuple[Settings, Hierarchy], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, _ = deployed
     sent = ra.batch("explicit", "original", 3, 4, generation_time=time32.now())
     first = handlers.issue_task(_event(sent), None)
     # When the same batch is retried (a fresh container: nothing cached in memory),
-    handlers._aca = handlers._Aca()
+    monkeypatch.setattr(handlers, "_aca", handlers._Aca())
     again = handlers.issue_task(_event(sent), None)
     # Then every response is byte-identical and the table did not grow.
     assert again == first
