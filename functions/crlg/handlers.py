@@ -1,7 +1,8 @@
 """The CRL generator's Lambda task (``CrlgFunction``, handler ``handlers.publish_task``): one use-case call.
 
 Invoked by the MA after a revocation and hourly by a SAM ``Schedule`` (docs/architecture.md "CRL
-generator"): event ``{"force": bool}`` (``force`` optional, default false) → ``{"crls": [{"craca":
+generator"): event ``{"force": bool, "correlationId": "<16 hex>"}`` (both optional: ``force`` defaults
+to false; ``correlationId`` is the MA's revocation id, logged as the correlation id) → ``{"crls": [{"craca":
 "<16 hex>", "series": n, "crlSerial": n, "issueDate": Time32, "nextCrl": Time32, "changed": bool}]}``,
 the linked CRL first, then the hash CRL. A malformed event raises ``InvalidTaskInput``; a busy table
 ``TransientStoreError`` (retry). The use case is ``scms_crlg.publish``.
@@ -49,7 +50,7 @@ def force_of(event: Any) -> bool:
     """The event's ``force`` (absent: false); ``InvalidTaskInput`` for anything but an object with a boolean."""
     if not isinstance(event, Mapping):
         raise InvalidTaskInput('event: expected {"force": <bool>}')
-    unknown = set(event) - {"force"}
+    unknown = set(event) - {"force", "correlationId"}
     if unknown:
         raise InvalidTaskInput(f"event: unexpected field(s) {sorted(unknown)}")
     force = event.get("force", False)
@@ -75,6 +76,7 @@ def handle(event: Any, services: CrlgServices, settings: Settings, *, now: int) 
 @observability.trace_handler(tracer)
 def publish_task(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point of CrlgFunction."""
+    logger.set_correlation_id(observability.task_correlation_id(event))
     try:
         result = handle(event, _services(), settings(), now=time32.now())
     except Exception as exc:

@@ -26,6 +26,7 @@ from scms_codec.crl_check import hash_crl_revokes, linked_crl_revokes
 from scms_codec.crypto import linkage
 from scms_codec.spdu.crl import parse_secured_crl
 from tests.support.aws import aws_settings  # noqa: F401
+from tests.support.task_logs import captured
 
 HANDLERS = Path(__file__).resolve().parents[2] / "functions/crlg/handlers.py"
 LA1, LA2 = b"\x00\x01", b"\x00\x02"
@@ -137,3 +138,14 @@ def test_a_concurrent_publish_of_the_same_serial_keeps_the_first(deployed: Deplo
     # The loser's CRL (issued at now + 5) overwrote neither the winner's object nor the latest copy.
     assert parse_secured_crl(deployed.object(latest.s3_key)).content.issue_date == now
     assert deployed.object(latest_crl_key(services.crlg.craca, settings.crl_series)) == deployed.object(latest.s3_key)
+
+
+def test_publish_task_logs_the_mas_revocation_id_as_correlation_id(deployed: Deployed) -> None:
+    # Given the MA's revocation id in the event, the task's log line carries it as correlation id;
+    with captured(deployed.handlers.logger) as logs:
+        deployed.handlers.publish_task({"force": False, "correlationId": "5e" * 8}, None)
+    assert [line.get("correlation_id") for line in logs.lines("CRLs published")] == ["5e" * 8]
+    # the twin: an event without one (the hourly schedule) logs none.
+    with captured(deployed.handlers.logger) as logs:
+        deployed.handlers.publish_task({}, None)
+    assert [line.get("correlation_id") for line in logs.lines("CRLs published")] == [None]

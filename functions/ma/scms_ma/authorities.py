@@ -235,8 +235,8 @@ class CrlPublisher:
     def __init__(self, task: Task) -> None:
         self._task = task
 
-    def __call__(self, *, force: bool = False) -> list[dict[str, Any]]:
-        answer = _call(self._task, {"force": force}, "the CRL generator")
+    def __call__(self, *, force: bool = False, correlation_id: str | None = None) -> list[dict[str, Any]]:
+        answer = _call(self._task, {"force": force}, "the CRL generator", correlation_id)
         crls = answer.get("crls") if isinstance(answer, Mapping) else None
         if not isinstance(crls, list) or not all(isinstance(c, Mapping) for c in crls):
             raise AuthorityFailed("the CRL generator answered outside its contract")

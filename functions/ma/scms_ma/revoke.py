@@ -159,7 +159,7 @@ def revoke(
     hashed = list({e.hashed_id10: e for e in hashed}.values())
     authorities.crl_entries.add_linked(linked)
     authorities.crl_entries.add_hashed(hashed)
-    crls = authorities.publish(force=False)
+    crls = authorities.publish(force=False, correlation_id=rid)
     # Before the record: a failure here leaves none, so the operator's retry marks them (idempotent).
     mark_covered_reports(linked, hashed, rid, records=records)
     record = RevocationRecord(

@@ -311,9 +311,7 @@ def test_an_ra_answer_without_aca_requests_is_outside_its_contract(settings: Set
             run(RevocationRequest("device", "obu-1", "stolen"), fake, records, settings)
 
 
-def test_every_callee_but_the_crl_generator_gets_the_revocation_id_as_correlation_id(
-    parties: Parties, settings: Settings
-) -> None:
+def test_every_callee_gets_the_revocation_id_as_correlation_id(parties: Parties, settings: Settings) -> None:
     fake, records = FakeAuthorities(), FakeMaRecordStore()
     issued(parties, fake, parties.suspect, chains=1)
     fake.devices["acaRequest:" + "11" * 8]["acaRequests"] = ["a1" * 8]
@@ -321,7 +319,4 @@ def test_every_callee_but_the_crl_generator_gets_the_revocation_id_as_correlatio
     record, _ = run(RevocationRequest("certificate", cert_hex(parties.suspect), "x"), fake, records, settings)
     ids = {name: event.get("correlationId") for name, event in fake.calls}
     assert fake.names() == ["aca", "ra", "la1", "la2", "aca", "crlg"]
-    assert {n: i for n, i in ids.items() if n != "crlg"} == dict.fromkeys(["aca", "ra", "la1", "la2"],
-                                                                          record.revocation_id)  # fmt: skip
-    # The CRL generator's task refuses fields it does not know (functions/crlg/handlers.force_of): none sent.
-    assert ids["crlg"] is None
+    assert ids == dict.fromkeys(["aca", "ra", "la1", "la2", "crlg"], record.revocation_id)
