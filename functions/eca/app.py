@@ -13,13 +13,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice.app import Chalice, Response
 from scms_eca.enroll import enroll
-from scms_service import aws
 from scms_service.config import Settings, load_settings
-from scms_service.health import ca_check, run_checks, table_check
-from scms_service.http import OCTET_STREAM, accept_any_when_absent, binary, json_response, refusals, request_body
+from scms_service.health_route import add_health_route
+from scms_service.http import OCTET_STREAM, accept_any_when_absent, binary, refusals, request_body
 from scms_service.lazy_hierarchy import LazyHierarchy
-from scms_service.observability import VERSION, add_metric, observe
-from scms_service.stores.ca import DynamoDbCaStore
+from scms_service.observability import add_metric, observe
 from scms_service.stores.devices import DynamoDeviceStore
 from scms_service.stores.eca_requests import DynamoDbEcaRequestStore
 
@@ -51,19 +49,7 @@ def _certificate_issued(cert_type: str) -> None:
     add_metric("CertificatesIssued", dimensions={"CertType": cert_type})
 
 
-@app.route("/eca/health", methods=["GET"])
-def health() -> Response:
-    """200 when EcaTable answers and the ECA certificate loads, else 503 (no auth, no secrets)."""
-    s = settings()
-    result = run_checks(
-        "eca",
-        VERSION,
-        {
-            "table": table_check(aws.client("dynamodb"), s.eca_table),
-            "ca": ca_check(DynamoDbCaStore.from_settings(s), "eca"),
-        },
-    )
-    return json_response(result.as_json(), status=result.status)
+add_health_route(app, "eca", lambda: settings(), "eca_table")  # looked up per call: tests replace settings
 
 
 @app.route("/v3/enrollment-certificate", methods=["POST"], content_types=[OCTET_STREAM])

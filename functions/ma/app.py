@@ -13,11 +13,10 @@ from scms_ma import reports
 from scms_ma.report import receive_report
 from scms_ma.revoke import parse_revocation, revoke
 from scms_ma.wiring import Services, from_settings
-from scms_service import aws
 from scms_service.auth import API_KEY_HEADER
 from scms_service.config import load_settings
 from scms_service.errors import BadRequest, ScmsError
-from scms_service.health import ca_check, run_checks, table_check
+from scms_service.health_route import add_health_route
 from scms_service.http import (
     OCTET_STREAM,
     accept_any_when_absent,
@@ -27,8 +26,7 @@ from scms_service.http import (
     request_body,
 )
 from scms_service.json_body import json_object
-from scms_service.observability import VERSION, add_metric, observe
-from scms_service.stores.ca import DynamoDbCaStore
+from scms_service.observability import add_metric, observe
 
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
@@ -83,19 +81,7 @@ def _authorized(request: Request) -> Services:
     return deps
 
 
-@app.route("/ma/health", methods=["GET"])
-def health() -> Response:
-    """200 when MaTable answers and the MA certificate loads, else 503 (no auth, no secrets)."""
-    settings = services().settings
-    result = run_checks(
-        "ma",
-        VERSION,
-        {
-            "table": table_check(aws.client("dynamodb"), settings.ma_table),
-            "ca": ca_check(DynamoDbCaStore.from_settings(settings), "ma"),
-        },
-    )
-    return json_response(result.as_json(), status=result.status)
+add_health_route(app, "ma", lambda: services().settings, "ma_table")
 
 
 @app.route("/v3/misbehavior-report", methods=["POST"], content_types=[OCTET_STREAM])

@@ -27,11 +27,10 @@ from scms_ra.authorize import authorize
 from scms_ra.present import device_json
 from scms_ra.served_file import ServedFile
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
-from scms_service import aws
 from scms_service.auth import API_KEY_HEADER
 from scms_service.config import load_settings
 from scms_service.errors import ScmsError
-from scms_service.health import ca_check, run_checks, table_check
+from scms_service.health_route import add_health_route
 from scms_service.http import (
     OCTET_STREAM,
     accept_any_when_absent,
@@ -42,7 +41,7 @@ from scms_service.http import (
     refusals,
     request_body,
 )
-from scms_service.observability import VERSION, add_metric, observe
+from scms_service.observability import add_metric, observe
 from scms_service.stores.ca import DynamoDbCaStore
 
 from scms_codec import time32
@@ -141,19 +140,7 @@ def _request() -> Request:
     return request
 
 
-@app.route("/ra/health", methods=["GET"])
-def health() -> Response:
-    """200 when RaTable answers and the RA certificate loads, else 503 (no auth, no secrets)."""
-    settings = services().settings
-    result = run_checks(
-        "ra",
-        VERSION,
-        {
-            "table": table_check(aws.client("dynamodb"), settings.ra_table),
-            "ca": ca_check(DynamoDbCaStore.from_settings(settings), "ra"),
-        },
-    )
-    return json_response(result.as_json(), status=result.status)
+add_health_route(app, "ra", lambda: services().settings, "ra_table")
 
 
 @app.route("/v3/ca-certificate", methods=["GET"], content_types=[OCTET_STREAM, "application/json"])
