@@ -15,6 +15,11 @@ import pytest
 from scms_ra.wiring import from_settings
 from scms_service.auth import key_digest
 from scms_service.config import Settings
+from scms_service.hierarchy import Hierarchy, init_hierarchy
+from scms_service.stores.artifacts import S3Artifacts
+from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
+
+from scms_codec import time32
 
 API_KEY = "test-management-key"
 # A stand-in for statemachines/provision.asl.json: the route only starts executions (one per request hash).
@@ -44,6 +49,19 @@ def ra_fixture(aws_settings: Settings) -> Iterator[ModuleType]:
     module.configure(from_settings(aws_settings))
     yield module
     module.configure(None)
+
+
+@pytest.fixture(name="hierarchy")
+def hierarchy_fixture(aws_settings: Settings) -> Hierarchy:
+    """A CA hierarchy made in moto (CaTable, Secrets Manager, S3), valid from an hour ago."""
+    made, _ = init_hierarchy(
+        aws_settings,
+        DynamoDbCaStore.from_settings(aws_settings),
+        SecretsManagerKeyVault.from_settings(aws_settings),
+        S3Artifacts.from_settings(aws_settings),
+        now=time32.now() - 3600,
+    )
+    return made
 
 
 def create_state_machine(name: str = "scms-provision") -> str:

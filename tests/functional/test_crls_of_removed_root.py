@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from types import ModuleType
 
-import pytest
 from chalice.test import Client, HTTPResponse
 from scms_crlg.publish import publish
 from scms_crlg.wiring import CrlgServices
@@ -25,21 +24,9 @@ from scms_service.stores.crl_entries import DynamoDbCrlEntryStore
 from scms_cli import ctl_cmd
 from scms_codec import time32
 from scms_codec.spdu.cert_management import parse_composite_crl_spdu, parse_info_status_spdu
-from tests.functional.ra_app import ra_fixture  # noqa: F401 (the "ra" fixture)
+from tests.functional.ra_app import hierarchy_fixture, ra_fixture  # noqa: F401 (the "hierarchy", "ra" fixtures)
 
 OCTETS = {"Accept": "application/octet-stream"}
-
-
-@pytest.fixture
-def hierarchy(aws_settings: Settings) -> Hierarchy:
-    made, _ = init_hierarchy(
-        aws_settings,
-        DynamoDbCaStore.from_settings(aws_settings),
-        SecretsManagerKeyVault.from_settings(aws_settings),
-        S3Artifacts.from_settings(aws_settings),
-        now=time32.now() - 3600,
-    )
-    return made
 
 
 def _publish(settings: Settings) -> None:

@@ -7,32 +7,17 @@ from types import ModuleType
 
 import pytest
 from chalice.test import Client, HTTPResponse
-from scms_service.config import Settings
-from scms_service.hierarchy import Hierarchy, init_hierarchy
+from scms_service.hierarchy import Hierarchy
 from scms_service.http import ERROR_HEADER
-from scms_service.stores.artifacts import S3Artifacts
-from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 
 from scms_codec import time32
 from scms_codec.cert.chain import verify_chain
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu.cert_management import parse_certificate_chain_spdu
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu, verify_ctl_signatures
-from tests.functional.ra_app import ra_fixture  # noqa: F401 (the "ra" fixture)
+from tests.functional.ra_app import hierarchy_fixture, ra_fixture  # noqa: F401 (the "hierarchy", "ra" fixtures)
 
 OCTETS = {"Accept": "application/octet-stream"}
-
-
-@pytest.fixture
-def hierarchy(aws_settings: Settings) -> Hierarchy:
-    made, _ = init_hierarchy(
-        aws_settings,
-        DynamoDbCaStore.from_settings(aws_settings),
-        SecretsManagerKeyVault.from_settings(aws_settings),
-        S3Artifacts.from_settings(aws_settings),
-        now=time32.now() - 60,
-    )
-    return made
 
 
 def _series(h: Hierarchy) -> str:

@@ -41,21 +41,9 @@ from scms_codec.spdu.cert_management import (
 )
 from scms_codec.spdu.crl import parse_secured_crl
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
-from tests.functional.ra_app import ra_fixture  # noqa: F401 (the "ra" fixture)
+from tests.functional.ra_app import hierarchy_fixture, ra_fixture  # noqa: F401 (the "hierarchy", "ra" fixtures)
 
 OCTETS = {"Accept": "application/octet-stream"}
-
-
-@pytest.fixture
-def hierarchy(aws_settings: Settings) -> Hierarchy:
-    made, _ = init_hierarchy(
-        aws_settings,
-        DynamoDbCaStore.from_settings(aws_settings),
-        SecretsManagerKeyVault.from_settings(aws_settings),
-        S3Artifacts.from_settings(aws_settings),
-        now=time32.now() - 3600,
-    )
-    return made
 
 
 def _publish(settings: Settings, *, hashed: bytes | None = None, force: bool = False) -> None:
