@@ -28,7 +28,14 @@ from scms_service.config import Settings
 from . import state as local_state
 from .template import TABLE_SETTINGS, create_tables, load_template, resolve
 
-__all__ = ["LOCAL_ACCOUNT", "LOCAL_REGION", "LocalCloud", "handler_environment"]
+__all__ = [
+    "LOCAL_ACCOUNT",
+    "LOCAL_REGION",
+    "LocalCloud",
+    "handler_environment",
+    "moto_bucket_objects",
+    "moto_table_rows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,7 @@ class LocalCloud:
     _server: ThreadedMotoServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     kms_key_id: str = ""
+    _secrets: Any = None  # the snapshot's Secrets Manager client, made once
 
     @property
     def endpoint(self) -> str:
@@ -143,14 +151,27 @@ class LocalCloud:
             s3.create_bucket(Bucket=settings.artifacts_bucket)
 
     def snapshot(self, settings: Settings) -> dict[str, Any]:
+        """The state file's contents; items and objects read from moto's backends in this process.
+
+        A Scan of every table and a GET of every object through boto3 made this process (the moto
+        server's) serve, parse and serialize all of them over HTTP: seconds of the one CPU that a
+        burst waits on, every 30 s (bench/results/README.md). The moto server runs here, so items
+        and objects are read directly (``moto_table_rows``, ``moto_bucket_objects``). The few secrets
+        still go through the API, which hides the versions and deleted secrets as restore expects.
+        """
+        tables = [getattr(settings, f) for f in TABLE_SETTINGS.values()]
         with self._lock:
+            if self._secrets is None:
+                self._secrets = self.client("secretsmanager")
             return local_state.snapshot(
-                dynamodb=self.client("dynamodb"),
-                s3=self.client("s3"),
-                secretsmanager=self.client("secretsmanager"),
-                tables=[getattr(settings, f) for f in TABLE_SETTINGS.values()],
+                dynamodb=None,
+                s3=None,
+                secretsmanager=self._secrets,
+                tables=tables,
                 bucket=settings.artifacts_bucket,
                 kms_key=_moto_kms_key(self.kms_key_id) if self.kms_key_id else None,
+                items=moto_table_rows(tables),
+                objects=moto_bucket_objects(settings.artifacts_bucket),
             )
 
     def save(self, settings: Settings, state_dir: Path) -> Path:
@@ -164,6 +185,81 @@ class LocalCloud:
 
 
 _DYNAMODB_LOCK = threading.RLock()
+
+
+def _moto_attr(value: Any) -> Any:
+    """One attribute of a moto item in the state file's form (``state._encode_attr`` of the client shape).
+
+    moto keeps a binary as bytes, or as its base64 text inside maps and lists (as its own Scan
+    answers it: ``DynamoType.to_regular_json``); both become the file's ``{"__b64__": text}``.
+    """
+    kind, inner = value.type, value.value
+    if kind == "B":
+        return {"B": local_state.b64_attr(inner)}
+    if kind == "BS":
+        return {"BS": [local_state.b64_attr(v) for v in inner]}
+    if kind == "M":
+        return {"M": {k: _moto_attr(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_moto_attr(v) for v in inner]}
+    if kind in ("SS", "NS"):
+        return {kind: list(inner)}
+    return {kind: inner}
+
+
+def moto_table_rows(tables: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every item of ``tables`` in the state file's form, read from this process's moto backend.
+
+    Under the lock of ``_serialize_moto_dynamodb``: no DynamoDB request runs meanwhile, so the
+    tables are read at one instant and every item is copied whole (moto changes items in place:
+    an update's ADD to a set or SET of a map member). A table that does not exist is an error,
+    as the Scan's ResourceNotFoundException was.
+    """
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[LOCAL_ACCOUNT][LOCAL_REGION]
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with _DYNAMODB_LOCK:
+        for name in tables:
+            table = backend.tables.get(name)
+            if table is None:
+                raise LookupError(f"table {name} does not exist in the local cloud")
+            # moto 5.2.5: items[hash] is {range: Item} for a table with a range key, else the Item.
+            partitions: Any = (
+                table.items.values() if table.range_key_attr else [{None: i} for i in table.items.values()]
+            )
+            rows[name] = [
+                {attr: _moto_attr(value) for attr, value in item.attrs.items()}
+                for partition in partitions
+                for item in partition.values()
+            ]
+    return rows
+
+
+def moto_bucket_objects(bucket: str) -> list[dict[str, Any]]:
+    """The current objects of ``bucket`` in the state file's form, read from this process's moto backend.
+
+    What ``GetObject`` would answer for each listed key (its ``ContentType``, its user ``Metadata``:
+    moto keeps them as the ``x-amz-meta-*`` headers, in lower case, as the API returns them) without
+    a request per object. Keys are listed in one step (a dict copy, atomic under the GIL), then read
+    one by one: a key deleted meanwhile, or a delete marker, is left out, as a listing after it would.
+    """
+    from moto.s3.models import FakeKey, s3_backends
+
+    store = s3_backends[LOCAL_ACCOUNT]["aws"].buckets[bucket].keys
+    objects: list[dict[str, Any]] = []
+    for name in sorted(dict.keys(store)):
+        key = store.get(name)
+        if not isinstance(key, FakeKey):
+            continue
+        headers = dict(key.metadata)
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "binary/octet-stream")
+        metadata = {k[len(_USER_METADATA) :]: v for k, v in headers.items() if k.lower().startswith(_USER_METADATA)}
+        objects.append(local_state.object_record(name, content_type, metadata, key.value))
+    return objects
+
+
+_USER_METADATA = "x-amz-meta-"
 
 
 def _serialize_moto_dynamodb() -> None:
