@@ -263,8 +263,20 @@ def authorization_download(
 
 
 def count_download(counters: DownloadCounterStore, cert_id: str, *, now: int, settings: Settings) -> None:
-    """Count one download request of ``cert_id`` at Time32 ``now``, or refuse it (400-75, 400-76) counting nothing."""
+    """Count one download request of ``cert_id`` at Time32 ``now``, or refuse it (400-75, 400-76) counting nothing.
+
+    First one conditional write (``counters.count``): it counts only what the judgement below would
+    count (a counter of today, under download-maxReqs, past download-minWait; with minWait 0, a
+    ``last`` not after ``now``, so that ``last`` stays the latest). Otherwise (a new day, no counter
+    yet, a refusal to make) the counter is read and judged, and replaced on the version read.
+    """
     day = now // _DAY
+    wait = settings.download_min_wait
+    expires_at = time32.to_unix(now) + 8 * _DAY
+    latest = now - wait if wait > 0 else now
+    if counters.count(cert_id, day=day, max_reqs=settings.download_max_reqs, last_at_most=latest, now=now,
+                      expires_at=expires_at):  # fmt: skip
+        return
     for _ in range(3):
         current = counters.get(cert_id)
         days = {d: n for d, n in (current.days if current else {}).items() if d > day - _WINDOW_DAYS}
@@ -278,7 +290,7 @@ def count_download(counters: DownloadCounterStore, cert_id: str, *, now: int, se
         version = current.version if current is not None else 0
         counted = DownloadCounter(cert_id, days, max(now, current.last if current else 0), version + 1)
         try:
-            counters.replace(counted, expected_version=version, expires_at=time32.to_unix(now) + 8 * _DAY)
+            counters.replace(counted, expected_version=version, expires_at=expires_at)
             return
         except CounterChanged:
             continue  # a concurrent request of the same certificate counted first: judge again

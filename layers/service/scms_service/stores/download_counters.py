@@ -4,8 +4,15 @@
 Item ``pk=RADL#<enrollment cert HashedId8 hex>, sk=COUNTER``: ``days`` (map: day number = Time32 //
 86 400 → authorization-certificate download requests counted that day, only the last seven days
 kept), ``last`` (Time32 of the last counted request), ``version`` (optimistic concurrency) and
-``expiresAt`` (Unix seconds, the table's TTL: a week after ``last``, when nothing in it counts any more).
-Every write is conditional on the version read, so two concurrent requests never both count as one.
+``expiresAt`` (Unix seconds, the table's TTL: a week after ``last``, when nothing in it counts any more),
+and since the one-write count: ``day`` (the newest day in ``days``) and ``inWindow`` (the sum of
+``days``: every request counted in the seven days that end with ``day``).
+
+Every write is conditional, so two concurrent requests never both count as one: ``replace`` on the
+version read; ``count`` (one ``UpdateItem``, no read first) on the stored counter being of the same
+day, under the limit and past the minimum wait, all judged by DynamoDB against the item as it is at
+the write. ``count`` does not decide refusals: when its condition fails (another day, the limit, the
+wait, or a counter written before these attributes) the caller reads and judges (``get``/``replace``).
 """
 
 from __future__ import annotations
@@ -60,6 +67,14 @@ class DownloadCounterStore(Protocol):
         """Store ``counter`` if the stored version is ``expected_version`` (0: none stored); else ``CounterChanged``."""
         ...
 
+    def count(
+        self, enrollment_cert_id: str, *, day: int, max_reqs: int, last_at_most: int, now: int, expires_at: int
+    ) -> bool:
+        """Count one request at ``now`` on ``day`` in one conditional write; False, writing nothing, unless the
+        stored counter's newest day is ``day``, fewer than ``max_reqs`` are counted in its window and its
+        ``last`` is at most ``last_at_most``."""
+        ...
+
 
 def _key(enrollment_cert_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"RADL#{enrollment_cert_id}"}, "sk": {"S": "COUNTER"}}
@@ -92,6 +107,10 @@ class DynamoDbDownloadCounterStore(DynamoTable):
             "version": {"N": str(counter.version)},
             "expiresAt": {"N": str(expires_at)},
         }
+        if counter.days:
+            # What count's condition reads: the window is the seven days ending with the newest one.
+            item["day"] = {"N": str(max(counter.days))}
+            item["inWindow"] = {"N": str(sum(counter.days.values()))}
         if expected_version == 0:
             # The first count of this certificate: nobody else may have created it meanwhile.
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -108,6 +127,43 @@ class DynamoDbDownloadCounterStore(DynamoTable):
             if is_condition_failure(exc):
                 raise CounterChanged("download counter changed") from exc
             raise self.error(exc, "replace") from exc
+
+    def count(
+        self, enrollment_cert_id: str, *, day: int, max_reqs: int, last_at_most: int, now: int, expires_at: int
+    ) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key=_key(enrollment_cert_id),
+                UpdateExpression=(
+                    "SET #days.#today = #days.#today + :one, inWindow = inWindow + :one, #last = :now,"
+                    " #v = #v + :one, expiresAt = :expires"
+                ),
+                # The same day (so the stored window is today's and days[today] exists), under
+                # download-maxReqs and past download-minWait, judged on the item as it is at this
+                # write: a concurrent count either came first and is seen, or fails this one.
+                ConditionExpression="#day = :day AND inWindow < :max AND #last <= :latest",
+                ExpressionAttributeNames={
+                    "#days": "days",
+                    "#today": str(day),
+                    "#day": "day",
+                    "#last": "last",
+                    "#v": "version",
+                },
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":now": {"N": str(now)},
+                    ":expires": {"N": str(expires_at)},
+                    ":day": {"N": str(day)},
+                    ":max": {"N": str(max_reqs)},
+                    ":latest": {"N": str(last_at_most)},
+                },
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise self.error(exc, "count") from exc
+        return True
 
 
 class FakeDownloadCounterStore:
@@ -126,3 +182,16 @@ class FakeDownloadCounterStore:
             raise CounterChanged("download counter changed")
         self.counters[counter.enrollment_cert_id] = counter
         self.expires[counter.enrollment_cert_id] = expires_at
+
+    def count(
+        self, enrollment_cert_id: str, *, day: int, max_reqs: int, last_at_most: int, now: int, expires_at: int
+    ) -> bool:
+        current = self.counters.get(enrollment_cert_id)
+        if current is None or not current.days or max(current.days) != day:
+            return False
+        if sum(current.days.values()) >= max_reqs or current.last > last_at_most:
+            return False
+        days = {**current.days, day: current.days[day] + 1}
+        self.counters[enrollment_cert_id] = DownloadCounter(enrollment_cert_id, days, now, current.version + 1)
+        self.expires[enrollment_cert_id] = expires_at
+        return True
