@@ -12,7 +12,9 @@ blocking, times), each refusal changing nothing:
 2. the filename inside: grammar (``batch_files``) and, when ``?filename=`` is given, the same
    file (hash and i compared as values, so the case may differ) → 400-42;
 3. the signer (the enrollment certificate) chains to the trust anchors at ``now`` → 400-40;
-4. device by that certificate: unknown or Deleted → 400-21, Blocked or Revoked → 400-20;
+4. device by that certificate: unknown or Deleted → 400-21, Blocked or Revoked → 400-20 (read by the
+   id that the named request recorded when it was made with this certificate, else looked up by the
+   certificate: the same device, one read fewer; ``_check_device``);
 5. the request named by the file exists and was made with this very enrollment certificate
    (protocol.md §6). Both failures give the same answer, 400-43, so that nobody learns whether
    another device's request hash exists. We chose 400-43 ("signature verification failed": the
@@ -178,8 +180,20 @@ def _intermediates(leaf: Certificate, trust: TrustView) -> Sequence[Certificate]
     return chain
 
 
-def _check_device(devices: DeviceStore, cert_id: str) -> str:
-    device = devices.get_by_enrollment_cert(cert_id)
+def _check_device(devices: DeviceStore, cert_id: str, record: RequestRecordLike | None = None) -> str:
+    """The id of the device holding enrollment certificate ``cert_id``, if the RA serves it (step 4).
+
+    A request made with ``cert_id`` names that device already (``authorize`` stored the device it
+    found by this certificate, and a certificate belongs to one device), so its state is read by id:
+    one consistent GetItem instead of the ``byEnrollmentCert`` index (a Query, eventually consistent
+    on AWS) and then the GetItem. Any other case (no such request, another certificate's) looks the
+    certificate up; the answers are the same either way. The state is read on every request, never
+    cached: a device Revoked or Blocked a moment ago is refused now.
+    """
+    if record is not None and record.enrollment_cert_id == cert_id:
+        device = devices.get(record.device_id)
+    else:
+        device = devices.get_by_enrollment_cert(cert_id)
     check_serves_device(device.state if device is not None else None)
     assert device is not None
     return device.device_id
@@ -224,9 +238,9 @@ def authorization_download(
     except ChainError as exc:
         raise from_codec(exc) from exc
     cert_id = signer.hashed_id8.hex()
-    device_id = _check_device(devices, cert_id)
+    record = requests.get(name.request_hash)  # read first: it names the device (``_check_device``)
+    device_id = _check_device(devices, cert_id, record)
 
-    record = requests.get(name.request_hash)
     if record is None or record.enrollment_cert_id != cert_id or record.device_id != device_id:
         # One answer for "no such request" and "another device's request": no existence oracle.
         raise BadRequest("request not signed by the enrollment certificate of the batch's request",
