@@ -199,3 +199,45 @@ def test_a_missing_table_fails_the_snapshot_and_leaves_the_state_file(cloud: Loc
     assert path.read_bytes() == before
     # while (twin) the tables that exist are read.
     assert set(moto_table_rows([SETTINGS.ra_table])) == {SETTINGS.ra_table}
+
+
+def test_a_periodic_save_of_an_unchanged_cloud_writes_nothing(cloud: LocalCloud, tmp_path: Path) -> None:
+    # Given a state saved once,
+    _fill(cloud)
+    first = cloud.save(SETTINGS, tmp_path, unless_unchanged=True)
+    assert first is not None
+    inode = first.stat().st_ino
+    # When only reads were answered since (items, a query, an object, a secret, a listing),
+    dynamodb = cloud.client("dynamodb")
+    dynamodb.get_item(TableName=SETTINGS.ra_table, Key={"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]})
+    dynamodb.query(TableName=SETTINGS.ra_table, KeyConditionExpression="pk = :p",
+                   ExpressionAttributeValues={":p": {"S": "DEVICE#d1"}})  # fmt: skip
+    cloud.client("s3").get_object(Bucket=SETTINGS.artifacts_bucket, Key="chain/root.oer")
+    cloud.client("s3").list_objects_v2(Bucket=SETTINGS.artifacts_bucket)
+    cloud.client("secretsmanager").get_secret_value(SecretId="scms/local/bin")
+    # Then a periodic save skips (the file is the same file), while a plain save still writes.
+    assert cloud.save(SETTINGS, tmp_path, unless_unchanged=True) is None
+    assert first.stat().st_ino == inode
+    forced = cloud.save(SETTINGS, tmp_path)
+    assert forced is not None and forced.stat().st_ino != inode
+
+
+@pytest.mark.parametrize("change", ["item", "object", "secret", "delete"])
+def test_a_periodic_save_after_a_change_writes_it(cloud: LocalCloud, tmp_path: Path, change: str) -> None:
+    # Twin: after any write the periodic save runs and the file holds the change.
+    _fill(cloud)
+    assert cloud.save(SETTINGS, tmp_path, unless_unchanged=True) is not None
+    assert cloud.save(SETTINGS, tmp_path, unless_unchanged=True) is None
+    if change == "item":
+        cloud.client("dynamodb").put_item(TableName=SETTINGS.ra_table,
+                                          Item={"pk": {"S": "DEVICE#new"}, "sk": {"S": "STATE"}})  # fmt: skip
+    elif change == "object":
+        cloud.client("s3").put_object(Bucket=SETTINGS.artifacts_bucket, Key="batches/new.zip", Body=b"z")
+    elif change == "secret":
+        cloud.client("secretsmanager").put_secret_value(SecretId="scms/local/bin", SecretBinary=b"\x07")
+    else:
+        cloud.client("dynamodb").delete_item(TableName=SETTINGS.ra_table,
+                                             Key={"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]})  # fmt: skip
+    assert cloud.save(SETTINGS, tmp_path, unless_unchanged=True) is not None
+    saved = local_state.read_state(tmp_path)
+    assert saved is not None and _canonical(saved) == _canonical(_api_snapshot(cloud))

@@ -234,18 +234,23 @@ class LocalStack:
     def _snapshots(self) -> None:
         while not self._stopping.wait(self.snapshot_seconds):
             try:
-                self.save()
+                # An idle stack is not snapshot again: nothing read, nothing written (the file holds it).
+                self.save(unless_unchanged=True)
             except Exception:
                 log.exception("periodic state snapshot failed; the previous state file is intact")
 
-    def save(self) -> Path:
-        """Write the state now (atomically); refused before the saved state is fully restored."""
+    def save(self, *, unless_unchanged: bool = False) -> Path | None:
+        """Write the state now (atomically); refused before the saved state is fully restored.
+
+        ``unless_unchanged``: None, writing nothing, if no request that may change the state was
+        answered since the last snapshot (``LocalCloud.save``); the shutdown always writes.
+        """
         assert self.state_dir is not None
         if not self._restored:
             # A half-restored cloud (say, items back but not the secrets holding the CA keys) must
             # never overwrite the only copy of the state.
             raise RuntimeError("the state is not restored yet; the state file is left as it is")
-        path: Path = self._cloud.save(self._settings, self.state_dir)
+        path: Path | None = self._cloud.save(self._settings, self.state_dir, unless_unchanged=unless_unchanged)
         return path
 
     def stop(self) -> None:

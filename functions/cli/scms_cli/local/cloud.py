@@ -29,9 +29,11 @@ from . import state as local_state
 from .template import TABLE_SETTINGS, create_tables, load_template, resolve
 
 __all__ = [
+    "CHANGES",
     "LOCAL_ACCOUNT",
     "LOCAL_REGION",
     "LocalCloud",
+    "count_changes",
     "handler_environment",
     "moto_bucket_objects",
     "moto_table_rows",
@@ -94,6 +96,7 @@ class LocalCloud:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     kms_key_id: str = ""
     _secrets: Any = None  # the snapshot's Secrets Manager client, made once
+    _saved_at: int | None = None  # CHANGES.count when the last written snapshot began
 
     @property
     def endpoint(self) -> str:
@@ -105,6 +108,7 @@ class LocalCloud:
     def start(self) -> str:
         """Start the moto server; configure Step Functions to execute the real ASL. Returns the endpoint."""
         _serialize_moto_dynamodb()
+        count_changes()
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         endpoint = self.endpoint
@@ -174,9 +178,16 @@ class LocalCloud:
                 objects=moto_bucket_objects(settings.artifacts_bucket),
             )
 
-    def save(self, settings: Settings, state_dir: Path) -> Path:
-        """Snapshot and write the state file atomically."""
-        return local_state.write_state(state_dir, self.snapshot(settings))
+    def save(self, settings: Settings, state_dir: Path, *, unless_unchanged: bool = False) -> Path | None:
+        """Snapshot and write the state file atomically; with ``unless_unchanged``, None (nothing read or
+        written) when no request that may change the state has been answered since the last snapshot."""
+        # Read before the snapshot: a change answered meanwhile counts after it, so the next save runs.
+        mark = CHANGES.count
+        if unless_unchanged and self._saved_at == mark:
+            return None
+        path = local_state.write_state(state_dir, self.snapshot(settings))
+        self._saved_at = mark
+        return path
 
     def restore(self, data: Mapping[str, Any]) -> None:
         local_state.restore(
@@ -185,6 +196,61 @@ class LocalCloud:
 
 
 _DYNAMODB_LOCK = threading.RLock()
+
+
+class _Changes:
+    """How many moto requests that may change stored state were answered in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+CHANGES = _Changes()
+# X-Amz-Target operations (DynamoDB, Secrets Manager, KMS, Step Functions) that change nothing stored.
+_READ_OPERATIONS = ("Get", "BatchGet", "TransactGet", "List", "Describe", "Query", "Scan", "Decrypt", "Encrypt",
+                    "GenerateDataKey")  # fmt: skip
+
+
+def _may_change(environ: Mapping[str, Any]) -> bool:
+    """Whether a moto request may change stored state: anything but a known read (conservative)."""
+    target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+    if target:
+        return not target.rsplit(".", 1)[-1].startswith(_READ_OPERATIONS)
+    return environ.get("REQUEST_METHOD") not in ("GET", "HEAD", "OPTIONS")  # S3 and the other REST APIs
+
+
+def count_changes() -> Callable[[], None]:
+    """The moto server counts the requests that may change stored state in ``CHANGES`` (idempotent); returns the undo.
+
+    A periodic snapshot of an idle stack is then skipped (``LocalCloud.save(unless_unchanged=True)``).
+    Counted after moto has answered, so a change is in the backends before its count moves: a
+    snapshot that starts after the count has seen it, one that started before is followed by another.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    current = DomainDispatcherApplication.__call__
+    if getattr(current, "_scms_undo", None) is not None:
+        return current._scms_undo  # type: ignore[attr-defined,no-any-return]
+    original = current
+
+    def __call__(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            return original(self, environ, start_response)
+        finally:
+            if _may_change(environ):
+                CHANGES.add()
+
+    def undo() -> None:
+        DomainDispatcherApplication.__call__ = original  # type: ignore[method-assign]
+
+    __call__._scms_undo = undo  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = __call__  # type: ignore[method-assign]
+    return undo
 
 
 def _moto_attr(value: Any) -> Any:
