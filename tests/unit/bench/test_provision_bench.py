@@ -230,17 +230,35 @@ def test_a_quick_run_leaves_latest_and_the_readme_alone(tmp_path: Path) -> None:
 
 
 ACA_ROW = {"variant": "explicit/compact-unified", "use_case": {"us_per_cert": 364.4, "c_budget_us": 168.7}}
+SLOW_ROW = {"variant": "implicit/original", "use_case": {"us_per_cert": 400.0, "c_budget_us": 150.0}}
+# Both rows miss the criterion on purpose; test_the_aca_criterion_is_yes_at_twice_the_c_budget_or_less has the twin.
+SCALING = {"variant": "explicit/compact-unified", "certificates": 3120, "workers": 2, "speedup": 1.9755,
+           "one_process_certs_per_s": 3129.5, "pool_certs_per_s": 6182.4}  # fmt: skip
 
 
 def test_the_readme_gets_the_headline_tables_and_latest_md_everything() -> None:
-    results = {"provisioning": {"burst": [burst_result(8.0)], "devices": DEVICES}, "aca": [ACA_ROW]}
+    results = {"provisioning": {"burst": [burst_result(8.0)], "devices": DEVICES}, "aca": [ACA_ROW, SLOW_ROW],
+               "scaling": SCALING, "openssl": {"sign_per_s": 50_000.0}, "openssl_multi2": {"sign_per_s": 98_000.0,
+               "error": None}}  # fmt: skip
 
     full = report.render_markdown(results)
     brief = report.render_markdown(results, brief=True)
 
-    assert "Lambda tasks" in full and "explicit/compact-unified | 364.4" in full
-    assert "Lambda tasks" not in brief and "compact-unified | 364.4" not in brief
-    assert "Burst: one device" in brief and "Many devices" in brief
+    assert "Lambda tasks" in full and "Lambda tasks" not in brief
+    for text in (full, brief):
+        assert "Burst: one device" in text and "Many devices" in text
+        # The ACA criterion (issue #5 §7: at most 2.00x the C budget) is judged per variant: a twin that misses it.
+        assert "| explicit/compact-unified | 364.4 | 2,744 | 2.16x | no |" in text
+        assert "| implicit/original | 400.0 | 2,500 | 2.67x | no |" in text
+        assert "speed-up 1.98x (`openssl speed -multi 2` ECDSA sign: 1.96x)" in text
+
+
+def test_the_aca_criterion_is_yes_at_twice_the_c_budget_or_less() -> None:
+    within = {"aca": [{"variant": "v", "use_case": {"us_per_cert": 300.0, "c_budget_us": 150.0}}]}
+    beyond = {"aca": [{"variant": "v", "use_case": {"us_per_cert": 300.1, "c_budget_us": 150.0}}]}
+    assert "| v | 300.0 | 3,333 | 2.00x | yes |" in report.render_markdown(within)
+    assert "| no |" in report.render_markdown(beyond)
+    assert report.scaling_line({}) is None
 
 
 def test_render_saved_rewrites_markdown_and_readme_from_the_json(tmp_path: Path) -> None:
