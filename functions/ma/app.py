@@ -13,7 +13,7 @@ from scms_ma import reports
 from scms_ma.report import receive_report
 from scms_ma.revoke import parse_revocation, revoke
 from scms_ma.wiring import Services, from_settings
-from scms_service.auth import API_KEY_HEADER
+from scms_service.app_services import AppServices
 from scms_service.config import load_settings
 from scms_service.errors import BadRequest, ScmsError
 from scms_service.health_route import add_health_route
@@ -39,21 +39,17 @@ MAX_REPORT_OCTETS = 64 * 1024
 """A report carries one signed air message and two certificates: far below this."""
 _MANAGE = "/manage/"
 
-_services: Services | None = None
+_services: AppServices[Services] = AppServices(lambda: from_settings(load_settings()))
 
 
 def services() -> Services:
     """The process's collaborators, built from the environment on first use (cold start)."""
-    global _services
-    if _services is None:
-        _services = from_settings(load_settings())
-    return _services
+    return _services.get()
 
 
 def configure(value: Services | None) -> None:
     """Use ``value`` instead of the environment's wiring (tests); None goes back to the default."""
-    global _services
-    _services = value
+    _services.configure(value)
 
 
 def _request() -> Request:
@@ -76,9 +72,7 @@ _handled = refusals(logger, lambda: services().settings.error_mode, render=_rend
 
 
 def _authorized(request: Request) -> Services:
-    deps = services()
-    deps.check_api_key(request.headers.get(API_KEY_HEADER.lower()))
-    return deps
+    return _services.authorized(request)
 
 
 add_health_route(app, "ma", lambda: services().settings, "ma_table")

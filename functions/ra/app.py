@@ -27,7 +27,7 @@ from scms_ra.authorize import authorize
 from scms_ra.present import device_json
 from scms_ra.served_file import ServedFile
 from scms_ra.wiring import MANAGEMENT_ACTOR, Services, from_settings
-from scms_service.auth import API_KEY_HEADER
+from scms_service.app_services import AppServices
 from scms_service.config import load_settings
 from scms_service.errors import ScmsError
 from scms_service.health_route import add_health_route
@@ -51,7 +51,7 @@ from scms_codec.spdu import request_hash
 app = Chalice(app_name="scms-ra")
 logger = Logger(service="ra")
 
-_services: Services | None = None
+_services: AppServices[Services] = AppServices(lambda: from_settings(load_settings()))
 _MANAGE = "/manage/"
 ZIP = "application/zip"
 NEXT_DOWNLOAD_HEADER = "Scms-Next-Dl-Time"
@@ -61,16 +61,12 @@ NEXT_DOWNLOAD_HEADER = "Scms-Next-Dl-Time"
 
 def services() -> Services:
     """The process's collaborators, built from the environment on first use (cold start)."""
-    global _services
-    if _services is None:
-        _services = from_settings(load_settings())
-    return _services
+    return _services.get()
 
 
 def configure(value: Services | None) -> None:
     """Use ``value`` instead of the environment's wiring (tests); None goes back to the default."""
-    global _services
-    _services = value
+    _services.configure(value)
 
 
 _ccf_source: ccf.CcfSource | None = None
@@ -129,9 +125,7 @@ _handled = refusals(logger, lambda: services().settings.error_mode, render=_rend
 
 
 def _authorized(request: Request) -> Services:
-    deps = services()
-    deps.check_api_key(request.headers.get(API_KEY_HEADER.lower()))
-    return deps
+    return _services.authorized(request)
 
 
 def _request() -> Request:
