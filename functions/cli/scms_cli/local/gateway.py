@@ -35,10 +35,12 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 DEFAULT_BINARY_MEDIA_TYPES = ("application/octet-stream",)
 # Serve a Chalice app's requests concurrently (as several Lambda containers would). Off for now. The
 # RA's download counter refused (400-76) a request stamped a second before a concurrent one with
-# download_min_wait = 0 (the burst bench hit it with two fetchers); 4cc8d9c fixed that. Still to check
-# before turning it on: the apps' lazy wiring (``services()``, lazy hierarchies) is built for one
-# request per container, as Lambda runs it, not for threads sharing one module (measured gain: the
-# burst's tail after the execution 3.75 s → 2.9 s, about 1 s of 12).
+# download_min_wait = 0 (the burst bench hit it with two fetchers); 4cc8d9c fixed that. The RA and MA
+# services are built once under a lock (scms_service.app_services) and LazyHierarchy's cached_property
+# locks on Python 3.11 (not on 3.12+). Still in the way: the Powertools logger's appended keys (the
+# correlation id ``observe`` sets per request) are one per process, so concurrent requests of one app
+# would log each other's ids (measured gain: the burst's tail after the execution 3.75 s → 2.9 s,
+# about 1 s of 12, before the download GET went from 6 AWS calls to 4).
 CONCURRENT_CHALICE_APPS = False
 
 
