@@ -164,6 +164,15 @@ def _run(stack: Stack, task: str, **fields: Any) -> dict[str, Any]:
     return result
 
 
+def _single_device_batches(order: list[bytes], sizes: list[int]) -> int:
+    """How many of the consecutive batches of ``sizes`` cut from ``order`` (owners) hold one owner only."""
+    count, start = 0, 0
+    for size in sizes:
+        count += len(set(order[start : start + size])) == 1
+        start += size
+    return count
+
+
 def _changes(order: list[bytes]) -> int:
     """How often the owner changes along an order (1 for two devices sent one after the other)."""
     return sum(1 for a, b in itertools.pairwise(order) if a != b)
@@ -247,8 +256,12 @@ def test_two_devices_are_provisioned_through_the_tasks_with_a_mixed_aca_order(
     # The ACA-side order carries no grouping: each batch mixes both devices, and the whole order
     # changes owner far more often than a device-by-device order would (once).
     order = [owner_of[request_hash(r)] for batch in aca_batches for r in batch]
-    assert len(aca_batches) >= 2
-    assert all(len({owner_of[request_hash(r)] for r in batch}) == 2 for batch in aca_batches)
+    assert len(aca_batches) >= 3
+    sizes = [len(batch) for batch in aca_batches]
+    # A batch is a random subset of the pool, so one holding a single device's requests can happen by
+    # chance (about 1 % per batch of 6 from 9 + 9 here); grouped device by device, two of the three would.
+    assert _single_device_batches(order, sizes) <= 1
+    assert _single_device_batches(sorted(order), sizes) >= 2  # twin: the same requests grouped by device
     assert _changes(order) > 2
     assert _changes(sorted(order)) == 1  # twin: the same requests grouped by device are detected
 

@@ -11,6 +11,7 @@ from moto import mock_aws
 from scms_service import aws
 from scms_service.config import Settings, load_settings
 
+from scms_cli.local.cloud import dynamodb_requests_one_at_a_time
 from scms_cli.local.template import create_tables
 
 
@@ -22,6 +23,8 @@ def aws_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # DynamoDB is atomic per request; in-process moto is not, so concurrent test requests take turns.
+    dynamodb_requests_one_at_a_time()
     with mock_aws():
         aws.reset_clients()
         settings = load_settings({})

@@ -34,6 +34,7 @@ __all__ = [
     "LOCAL_REGION",
     "LocalCloud",
     "count_changes",
+    "dynamodb_requests_one_at_a_time",
     "handler_environment",
     "moto_bucket_objects",
     "moto_table_rows",
@@ -329,12 +330,24 @@ _USER_METADATA = "x-amz-meta-"
 
 
 def _serialize_moto_dynamodb() -> None:
-    """One DynamoDB request at a time in the moto server (idempotent).
+    """One DynamoDB request at a time in the moto server, and the local stack's moto patches (idempotent)."""
+    dynamodb_requests_one_at_a_time()
+    _backup_only_touched_items()
+    query_reads_one_partition()
+    items_serialized_as_json()
+    moto_modules_listed_once()
+
+
+def dynamodb_requests_one_at_a_time() -> None:
+    """moto answers one DynamoDB request at a time in this process (idempotent); DynamoDB's own atomicity.
 
     moto's DynamoDB backend is not thread-safe: TransactWriteItems deep-copies the tables it touches
     while another request thread puts items into them ("dictionary changed size during iteration",
-    a 500), which two lanes' ACA batches in two worker processes do. DynamoDB serializes nothing,
-    but each moto request takes milliseconds, so one lock costs little and keeps every write whole.
+    a 500), which two lanes' ACA batches in two worker processes do, and a transaction cancelled
+    while another committed restores its own backup over the other's writes (a lost update, or an
+    audit item left without its state change). DynamoDB serializes nothing, but each moto request
+    takes milliseconds, so one lock costs little and keeps every write whole. The functional tests'
+    in-process moto (tests/support/aws.py) takes the same lock for their concurrent requests.
     """
     from moto.dynamodb.responses import DynamoHandler
 
@@ -348,10 +361,6 @@ def _serialize_moto_dynamodb() -> None:
 
     call_action._scms_serialized = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    _backup_only_touched_items()
-    query_reads_one_partition()
-    items_serialized_as_json()
-    moto_modules_listed_once()
 
 
 def _backup_only_touched_items() -> None:
