@@ -8,6 +8,7 @@ saves them. Its linkage seeds (``lines``) are known, so tests can put them on a 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import urllib.parse
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from scms_aca.issue import IssuePolicy, issue_batch
 from scms_ee.client import ERROR_HEADER, Client, Response
 from scms_ee.download import _save, open_period
@@ -281,3 +283,24 @@ class RevocationWorld:
 
     def client(self) -> Client:
         return Client("http://scms.test", transport=self.transport())
+
+
+# Fixtures for the test modules that drive a device against this world (import them by name, as
+# ``from tests.unit.ee.revocation_world import device_fixture, fresh_fixture, world_fixture``).
+
+
+@pytest.fixture(scope="module", name="world")
+def world_fixture() -> RevocationWorld:
+    return RevocationWorld.build()
+
+
+@pytest.fixture(name="fresh")
+def fresh_fixture(world: RevocationWorld) -> RevocationWorld:
+    """The world with nothing served yet (each test sets what it needs)."""
+    world.served = dataclasses.replace(world.served.__class__())
+    return world
+
+
+@pytest.fixture(name="device")
+def device_fixture(fresh: RevocationWorld, tmp_path: Path) -> DeviceState:
+    return fresh.device(tmp_path / "obu")

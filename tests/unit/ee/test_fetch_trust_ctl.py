@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from pathlib import Path
 
 import pytest
 from scms_ee.enroll import VerificationFailed
@@ -21,23 +20,14 @@ from scms_ee.trace import Trace
 
 from scms_codec.spdu.cert_management import FullIeeeTbsCtl, MultiSignedCtl
 from scms_codec.spdu.ctl import build_multi_signed_ctl_spdu, parse_multi_signed_ctl_spdu, sign_ctl
-from tests.unit.ee.revocation_world import LINKED_SERIES, NOW, RevocationWorld
-
-
-@pytest.fixture(scope="module")
-def world() -> RevocationWorld:
-    return RevocationWorld.build()
-
-
-@pytest.fixture
-def fresh(world: RevocationWorld) -> RevocationWorld:
-    world.served = dataclasses.replace(world.served.__class__())
-    return world
-
-
-@pytest.fixture
-def device(fresh: RevocationWorld, tmp_path: Path) -> DeviceState:
-    return fresh.device(tmp_path / "obu")
+from tests.unit.ee.revocation_world import (  # noqa: F401 (fixtures)
+    LINKED_SERIES,
+    NOW,
+    RevocationWorld,
+    device_fixture,
+    fresh_fixture,
+    world_fixture,
+)
 
 
 def _ctl_2(world: RevocationWorld) -> MultiSignedCtl:

@@ -7,7 +7,6 @@ a CTL short of its quorum is refused, an MA certificate that is not an MA's is r
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import zipfile
@@ -35,24 +34,17 @@ from scms_codec.secured.signed_data import open_signed_data
 from scms_codec.spdu.cert_management import FullIeeeTbsCtl
 from scms_codec.spdu.ctl import build_multi_signed_ctl_spdu, parse_multi_signed_ctl_spdu, sign_ctl
 from tests.unit.aca.simulator import LA1_ID, LA2_ID
-from tests.unit.ee.revocation_world import CERTS_PER_PERIOD, HASH_SERIES, LINKED_SERIES, NOW, PERIODS, RevocationWorld
-
-
-@pytest.fixture(scope="module")
-def world() -> RevocationWorld:
-    return RevocationWorld.build()
-
-
-@pytest.fixture
-def fresh(world: RevocationWorld) -> RevocationWorld:
-    """The world with nothing served yet (each test sets what it needs)."""
-    world.served = dataclasses.replace(world.served.__class__())
-    return world
-
-
-@pytest.fixture
-def device(fresh: RevocationWorld, tmp_path: Path) -> DeviceState:
-    return fresh.device(tmp_path / "obu")
+from tests.unit.ee.revocation_world import (  # noqa: F401 (fixtures)
+    CERTS_PER_PERIOD,
+    HASH_SERIES,
+    LINKED_SERIES,
+    NOW,
+    PERIODS,
+    RevocationWorld,
+    device_fixture,
+    fresh_fixture,
+    world_fixture,
+)
 
 
 def _first_i(world: RevocationWorld) -> int:
