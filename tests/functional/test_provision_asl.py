@@ -517,7 +517,11 @@ def test_an_error_in_any_stage_is_caught_and_marks_the_request_failed(
     assert result["status"] == "FAILED"
     (failed,) = pipeline.called("fail")
     assert failed["requestHash"] == REQUEST and failed["error"]["Error"] == type(error).__name__
-    assert _tasks(pipeline)[-1] == "fail"
+    # Nothing runs after the failure is recorded, but a task of the other lane already in flight when the
+    # Catch fired may still finish (Step Functions stops a Map's iterations, not a running Lambda): its
+    # own lane's draw/issue/deliver, never a stage after the drain.
+    tasks = _tasks(pipeline)
+    assert set(tasks[tasks.index("fail") + 1 :]) <= {"draw", "issue", "deliver"}
 
 
 def test_starting_the_same_request_twice_makes_one_execution(harness: Harness) -> None:
