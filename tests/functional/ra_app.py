@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -15,10 +16,12 @@ import pytest
 from scms_ra.wiring import from_settings
 from scms_service.auth import key_digest
 from scms_service.config import Settings
+from scms_service.ctl_issue import CtlChange
 from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.stores.artifacts import S3Artifacts
 from scms_service.stores.ca import DynamoDbCaStore, SecretsManagerKeyVault
 
+from scms_cli import ctl_cmd
 from scms_codec import time32
 
 API_KEY = "test-management-key"
@@ -62,6 +65,16 @@ def hierarchy_fixture(aws_settings: Settings) -> Hierarchy:
         now=time32.now() - 3600,
     )
     return made
+
+
+def apply_ctl_change(settings: Settings, change: CtlChange) -> None:
+    """``scms ctl``'s change on the moto CaTable, key vault and bucket (a new CTL; fails the test if refused)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = ctl_cmd.execute(
+        change, DynamoDbCaStore.from_settings(settings), SecretsManagerKeyVault.from_settings(settings),
+        S3Artifacts.from_settings(settings), now=time32.now(), out=out, err=err,
+    )  # fmt: skip
+    assert code == 0, err.getvalue()
 
 
 def create_state_machine(name: str = "scms-provision") -> str:

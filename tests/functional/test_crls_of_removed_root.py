@@ -8,23 +8,21 @@ serves them, and the composite CRL's name never goes back.
 
 from __future__ import annotations
 
-import io
 from types import ModuleType
 
 from chalice.test import Client, HTTPResponse
 from scms_crlg.publish import publish
 from scms_crlg.wiring import CrlgServices
 from scms_service.config import Settings
-from scms_service.ctl_issue import AddRoot, CtlChange, RemoveRoot
+from scms_service.ctl_issue import AddRoot, RemoveRoot
 from scms_service.hierarchy import Hierarchy, init_hierarchy
-from scms_service.stores.artifacts import InMemoryArtifacts, S3Artifacts
-from scms_service.stores.ca import DynamoDbCaStore, InMemoryCaStore, InMemoryKeyVault, SecretsManagerKeyVault
+from scms_service.stores.artifacts import InMemoryArtifacts
+from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault
 from scms_service.stores.crl_entries import DynamoDbCrlEntryStore
 
-from scms_cli import ctl_cmd
 from scms_codec import time32
 from scms_codec.spdu.cert_management import parse_composite_crl_spdu, parse_info_status_spdu
-from tests.functional.ra_app import hierarchy_fixture, ra_fixture  # noqa: F401 (the "hierarchy", "ra" fixtures)
+from tests.functional.ra_app import apply_ctl_change, hierarchy_fixture, ra_fixture  # noqa: F401 (the "hierarchy", "ra" fixtures)
 
 OCTETS = {"Accept": "application/octet-stream"}
 
@@ -33,15 +31,6 @@ def _publish(settings: Settings) -> None:
     services = CrlgServices.from_settings(settings)
     publish(settings, store=services.store, artifacts=services.artifacts, crlg=services.crlg, now=time32.now(),
             force=True)  # fmt: skip
-
-
-def _ctl(settings: Settings, change: CtlChange) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    code = ctl_cmd.execute(
-        change, DynamoDbCaStore.from_settings(settings), SecretsManagerKeyVault.from_settings(settings),
-        S3Artifacts.from_settings(settings), now=time32.now(), out=out, err=err,
-    )  # fmt: skip
-    assert code == 0, err.getvalue()
 
 
 def _get(ra: ModuleType, path: str) -> HTTPResponse:
@@ -79,12 +68,12 @@ def test_the_crls_of_a_removed_root_are_no_longer_advertised_but_still_served(
     # and the operator approves another SCMS's root (CTL #2): the home root's CRLs stay advertised (twin),
     other = init_hierarchy(aws_settings, InMemoryCaStore(), InMemoryKeyVault(), InMemoryArtifacts(),
                            now=time32.now() - 60)[0].certificate("root")  # fmt: skip
-    _ctl(aws_settings, AddRoot(other.encoded))
+    apply_ctl_change(aws_settings, AddRoot(other.encoded))
     assert sorted(_advertised(ra)) == sorted(both)
     second = _composite(ra, root)
     assert second[1] == 2 and second[0] > first[0]
     # When the operator removes the home root (CTL #3),
-    _ctl(aws_settings, RemoveRoot(hierarchy.certificate("root").hashed_id8))
+    apply_ctl_change(aws_settings, RemoveRoot(hierarchy.certificate("root").hashed_id8))
     # then the info status and the composite CRL no longer list its CRLs, the composite's version still rose,
     assert _advertised(ra) == []
     third = _composite(ra, root)

@@ -23,15 +23,14 @@ from scms_crlg.wiring import CrlgServices
 from scms_ee.client import Response, Transport
 from scms_ee.main import EXIT_OK, main
 from scms_service.config import Settings
-from scms_service.ctl_issue import AddRoot, CtlChange, RemoveRoot, SetQuorum
+from scms_service.ctl_issue import AddRoot, RemoveRoot, SetQuorum
 from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.http import ERROR_HEADER
 from scms_service.stores.artifacts import InMemoryArtifacts, S3Artifacts
-from scms_service.stores.ca import DynamoDbCaStore, InMemoryCaStore, InMemoryKeyVault, SecretsManagerKeyVault
+from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault
 from scms_service.stores.crl_entries import HashedEntry
 from scms_service.stores.signed_files import DynamoDbSignedFileStore
 
-from scms_cli import ctl_cmd
 from scms_codec import time32
 from scms_codec.errors import ErrorCode
 from scms_codec.spdu.cert_management import (
@@ -41,7 +40,7 @@ from scms_codec.spdu.cert_management import (
 )
 from scms_codec.spdu.crl import parse_secured_crl
 from scms_codec.spdu.ctl import parse_multi_signed_ctl_spdu
-from tests.functional.ra_app import hierarchy_fixture, ra_fixture  # noqa: F401 (the "hierarchy", "ra" fixtures)
+from tests.functional.ra_app import apply_ctl_change, hierarchy_fixture, ra_fixture  # noqa: F401 (the "hierarchy", "ra" fixtures)
 
 OCTETS = {"Accept": "application/octet-stream"}
 
@@ -58,15 +57,6 @@ def _get(ra: ModuleType, path: str, **headers: str) -> HTTPResponse:
     with Client(ra.app) as client:
         response: HTTPResponse = client.http.get(path, headers={**OCTETS, **headers})
     return response
-
-
-def _ctl(settings: Settings, change: CtlChange) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    code = ctl_cmd.execute(
-        change, DynamoDbCaStore.from_settings(settings), SecretsManagerKeyVault.from_settings(settings),
-        S3Artifacts.from_settings(settings), now=time32.now(), out=out, err=err,
-    )  # fmt: skip
-    assert code == 0, err.getvalue()
 
 
 # --- CRLs -----------------------------------------------------------------------------------------
@@ -178,7 +168,7 @@ def test_after_scms_ctl_the_ctl_zip_and_the_ccf_serve_the_new_ctl(
     before = _get(ra, f"/v3/ctl?ctlSeriesId={series}")
     assert before.status_code == 200 and before.headers["Content-Type"] == "application/zip"
 
-    _ctl(aws_settings, SetQuorum(1))
+    apply_ctl_change(aws_settings, SetQuorum(1))
 
     after = _get(ra, f"/v3/ctl?ctlSeriesId={series}", **{"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200  # the name stayed, the ETag did not
@@ -223,18 +213,18 @@ def test_scms_ee_fetch_chain_accepts_each_new_ctl_of_scms_ctl(
     # When the operator approves another SCMS's root (CTL #2, both electors as CTL #1's quorum asks)
     store, vault, artifacts = InMemoryCaStore(), InMemoryKeyVault(), InMemoryArtifacts()
     other = init_hierarchy(aws_settings, store, vault, artifacts, now=time32.now() - 60)[0].certificate("root")
-    _ctl(aws_settings, AddRoot(other.encoded))
+    apply_ctl_change(aws_settings, AddRoot(other.encoded))
     code, out = fetch()
     assert code == EXIT_OK, out
     assert json.loads((state / "state.json").read_text())["ccf"]["ctl_sequence_number"] == 2
 
     # And lowers the quorum (CTL #3), the device accepts that too
-    _ctl(aws_settings, SetQuorum(1))
+    apply_ctl_change(aws_settings, SetQuorum(1))
     assert fetch()[0] == EXIT_OK
     assert json.loads((state / "state.json").read_text())["ccf"]["ctl_sequence_number"] == 3
 
     # Twin: a CTL that no longer approves the device's root is refused by the device (exit 1).
-    _ctl(aws_settings, RemoveRoot(hierarchy.certificate("root").hashed_id8))
+    apply_ctl_change(aws_settings, RemoveRoot(hierarchy.certificate("root").hashed_id8))
     code, out = fetch()
     assert code != EXIT_OK
     assert json.loads((state / "state.json").read_text())["ccf"]["ctl_sequence_number"] == 3

@@ -7,29 +7,15 @@ is), though ``GET /v3/crl`` still serves it. The composite CRL's version keeps r
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 from scms_ra import composite_crl, crl_download, info_status
 from scms_ra.trust import CorruptTrustData, current_crls
 from scms_service.ctl_issue import AddRoot, RemoveRoot, SetQuorum, issue_next_ctl
 from scms_service.stores.ca import CtlRecord
 
-from scms_codec.cert.certificate import Certificate
 from scms_codec.spdu.cert_management import parse_composite_crl_spdu
 from scms_codec.spdu.crl import CrlContents, build_secured_crl
-from tests.unit.ra.trust_world import NOW, FakeCrlRecord, TrustWorld, trust_world
-
-
-@pytest.fixture
-def world() -> TrustWorld:
-    return trust_world()
-
-
-@functools.cache
-def _other_root() -> Certificate:
-    """Another SCMS's root (self-signed, a CA), to approve before the home root can be removed."""
-    return trust_world(now=NOW - 100).hierarchy.certificate("root")
+from tests.unit.ra.trust_world import NOW, FakeCrlRecord, TrustWorld, other_root, trust_world, world_fixture  # noqa: F401 (the "world" fixture)
 
 
 def _record(world: TrustWorld, craca: bytes, series: int, serial: int = 1) -> bytes:
@@ -83,7 +69,7 @@ def test_a_removed_roots_crls_leave_the_info_status_and_the_composite_but_stay_d
     before, crls = _composite(world)
     assert len(crls) == 2
     # when the operator approves another root (the home root's CRLs stay: twin) and then removes the home root,
-    _issue(world, AddRoot(_other_root().encoded), NOW + 10)
+    _issue(world, AddRoot(other_root().encoded), NOW + 10)
     assert _info_crls(world) == [(world.series, 1), (world.series, 2)]
     approved, crls = _composite(world)
     assert len(crls) == 2
@@ -102,7 +88,7 @@ def test_a_removed_roots_crls_leave_the_info_status_and_the_composite_but_stay_d
 
 
 def test_a_crl_of_a_root_approved_only_by_a_later_ctl_becomes_current(world: TrustWorld) -> None:
-    other = _other_root()
+    other = other_root()
     _record(world, other.hashed_id8, 1)
     assert _listed(world) == []  # not approved (and not even known) yet
     _issue(world, AddRoot(other.encoded), NOW + 10)
@@ -111,7 +97,7 @@ def test_a_crl_of_a_root_approved_only_by_a_later_ctl_becomes_current(world: Tru
 
 def test_the_composite_version_rises_when_a_crl_the_ctl_no_longer_lists_is_reissued(world: TrustWorld) -> None:
     _record(world, world.series, 1)
-    _issue(world, AddRoot(_other_root().encoded), NOW + 10)
+    _issue(world, AddRoot(other_root().encoded), NOW + 10)
     _issue(world, RemoveRoot(world.series), NOW + 20)
     first, _ = _composite(world)
     # The CRL generator keeps publishing for the removed root: the content stays, the version moves on.

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
+import pytest
 from scms_service.config import Settings, load_settings
 from scms_service.hierarchy import Hierarchy, init_hierarchy
 from scms_service.stores.artifacts import InMemoryArtifacts
 from scms_service.stores.ca import InMemoryCaStore, InMemoryKeyVault
 
+from scms_codec.cert.certificate import Certificate
 from scms_codec.spdu.crl import CrlContents, build_secured_crl
 
 NOW = 700_000_000
@@ -79,3 +82,15 @@ def trust_world(settings: Settings | None = None, now: int = NOW) -> TrustWorld:
     store, vault, artifacts = InMemoryCaStore(), InMemoryKeyVault(), InMemoryArtifacts()
     hierarchy, _ = init_hierarchy(settings, store, vault, artifacts, now=now)
     return TrustWorld(settings, store, vault, artifacts, hierarchy)
+
+
+@pytest.fixture(name="world")
+def world_fixture() -> TrustWorld:
+    """A fresh trust world per test (import by name: ``from tests.unit.ra.trust_world import world_fixture``)."""
+    return trust_world()
+
+
+@functools.cache
+def other_root() -> Certificate:
+    """Another SCMS's root (a root CA: self-signed, with certIssuePermissions), to approve beside the home root."""
+    return trust_world(now=NOW - 100).hierarchy.certificate("root")

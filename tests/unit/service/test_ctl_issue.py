@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 from pathlib import Path
 
@@ -15,18 +14,7 @@ from scms_cli.main import build_parser
 from scms_codec.cert.certificate import Certificate
 from scms_codec.spdu.ctl import elector_entry, parse_multi_signed_ctl_spdu, verify_ctl_signatures
 from tests.support.pki import build_pki, cert
-from tests.unit.ra.trust_world import NOW, TrustWorld, trust_world
-
-
-@pytest.fixture
-def world() -> TrustWorld:
-    return trust_world()
-
-
-@functools.cache
-def _other_root() -> Certificate:
-    """Another SCMS's root (a root CA: self-signed, with certIssuePermissions)."""
-    return trust_world(now=NOW - 100).hierarchy.certificate("root")
+from tests.unit.ra.trust_world import NOW, TrustWorld, other_root, trust_world, world_fixture  # noqa: F401 (the "world" fixture)
 
 
 def _issue(world: TrustWorld, change: object, now: int = NOW + 10) -> object:
@@ -34,7 +22,7 @@ def _issue(world: TrustWorld, change: object, now: int = NOW + 10) -> object:
 
 
 def test_add_root_issues_ctl_2_approving_both_roots_signed_by_both_electors(world: TrustWorld) -> None:
-    other = _other_root()
+    other = other_root()
 
     record = _issue(world, AddRoot(other.encoded))
 
@@ -53,7 +41,7 @@ def test_add_root_issues_ctl_2_approving_both_roots_signed_by_both_electors(worl
 
 
 def test_remove_root_drops_it_and_lists_it_as_removed(world: TrustWorld) -> None:
-    other = _other_root()
+    other = other_root()
     _issue(world, AddRoot(other.encoded))
     _issue(world, RemoveRoot(other.hashed_id8), now=NOW + 20)
     view = current_ctl(world.hierarchy, world.store)
@@ -98,7 +86,7 @@ def test_nonsense_is_refused_and_nothing_is_stored(world: TrustWorld, make: obje
 
 
 def test_a_root_whose_self_signature_does_not_verify_is_refused(world: TrustWorld) -> None:
-    other = _other_root()
+    other = other_root()
     value = dict(other.value)
     kind, sig = value["signature"]
     r_sig = dict(sig)
@@ -112,7 +100,7 @@ def test_a_root_whose_self_signature_does_not_verify_is_refused(world: TrustWorl
 
 
 def test_an_expired_root_is_refused(world: TrustWorld) -> None:
-    other = _other_root()
+    other = other_root()
     with pytest.raises(CtlRefused, match="expired"):
         _issue(world, AddRoot(other.encoded), now=other.validity[1] + 1)
 
@@ -130,7 +118,7 @@ def test_with_quorum_1_one_held_elector_suffices(world: TrustWorld) -> None:
     _issue(world, SetQuorum(1))
     world.store._certs = {k: v for k, v in world.store._certs.items() if k[0] != "elector2"}
     world.store._active.pop("elector2")
-    _issue(world, AddRoot(_other_root().encoded), now=NOW + 20)
+    _issue(world, AddRoot(other_root().encoded), now=NOW + 20)
     ctl = current_ctl(world.hierarchy, world.store).ctl
     assert len(verify_ctl_signatures(ctl)) == 1
 
@@ -159,7 +147,7 @@ def test_scms_ctl_show_prints_the_ctl_without_keys(world: TrustWorld) -> None:
 
 
 def test_scms_ctl_add_root_from_a_file_then_remove_it(world: TrustWorld, tmp_path: Path) -> None:
-    other = _other_root()
+    other = other_root()
     path = tmp_path / "root.oer"
     path.write_bytes(other.encoded)
     code, out, err = _run(world, ["add-root", "--cert", str(path)])
