@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -191,6 +192,55 @@ def tree_rss_kib(root: int, pids: Iterable[int] | None = None) -> int:
         if (status := _read(f"/proc/{pid}/status")) is not None:
             total += parse_rss_kib(status)
     return total
+
+
+def parse_cpu_ticks(stat: str) -> int:
+    """utime + stime of a ``/proc/<pid>/stat`` line, in clock ticks."""
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5), counted from the state (3)
+
+
+def tree_cpu_seconds(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each live process of ``root``'s tree."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in process_tree(root, _parents()):
+        if (stat := _read(f"/proc/{pid}/stat")) is not None:
+            out[pid] = parse_cpu_ticks(stat) / tick
+    return out
+
+
+class CpuMeter:
+    """CPU seconds spent during a ``with`` block: the stack's main process, the rest of its tree, this process.
+
+    ``device_s`` is this (the bench's) process and the children it reaped meanwhile (the device's
+    verifying workers); the stack's own processes are read from /proc (its workers live on, so a
+    difference of their counters is theirs). ``wall_s`` lets a reader see how many cores were busy.
+    """
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.figures: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._stack = tree_cpu_seconds(self.root)
+        self._self = self._own()
+        self._wall = time.monotonic()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        after = tree_cpu_seconds(self.root)
+        main = after.get(self.root, 0.0) - self._stack.get(self.root, 0.0)
+        rest = sum(t - self._stack.get(pid, 0.0) for pid, t in after.items() if pid != self.root)
+        self.figures = {
+            "wall_s": time.monotonic() - self._wall, "stack_main_s": main, "stack_workers_s": rest,
+            "device_s": self._own() - self._self,
+        }  # fmt: skip
+
+    @staticmethod
+    def _own() -> float:
+        me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 class RssSampler:

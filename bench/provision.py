@@ -50,7 +50,7 @@ from scms_service.iperiod import IPeriods
 
 from scms_codec import time32
 
-from .local_stack import RssSampler, RunningStack, start_stack
+from .local_stack import CpuMeter, RssSampler, RunningStack, start_stack
 from .timing import progress
 
 __all__ = [
@@ -455,12 +455,12 @@ def burst(config: ProvisionConfig, stacks: Stacks, variant: Variant, cert_type: 
             executions = Executions(stack)
             state = new_device(stack, Path(devices), label)
             progress(f"burst {variant}/{cert_type}: {config.periods} periods, run {k + 1}/{config.runs}")
-            with RssSampler(stack.pid) as rss:
+            with RssSampler(stack.pid) as rss, CpuMeter(stack.pid) as cpu:
                 run_ = provision_and_download(stack, state, variant, cert_type, config.periods, wait=config.wait,
                                               workers=None)  # fmt: skip
             described = executions.finished(run_.request_hash)
             history = executions.history(run_.request_hash)
-            runs.append(_burst_run(run_, described, history, rss.peak_kib))
+            runs.append(_burst_run(run_, described, history, rss.peak_kib) | {"cpu": cpu.figures})
             progress(f"burst {variant}/{cert_type} run {k + 1}: {runs[-1]['total_s']:.2f} s, "
                      f"{runs[-1]['verified']} verified")  # fmt: skip
     keys = ("total_s", "ack_s", "execution_s", "start_delay_s", "tail_s", "download_verify_s")

@@ -6,6 +6,8 @@ No timing is asserted anywhere: the figures are made up, the code that summarise
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -139,6 +141,23 @@ def test_rss_and_parent_pid_from_proc_texts() -> None:
     # The command name may hold spaces and a ")": the ppid is the second field after the last ")".
     assert local_stack.parse_ppid("4242 (py thon) (x)) S 17 4242 4242 0 -1") == 17
     assert local_stack.parse_ppid("4242 (python) S 1 4242") != 4242
+
+
+def test_cpu_ticks_are_user_plus_system_time_from_a_proc_stat_line() -> None:
+    # proc(5): pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+    line = "77 (scms (serve)) R 1 77 77 0 -1 4194560 900 0 3 0 1234 56 7 8 20 0 5 0"
+    assert local_stack.parse_cpu_ticks(line) == 1234 + 56
+    assert local_stack.parse_cpu_ticks(line) != 7 + 8  # the children's cutime/cstime are not the process's
+
+
+def test_cpu_meter_counts_this_process_and_the_tree() -> None:
+    with local_stack.CpuMeter(os.getpid()) as meter:
+        deadline = time.process_time() + 0.05
+        while time.process_time() < deadline:
+            pass
+    assert meter.figures["stack_main_s"] >= 0.04  # the root of the tree is this process here
+    assert meter.figures["device_s"] >= 0.04
+    assert meter.figures["wall_s"] >= 0.04
 
 
 def test_process_tree_takes_descendants_only() -> None:
