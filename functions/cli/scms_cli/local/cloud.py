@@ -26,6 +26,7 @@ from moto.server import ThreadedMotoServer
 from scms_service.config import Settings
 
 from . import state as local_state
+from .moto_items import items_sized_in_one_pass
 from .template import TABLE_SETTINGS, create_tables, load_template, resolve
 
 __all__ = [
@@ -336,6 +337,7 @@ def _serialize_moto_dynamodb() -> None:
     query_reads_one_partition()
     items_serialized_as_json()
     moto_modules_listed_once()
+    items_sized_in_one_pass()
 
 
 def dynamodb_requests_one_at_a_time() -> None:
