@@ -26,6 +26,7 @@ from moto.server import ThreadedMotoServer
 from scms_service.config import Settings
 
 from . import state as local_state
+from .moto_conditions import condition_parses_reused, item_validation_short_cut
 from .moto_items import items_sized_in_one_pass
 from .template import TABLE_SETTINGS, create_tables, load_template, resolve
 
@@ -338,6 +339,8 @@ def _serialize_moto_dynamodb() -> None:
     items_serialized_as_json()
     moto_modules_listed_once()
     items_sized_in_one_pass()
+    condition_parses_reused()
+    item_validation_short_cut()
 
 
 def dynamodb_requests_one_at_a_time() -> None:

@@ -56,12 +56,12 @@ def value_size(value: Any) -> int:
 def items_sized_in_one_pass() -> Callable[[], None]:
     """Items built and sized in one pass; query results neither sized twice nor copied (idempotent); the undo."""
     from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-    from moto.dynamodb.models.table import Table
 
     if getattr(Item.__init__, "_scms_undo", None) is not None:
         return Item.__init__._scms_undo  # type: ignore[attr-defined,no-any-return]
-    originals = (Item.__init__, Item.size, DynamoType.size, LimitedSizeDict.__setitem__, Table.query)
+    originals = (Item.__init__, Item.size, DynamoType.size, LimitedSizeDict.__setitem__, DynamoDBBackend.query)
     table_module: Any = importlib.import_module("moto.dynamodb.models.table")
     module_copy = table_module.copy
 
@@ -96,6 +96,7 @@ def items_sized_in_one_pass() -> Callable[[], None]:
         return value_size(self)
 
     def deepcopy(value: Any, memo: Any = None) -> Any:
+        # Only Table.query's copy of its results runs inside the backend's query (table.py's one call).
         return value if _IN_QUERY.get() else copy.deepcopy(value, memo)
 
     original_query = originals[4]
@@ -108,7 +109,7 @@ def items_sized_in_one_pass() -> Callable[[], None]:
             _IN_QUERY.reset(token)
 
     def undo() -> None:
-        Item.__init__, Item.size, DynamoType.size, LimitedSizeDict.__setitem__, Table.query = originals  # type: ignore[method-assign]
+        Item.__init__, Item.size, DynamoType.size, LimitedSizeDict.__setitem__, DynamoDBBackend.query = originals  # type: ignore[method-assign]
         table_module.copy = module_copy
 
     item_init._scms_undo = undo  # type: ignore[attr-defined]
@@ -116,6 +117,6 @@ def items_sized_in_one_pass() -> Callable[[], None]:
     Item.size = item_size  # type: ignore[method-assign]
     DynamoType.size = dynamo_type_size  # type: ignore[method-assign]
     LimitedSizeDict.__setitem__ = limited_setitem  # type: ignore[method-assign]
-    Table.query = query  # type: ignore[method-assign]
+    DynamoDBBackend.query = query  # type: ignore[method-assign]
     table_module.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
     return undo
