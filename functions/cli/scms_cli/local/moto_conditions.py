@@ -96,8 +96,11 @@ def condition_parses_reused(size: int = CACHE_SIZE) -> Callable[[], None]:
     moto 5.2.5 parses a ConditionExpression (and a FilterExpression) with ``ConditionExpressionParser``
     up to three times per write: in the handler (to check the names used), in the backend's
     transaction and in ``Table.put_item``; each parse lexes the text with regular expressions and
-    reduces the token list pass by pass. A burst's 3,120 certificates made 16,028 such parses of a
-    few strings such as ``attribute_not_exists(pk)`` (about 6 % of the server's CPU).
+    reduces the token list pass by pass. A burst's 3,120 certificates made about 20,000 such parses
+    of a few strings such as ``attribute_not_exists(pk)`` (about 6 % of the server's CPU under
+    cProfile). Reused, a parse costs 7-23 us instead of 37-156 us; 3,120 items in transactions of
+    100 cost the moto server 0.39 s of CPU instead of 0.71 s, 3,120 conditional PutItems 4.2-5.1 s
+    instead of 5.4-6.7 s.
 
     What a parse yields depends on the expression and the ExpressionAttributeNames only, except
     that moto substitutes each ``:value`` into its node while reading: the grammar checks look at
@@ -190,6 +193,8 @@ def item_validation_short_cut() -> Callable[[], None]:
     anything else moto's own walk. A key attribute ``{"S": str}`` or ``{"B": str|bytes}`` measures
     what ``DynamoType.size`` measures (the length of its bytes, UTF-8 for text); any other goes to
     ``DynamoType``. Same checks, same order, same exceptions (HashKeyTooLong before RangeKeyTooLong).
+    An RaTable item of eight attributes: 4.6 us instead of 7.8 us (most of cProfile's 1.6 % was
+    the profiler's own cost per call).
     """
     from moto.dynamodb.exceptions import HashKeyTooLong, RangeKeyTooLong
     from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
