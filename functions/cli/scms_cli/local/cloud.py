@@ -28,6 +28,7 @@ from scms_service.config import Settings
 from . import state as local_state
 from .moto_conditions import condition_parses_reused, item_validation_short_cut
 from .moto_items import items_sized_in_one_pass
+from .moto_request_ids import request_ids_rewritten_only_where_present
 from .template import TABLE_SETTINGS, create_tables, load_template, resolve
 
 __all__ = [
@@ -341,6 +342,7 @@ def _serialize_moto_dynamodb() -> None:
     items_sized_in_one_pass()
     condition_parses_reused()
     item_validation_short_cut()
+    request_ids_rewritten_only_where_present()
 
 
 def dynamodb_requests_one_at_a_time() -> None:
