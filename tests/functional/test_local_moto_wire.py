@@ -316,6 +316,23 @@ def test_unexpected_requests_are_parsed_by_moto(aws_settings: Settings, moto_run
     assert moto_runs.parsed == before
 
 
+def test_bodies_of_other_types_are_parsed_as_moto_parses_them(moto_runs: type[_Moto]) -> None:
+    from moto.core.parse import JSONParser
+    from moto.core.utils import get_service_model
+
+    operation = get_service_model("dynamodb").operation_model("GetItem")
+    text = json.dumps({"TableName": _TABLE, "Key": _key("p", b"\x01")})
+    # Given a body as text, and as a bytearray with a byte order mark (moto keeps the mark and fails on it),
+    bodies: list[Any] = [text, bytearray(b"\xef\xbb\xbf" + text.encode()), text.encode()]
+    plain = [_typed(JSONParser(operation).parse({"body": body})) for body in bodies]  # type: ignore[typeddict-item]
+    with _applied(dynamodb_requests_parsed_as_json):
+        patched = [_typed(JSONParser(operation).parse({"body": body})) for body in bodies]  # type: ignore[typeddict-item]
+    # Then the patch parses the text as moto does, and leaves the bytearray to moto.
+    assert patched == plain
+    assert plain[1] == ("dict", []) and plain[0] == plain[2] != plain[1]
+    assert moto_runs.parsed == len(bodies) + 1
+
+
 def test_patched_answers_are_moto_s_own(fresh_table: Callable[[], None], moto_runs: type[_Moto]) -> None:
     # Given the same requests on an empty table, answered by moto unpatched,
     plain = _answers(fresh_table, _REQUESTS)

@@ -2,9 +2,12 @@
 
 moto 5.2.5 parses every JSON request with a generic parser that looks each member of each shape up
 in the botocore model through ``getattr`` and ``serialization.get`` per value, and writes every
-answer with a generic serializer that tries up to a dozen alias keys per member. Under a burst the
-``scms serve`` process spends about a tenth of its CPU there (bench/results/profile-burst-cubk-explicit-1.txt:
-``parse_parameters`` and the BatchWriteItem/TransactWriteItems/BatchGetItem answers).
+answer with a generic serializer that tries up to a dozen alias keys per member. Under cProfile a
+burst's ``scms serve`` spent about a tenth of its CPU there (bench/results/profile-burst-cubk-explicit-1.txt:
+``parse_parameters``, and the BatchWriteItem/TransactWriteItems answers and the non-item part of
+every read). Without the profiler: a 25-item BatchWriteItem parses in 0.2 ms instead of 0.8 ms and
+its answer is written in 0.01 ms instead of 0.16 ms; 3,120 items put 25 at a time, queried 200 at
+a time and deleted cost a moto server 0.91 s of CPU instead of 1.10 s.
 
 The two patches here compile each hot operation's input and output shapes once into plain functions
 that produce exactly what moto produces: the same members in the same (model) order, members that
@@ -226,7 +229,8 @@ def dynamodb_requests_parsed_as_json() -> Callable[[], None]:
             body = request_dict["body"]
             try:
                 # moto decodes UTF-8 and then json.loads; an empty, non-UTF-8 or non-JSON body is moto's case.
-                document = json.loads(body.decode("utf-8") if type(body) is bytes else body)
+                text = body.decode("utf-8") if type(body) is bytes else body
+                document = json.loads(text) if type(text) is str else None
                 if type(document) is dict and _LEGACY.isdisjoint(document):
                     return _input_converter(operation)(document)
             except Exception:  # noqa: S110 (anything unexpected is moto's to parse, or to refuse)
