@@ -195,8 +195,9 @@ def moto_runs(monkeypatch: pytest.MonkeyPatch) -> type[_Moto]:
     """moto's own parser and serializer, counted; a patch a local cloud left applied is off for the test."""
     from moto.core.parse import JSONParser
     from moto.core.serialize import JSONSerializer
+    from moto.dynamodb.responses import DynamoResult
 
-    for cls, name in ((JSONParser, "parse"), (JSONSerializer, "serialize")):
+    for cls, name in ((JSONParser, "parse"), (JSONSerializer, "serialize"), (DynamoResult, "execute_result")):
         left = cls.__dict__.get(name)
         if getattr(left, "_scms_undo", None) is not None:
             monkeypatch.setattr(cls, name, left)  # put back after the test
