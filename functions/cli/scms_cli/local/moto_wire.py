@@ -73,10 +73,8 @@ def _encode_blob(value: bytes | str) -> str:
     return base64.b64encode(raw).strip().decode("utf-8")
 
 
-# --- requests: JSON document -> moto's parameters ---
-
-
-def _string_in(value: Any) -> Any:
+# Strings, booleans and integers are read and written as they are (moto: as they are, ``str()`` or ``int()``).
+def _string(value: Any) -> Any:
     if type(value) is str:
         return value
     raise _Unmodelled
@@ -88,10 +86,13 @@ def _boolean(value: Any) -> Any:
     raise _Unmodelled
 
 
-def _integer_in(value: Any) -> Any:
+def _integer(value: Any) -> Any:
     if type(value) is int:
         return value
     raise _Unmodelled
+
+
+# --- requests: JSON document -> moto's parameters ---
 
 
 def _blob_in(value: Any) -> Any:
@@ -133,10 +134,10 @@ def _attribute_value_in(value: Any) -> Any:
 
 
 _INPUT_SCALARS: dict[str, _Convert] = {
-    "string": _string_in,
+    "string": _string,
     "boolean": _boolean,
-    "integer": _integer_in,
-    "long": _integer_in,
+    "integer": _integer,
+    "long": _integer,
     "blob": _blob_in,
 }
 # Compiled converters by shape name; the AttributeValue's generic walk is compiled on first use.
@@ -251,18 +252,6 @@ def dynamodb_requests_parsed_as_json() -> Callable[[], None]:
 # --- answers: moto's result -> JSON body ---
 
 
-def _string_out(value: Any) -> Any:
-    if type(value) is str:
-        return value
-    raise _Unmodelled
-
-
-def _integer_out(value: Any) -> Any:
-    if type(value) is int:
-        return value
-    raise _Unmodelled
-
-
 def _double_out(value: Any) -> Any:
     if type(value) is float:
         return value
@@ -305,10 +294,10 @@ def _attribute_value_out(value: Any) -> Any:
 
 
 _OUTPUT_SCALARS: dict[str, _Convert] = {
-    "string": _string_out,
+    "string": _string,
     "boolean": _boolean,
-    "integer": _integer_out,
-    "long": _integer_out,
+    "integer": _integer,
+    "long": _integer,
     "double": _double_out,
     "float": _double_out,
     "blob": _blob_out,
