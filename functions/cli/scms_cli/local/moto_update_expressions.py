@@ -1,0 +1,202 @@
+"""moto's DynamoDB update expressions parsed once per text and copied node by node (local stack only; issue #5 §7).
+
+moto 5.2.5 answers each UpdateItem by parsing its UpdateExpression twice (``UpdateExpressionParser.make``
+in the handler, to list the names and values used, and again in the backend) and by deep-copying the
+parsed tree in ``Validator.__init__`` (``self.node_to_validate = deepcopy(expression)``) once, or twice
+when the item is new, because the validator's processors replace nodes of the tree they are given. For
+the RA's download counter (``SET #days.#today = #days.#today + :one, ...``: 68 nodes) a parse costs
+about 220 us and ``copy.deepcopy`` about 215 us (its memo, ``__reduce_ex__`` and ``_reconstruct`` per
+node); py-spy put the deep copy alone at about 5.7 % of ``scms serve``'s CPU in a burst.
+
+tests/functional/test_local_moto_update_expressions.py proves that the patched moto answers, refuses
+and leaves its tables exactly as moto does.
+"""
+
+from __future__ import annotations
+
+import copy
+import copyreg
+import importlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["copy_tree", "update_expression_parses_reused"]
+
+# How many update expression texts are kept: the stack updates with a handful.
+CACHE_SIZE = 256
+
+# What copy.deepcopy returns as it is (copy._deepcopy_atomic): the leaves of moto's parse trees are
+# such texts, integers (list indexes) and booleans (NoneExistingPath's flag).
+_ATOMIC: frozenset[type] = frozenset({type(None), bool, int, float, complex, str, bytes})
+
+
+def _is_plain_node_class(cls: type) -> bool:
+    """Whether ``copy.deepcopy`` copies an instance of ``cls`` as a bare ``__dict__`` object of one of moto's nodes.
+
+    That is a subclass of moto's ``Node`` with no ``__deepcopy__``, no ``__reduce_ex__``/``__reduce__``,
+    ``__getstate__``, ``__setstate__`` or ``__new__`` of its own, no ``__slots__`` and no ``copyreg``
+    entry: deepcopy then makes ``cls.__new__(cls)``, puts it in the memo and gives it a deep copy of
+    the original's ``__dict__`` (``copy._reconstruct``).
+    """
+    ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
+    klass: Any = cls  # looked up as deepcopy looks it up
+    return (
+        issubclass(klass, ast_nodes.Node)
+        and getattr(klass, "__deepcopy__", None) is None
+        and klass.__reduce_ex__ is object.__reduce_ex__
+        and klass.__reduce__ is object.__reduce__
+        and getattr(klass, "__getstate__", object.__getstate__) is object.__getstate__
+        and getattr(klass, "__setstate__", None) is None
+        and klass.__new__ is object.__new__
+        and not any("__slots__" in vars(base) for base in klass.__mro__)
+        and klass not in copyreg.dispatch_table
+    )
+
+
+# Classes already judged by _is_plain_node_class (a class's answer never changes: moto's node classes
+# are not modified after import).
+_PLAIN: dict[type, bool] = {}
+
+
+def copy_tree(tree: Any, memo: dict[int, Any] | None = None) -> Any:
+    """What ``copy.deepcopy(tree, memo)`` returns for a moto parse tree, built without deepcopy's generic machinery.
+
+    Each plain ``Node`` (see ``_is_plain_node_class``) becomes a new object of its class whose
+    ``__dict__`` holds copies of the original's values (type, children, parent), each list a new
+    list, each atomic leaf (text, number, boolean, None) shared as deepcopy shares it. Everything else
+    (a ``DynamoType`` in a validated tree, a tuple, anything moto may add) goes to ``copy.deepcopy``
+    with the same memo. The memo maps ``id(original)`` to its copy before its contents are copied, as
+    deepcopy's does, so an object reached twice (a child through its parent pointer) is copied once:
+    the copy has the same shared references and cycles as the original, parent pointers included,
+    even one to a node outside the tree. The originals are kept alive in the memo as deepcopy keeps them.
+    """
+    if memo is None:
+        memo = {}
+    keep = memo.get(id(memo))
+    if keep is None:
+        keep = memo[id(memo)] = []
+    atomic = _ATOMIC
+    plain = _PLAIN
+    seen = memo.get
+    missing = memo  # a value the memo never holds
+
+    def one(value: Any) -> Any:
+        cls = type(value)
+        if cls in atomic:
+            return value
+        done = seen(id(value), missing)
+        if done is not missing:
+            return done
+        if cls is list:
+            new_list: list[Any] = []
+            memo[id(value)] = new_list
+            keep.append(value)
+            new_list.extend([member if type(member) in atomic else one(member) for member in value])
+            return new_list
+        is_plain = plain.get(cls)
+        if is_plain is None:
+            is_plain = plain[cls] = _is_plain_node_class(cls)
+        if not is_plain:
+            return copy.deepcopy(value, memo)
+        node = object.__new__(cls)
+        memo[id(value)] = node
+        keep.append(value)
+        state = node.__dict__
+        for name, member in value.__dict__.items():
+            if type(member) in atomic:
+                state[name] = member
+            else:
+                # Most often the parent, copied already: looked up here, without a call.
+                done = seen(id(member), missing)
+                state[name] = one(member) if done is missing else done
+        return node
+
+    return one(tree)
+
+
+class _Trees:
+    """A bounded LRU map of update expression text to its parse tree, never handed out; thread-safe by its own lock."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._trees: OrderedDict[str, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, text: str) -> Any:
+        with self._lock:
+            tree = self._trees.get(text)
+            if tree is None:
+                self.misses += 1
+                return None
+            self._trees.move_to_end(text)
+            self.hits += 1
+            return tree
+
+    def put(self, text: str, tree: Any) -> None:
+        with self._lock:
+            self._trees[text] = tree
+            self._trees.move_to_end(text)
+            while len(self._trees) > self._size:
+                self._trees.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._trees)
+
+
+def update_expression_parses_reused(size: int = CACHE_SIZE) -> Callable[[], None]:
+    """moto parses each UpdateExpression text once and copies parse trees node by node (idempotent); the undo.
+
+    ``UpdateExpressionParser.make(text)``: moto's own parse the first time a text comes (and every time
+    it fails: a failed parse is never kept, so each bad request gets moto's own error); a private copy
+    of the tree is kept in an LRU of ``size`` texts, and each later call gets a new copy of it
+    (``copy_tree``). A parse depends on the text alone (the tokenizer and the grammar; names and
+    values are looked up later, by the validator), so the copy is the tree moto's parse would build:
+    the same node classes in the same places with the same placeholders. The kept tree is never handed
+    out, so nothing a request does to its tree (the validator's processors replace nodes, ``normalize``
+    reorders actions) reaches another request.
+
+    ``Validator.__init__``'s ``deepcopy(expression)`` (the name ``deepcopy`` in
+    ``moto.dynamodb.parsing.validators``, also used by ``list_append`` on a ``DynamoType``) becomes
+    ``copy_tree``: the same copy for moto's nodes, ``copy.deepcopy`` itself for anything else. The
+    validator then evaluates the request's own copy with the request's names, values and item, as before.
+
+    For the download counter's expression: a parse 220 us -> 17 us, the validator's copy 215 us -> 16 us.
+    """
+    expressions: Any = importlib.import_module("moto.dynamodb.parsing.expressions")
+    UpdateExpressionParser = expressions.UpdateExpressionParser
+    validators: Any = importlib.import_module("moto.dynamodb.parsing.validators")
+    current = UpdateExpressionParser.__dict__["make"]
+    if getattr(current.__func__, "_scms_undo", None) is not None:
+        return current.__func__._scms_undo  # type: ignore[no-any-return]
+    original_make = current
+    original_deepcopy = validators.deepcopy
+    parse = original_make.__func__
+    trees = _Trees(size)
+
+    def make(cls: Any, expression_str: Any) -> Any:
+        if cls is not UpdateExpressionParser or type(expression_str) is not str:
+            return parse(cls, expression_str)
+        kept = trees.get(expression_str)
+        if kept is not None:
+            return copy_tree(kept)
+        tree = parse(cls, expression_str)  # moto's own parse; its errors propagate and nothing is kept
+        trees.put(expression_str, copy_tree(tree))
+        return tree
+
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return copy_tree(value, memo)
+
+    def undo() -> None:
+        UpdateExpressionParser.make = original_make
+        validators.deepcopy = original_deepcopy
+
+    make._scms_undo = undo  # type: ignore[attr-defined]
+    make._scms_trees = trees  # type: ignore[attr-defined]
+    UpdateExpressionParser.make = classmethod(make)
+    validators.deepcopy = deepcopy
+    return undo
