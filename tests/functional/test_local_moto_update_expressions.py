@@ -15,7 +15,11 @@ from scms_service.config import Settings
 from scms_service.stores.download_counters import DownloadCounter, DynamoDbDownloadCounterStore
 
 from scms_cli.local import moto_update_expressions
-from scms_cli.local.moto_update_expressions import copy_tree, update_expression_parses_reused
+from scms_cli.local.moto_update_expressions import (
+    copy_tree,
+    update_expression_parses_reused,
+    update_validation_walks_typed_once,
+)
 
 # moto's parsing modules are untyped ("# type: ignore" at their top): read as Any.
 _NODES: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
@@ -30,17 +34,24 @@ def _active_undo() -> Any:
     return getattr(_PARSER.__dict__["make"].__func__, "_scms_undo", None)
 
 
+def _active_walk_undo() -> Any:
+    return getattr(_NODES.DepthFirstTraverser.traverse, "_scms_undo", None)
+
+
 @pytest.fixture(autouse=True)
 def _moto_as_shipped() -> Iterator[None]:
-    """moto without this patch during each test (the local cloud's tests may have applied it in this process)."""
-    active = _active_undo()
-    if active is not None:
-        active()
+    """moto without these patches during each test (the local cloud's tests may have applied them in this process)."""
+    patches = ((_active_undo(), update_expression_parses_reused),
+               (_active_walk_undo(), update_validation_walks_typed_once))  # fmt: skip
+    active = [(undo, apply) for undo, apply in patches if undo is not None]
+    for undo, _ in active:
+        undo()
     yield
-    if (left := _active_undo()) is not None:
-        left()
-    if active is not None:
-        update_expression_parses_reused()
+    for left in (_active_undo(), _active_walk_undo()):
+        if left is not None:
+            left()
+    for _, apply in active:
+        apply()
 
 
 @pytest.fixture
@@ -140,13 +151,86 @@ def test_copy_tree_keeps_a_parent_outside_the_tree_and_copies_other_values_with_
     assert _graph(path.children[0].parent) != _graph(path)
 
 
-def test_the_patch_applies_once_and_its_undo_restores_moto() -> None:
+def test_the_parse_patch_applies_once_and_its_undo_restores_moto() -> None:
     make, deepcopy = _PARSER.__dict__["make"], _VALIDATORS.deepcopy
     undo = update_expression_parses_reused()
     assert update_expression_parses_reused() is undo
     assert _PARSER.__dict__["make"] is not make and _VALIDATORS.deepcopy is not deepcopy
     undo()
     assert _PARSER.__dict__["make"] is make and _VALIDATORS.deepcopy is deepcopy is copy.deepcopy
+
+
+def test_the_walk_patch_applies_once_and_its_undo_restores_moto() -> None:
+    traverse, find_clauses = _NODES.DepthFirstTraverser.traverse, _NODES.Node.find_clauses
+    undo = update_validation_walks_typed_once()
+    assert update_validation_walks_typed_once() is undo
+    assert _NODES.DepthFirstTraverser.traverse is not traverse and _NODES.Node.find_clauses is not find_clauses
+    undo()
+    assert _NODES.DepthFirstTraverser.traverse is traverse and _NODES.Node.find_clauses is find_clauses
+
+
+def test_a_traverser_with_its_own_walk_walks_as_moto_walks_it() -> None:
+    # Given a traverser whose class overrides the recursive walk, and one that does not,
+    seen: list[str] = []
+
+    class Counting(_VALIDATORS.ActionCountValidator):  # type: ignore[misc]
+        def traverse_node_recursively(self, node: Any, child_id: int = -1) -> Any:
+            seen.append(type(node).__name__)
+            return super().traverse_node_recursively(node, child_id)
+
+    tree = _PARSER.make("SET a = :v")
+    undo = update_validation_walks_typed_once()
+    try:
+        # When each walks the tree,
+        Counting().traverse(tree)
+        counted = list(seen)
+        _VALIDATORS.ActionCountValidator().traverse(tree)
+    finally:
+        undo()
+    # Then the overriding one went through its own method for every node (the patch left it to moto's walk),
+    assert counted == [type(o).__name__ for o in _walk_order(tree)]
+    # Twin: and the other did not call it.
+    assert seen == counted
+
+
+def _walk_order(root: Any) -> list[Any]:
+    """The nodes and leaves of ``root`` in moto's walk order (a node before its children)."""
+    out = [root]
+    if isinstance(root, _NODES.Node):
+        for child in root.children or []:
+            out.extend(_walk_order(child))
+    return out
+
+
+def _pre_order_walk(self: Any, node: Any) -> Any:
+    """A faulty walk: each node processed before its children instead of after them."""
+
+    def walk(node: Any, child_id: int = -1) -> Any:
+        if not isinstance(node, _NODES.Node):
+            return node
+        parent_node = node.parent
+        if isinstance(node, self.nodes_to_be_processed()):
+            node = self.process(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        for i, child_node in enumerate(node.children or []):
+            self.pre_processing_of_child(node, i)
+            walk(child_node, i)
+        return node
+
+    return walk(node)
+
+
+def test_a_walk_in_another_order_is_caught(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given moto's answers,
+    plain = _update_outcomes(client)
+    # When the validators walk each node before its children,
+    monkeypatch.setattr(_NODES.DepthFirstTraverser, "traverse", _pre_order_walk)
+    faulty = _update_outcomes(client)
+    monkeypatch.undo()
+    # Then the comparison sees it.
+    assert faulty != plain
 
 
 # --- UpdateItem on moto ---
@@ -177,6 +261,8 @@ _CASES: list[_Case] = [
     ("add one", _KEY, "SET n = n + :one", None, _N1, {}, "accepted"),
     ("the same text, another value", _KEY, "SET n = n + :one", None, {":one": {"N": "40"}}, {}, "accepted"),
     ("subtract", _KEY, "SET n = n - :d", None, {":d": {"N": "2.5"}}, {}, "accepted"),
+    ("chained arithmetic", _KEY, "SET n = n + :a - :b + n", None, {":a": {"N": "3"}, ":b": {"N": "1"}}, {},
+     "accepted"),
     ("grouped arithmetic", _KEY, "SET n = (n + :a) - :b", None, {":a": {"N": "3"}, ":b": {"N": "1"}}, {}, "raised"),
     ("if_not_exists, missing", _KEY, "SET t = if_not_exists(t, :z)", None, {":z": {"N": "0"}}, {}, "accepted"),
     ("if_not_exists, present", _KEY, "SET n = if_not_exists(n, :z)", None, {":z": {"N": "0"}}, {}, "accepted"),
@@ -320,19 +406,35 @@ def _update_outcomes(client: Any) -> list[Any]:
     return outcomes
 
 
-def test_updates_are_answered_refused_and_stored_as_moto_does(client: Any) -> None:
+def _with(patches: tuple[Callable[[], Callable[[], None]], ...], run: Callable[[], Any]) -> Any:
+    """``run()`` with ``patches`` applied, taken off afterwards."""
+    undos = [patch() for patch in patches]
+    try:
+        return run()
+    finally:
+        for undo in reversed(undos):
+            undo()
+
+
+_BOTH = (update_expression_parses_reused, update_validation_walks_typed_once)
+
+
+@pytest.mark.parametrize(
+    "patches",
+    [_BOTH, _BOTH[:1], _BOTH[1:]],
+    ids=["both", "parses_reused", "walks_typed_once"],
+)
+def test_updates_are_answered_refused_and_stored_as_moto_does(
+    client: Any, patches: tuple[Callable[[], Callable[[], None]], ...]
+) -> None:
     # Given the corpus answered by moto as shipped,
     plain = _update_outcomes(client)
-    # When it is answered again with the parses reused and the trees copied node by node,
-    undo = update_expression_parses_reused()
-    try:
-        patched = _update_outcomes(client)
-        trees = _trees()
-    finally:
-        undo()
+    # When it is answered again with the parses reused and the trees copied node by node, the walks typed once,
+    # or both,
+    patched, trees = _with(patches, lambda: (_update_outcomes(client), _trees() if _active_undo() else None))
     # Then every answer, refusal, error and table is the same, and most parses were reused.
     assert patched == plain
-    assert trees.hits > trees.misses > 0
+    assert trees is None or trees.hits > trees.misses > 0
     # The corpus reaches what it says: each case is accepted or refused by moto as its label has it.
     kinds = [outcome[1][0] for outcome in plain[: 2 * len(_CASES) : 2]]
     assert kinds == [case[-1] for case in _CASES]
