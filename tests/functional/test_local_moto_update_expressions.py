@@ -11,12 +11,14 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from moto.dynamodb.models.dynamo_type import DynamoType
 from scms_service.config import Settings
 from scms_service.stores.download_counters import DownloadCounter, DynamoDbDownloadCounterStore
 
 from scms_cli.local import moto_update_expressions
 from scms_cli.local.moto_update_expressions import (
     copy_tree,
+    tree_builder,
     update_expression_parses_reused,
     update_validation_walks_typed_once,
 )
@@ -128,9 +130,46 @@ def test_copy_tree_builds_what_deepcopy_builds_and_shares_no_node(text: str) -> 
     assert {id(o) for o in _objects(shallow)} & {id(o) for o in _objects(tree)}
 
 
-def test_copy_tree_keeps_a_parent_outside_the_tree_and_copies_other_values_with_deepcopy() -> None:
-    from moto.dynamodb.models.dynamo_type import DynamoType
+@pytest.mark.parametrize("text", _EXPRESSIONS)
+def test_a_tree_builder_builds_new_trees_deepcopy_would_build(text: str) -> None:
+    # Given a parse and its builder,
+    tree = _PARSER.make(text)
+    build = tree_builder(tree)
+    assert build is not None
+    # When it builds twice,
+    first, second = build(), build()
+    # Then each is deepcopy's copy, and shares no node or list with the tree or the other.
+    assert _graph(first) == _graph(second) == _graph(copy.deepcopy(tree))
+    ids = [{id(o) for o in _objects(t)} for t in (tree, first, second)]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
+    # Twin: a tree holding a typed value (a DynamoType, not a node) gets no builder: copy_tree copies it.
+    typed = _NODES.UpdateExpressionValue(children=[_NODES.DDBTypedValue(DynamoType({"N": "1"}))])
+    assert tree_builder(typed) is None
 
+
+def test_each_parse_of_a_kept_text_is_a_new_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _COUNTER
+
+    def three_parses() -> list[Any]:
+        undo = update_expression_parses_reused()
+        try:
+            return [_PARSER.make(text) for _ in range(3)]
+        finally:
+            undo()
+
+    # Given a text parsed once, When it is parsed twice more from the kept tree,
+    trees = three_parses()
+    # Then each is moto's parse, and no two share a node or a list.
+    assert _graph(trees[1]) == _graph(trees[2]) == _graph(_PARSER.make(text))
+    ids = [{id(o) for o in _objects(t)} for t in trees]
+    assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
+    # Twin: a builder that hands out the kept tree itself is caught.
+    monkeypatch.setattr(moto_update_expressions, "tree_builder", lambda tree: lambda: tree)
+    shared = three_parses()
+    assert shared[1] is shared[2]
+
+
+def test_copy_tree_keeps_a_parent_outside_the_tree_and_copies_other_values_with_deepcopy() -> None:
     # Given a path whose leaf's parent pointer names a node that is not in the tree (a stale parent), and a
     # typed value holding a list,
     leaf = _NODES.ExpressionAttribute("a")
@@ -490,7 +529,7 @@ def test_the_same_text_with_other_values_gets_its_own_result(client: Any, monkey
         {"n": {"N": n}, "m": {"M": {"k": {"S": k}}}} for n, k in (("6", "1"), ("16", "10"), ("116", "100"))
     ]
     assert (trees.misses, trees.hits) == (1, 5)  # two parses a request: the handler's and the backend's
-    assert _graph(trees.get(text)) == _graph(_PARSER.make(text))
+    assert _graph(trees.get(text)[0]) == _graph(_PARSER.make(text))
     # Twin: with the value placeholders shared, the requests do not get their own results.
     monkeypatch.setattr(moto_update_expressions, "copy_tree", _leaf_sharing_copier(copy_tree))
     undo = update_expression_parses_reused()
