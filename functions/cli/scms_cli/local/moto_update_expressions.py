@@ -226,9 +226,8 @@ def update_expression_parses_reused(size: int = CACHE_SIZE) -> Callable[[], None
     (``tree_builder``'s, or ``copy_tree``'s for a tree it cannot plan). A parse depends on the text
     alone (the tokenizer and the grammar; names and values are looked up later, by the validator),
     so the copy is the tree moto's parse would build: the same node classes in the same places with
-    the same placeholders. The kept tree is never handed
-    out, so nothing a request does to its tree (the validator's processors replace nodes, ``normalize``
-    reorders actions) reaches another request.
+    the same placeholders. The kept tree is never handed out, so nothing a request does to its tree
+    (the validator's processors replace nodes, ``normalize`` reorders actions) reaches another request.
 
     ``Validator.__init__``'s ``deepcopy(expression)`` (the name ``deepcopy`` in
     ``moto.dynamodb.parsing.validators``, also used by ``list_append`` on a ``DynamoType``) becomes
@@ -285,7 +284,7 @@ def update_validation_walks_typed_once() -> Callable[[], None]:
     (``nodes_to_be_processed`` and ``process``) and tests the node against its classes; every node
     class is an ``abc.ABCMeta`` class, so each ``isinstance`` goes through ``ABCMeta.__instancecheck__``.
     Two processors call ``find_clauses`` on each of the 25 ``UpdateExpression`` nodes, which makes
-    the same ``isinstance`` tests again. About 290 us of an UpdateItem's 1.6 ms in moto's backend.
+    the same ``isinstance`` tests again: about 0.5 ms of the counter's UpdateItem (2.2 ms in moto's backend).
 
     The patched ``traverse`` is ``traverse_node_recursively`` step for step (the same depth-first
     order, ``pre_processing_of_child`` before each child, the node's parent read before its
