@@ -29,6 +29,7 @@ from . import state as local_state
 from .moto_conditions import condition_parses_reused, item_validation_short_cut
 from .moto_items import items_sized_in_one_pass
 from .moto_request_ids import request_ids_rewritten_only_where_present
+from .moto_update_expressions import update_expression_parses_reused, update_validation_walks_typed_once
 from .template import TABLE_SETTINGS, create_tables, load_template, resolve
 
 __all__ = [
@@ -343,6 +344,8 @@ def _serialize_moto_dynamodb() -> None:
     condition_parses_reused()
     item_validation_short_cut()
     request_ids_rewritten_only_where_present()
+    update_expression_parses_reused()
+    update_validation_walks_typed_once()
 
 
 def dynamodb_requests_one_at_a_time() -> None:
