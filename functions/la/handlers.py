@@ -1,9 +1,11 @@
 """The LA's Lambda task (``La1Function`` / ``La2Function``, handler ``handlers.plv_task``): one use-case call.
 
 Event (from the RA's state machine): ``{"chainId": hex (16 octets), "iFirst": int, "iLast": int,
-"jMax": int}``. Result: ``{"laId": hex, "plvs": [{"i": int, "j": int, "encPlv": base64 COER
-EncryptedIndividualPLV}, ...]}`` in (i, j) order. Refusals raise ``PlvRequestRefused`` subclasses
-(their class names are the ASL error names; never retry them); store throttling raises
+"jMax": int}``. Result: ``{"laId": hex, "iFirst": int, "iLast": int, "jMax": int, "plvs": [base64 COER
+EncryptedIndividualPLV, ...]}``: the request's bounds, then one PLV per (i, j) in (i, j) order, entry k for
+i = iFirst + k // jMax and j = k % jMax (positional: a state machine copies every state's data several
+times, and 240 small objects per chunk cost it far more than 240 strings). Refusals raise
+``PlvRequestRefused`` subclasses (their class names are the ASL error names; never retry them); store throttling raises
 ``TransientStoreError`` (retry). The use case is ``scms_la.plv``.
 
 ``seed_task`` (``La1SeedFunction`` / ``La2SeedFunction``, invoked by the MA; protocol.md §3.6 step 2):
@@ -99,11 +101,17 @@ def request_from_event(event: Mapping[str, Any]) -> PlvRequest:
         raise PlvRequestInvalid("chainId must be hex") from None
 
 
-def response_to_result(response: PlvResponse) -> dict[str, Any]:
-    """The task result: laId in hex, each encrypted PLV in base64, in (i, j) order."""
+def response_to_result(request: PlvRequest, response: PlvResponse) -> dict[str, Any]:
+    """The task result: laId in hex, the request's bounds, each encrypted PLV in base64 in (i, j) order."""
+    expected = [(i, j) for i in range(request.i_first, request.i_last + 1) for j in range(request.j_max)]
+    if [(p.i, p.j) for p in response.plvs] != expected:  # the positional format's one assumption, checked
+        raise RuntimeError("the PLV answer is not in (i, j) order of its request")
     return {
         "laId": response.la_id.hex(),
-        "plvs": [{"i": p.i, "j": p.j, "encPlv": base64.b64encode(p.enc_plv).decode("ascii")} for p in response.plvs],
+        "iFirst": request.i_first,
+        "iLast": request.i_last,
+        "jMax": request.j_max,
+        "plvs": [base64.b64encode(p.enc_plv).decode("ascii") for p in response.plvs],
     }
 
 
@@ -119,7 +127,7 @@ def handle(event: Mapping[str, Any], services: LaServices, *, now: int) -> dict[
         now=now,
         max_plvs=services.max_plvs,
     )
-    return response_to_result(response)
+    return response_to_result(request, response)
 
 
 @answers_health(lambda: la_role(la_id_of(_SETTINGS)), lambda: {"table": _seed_table_check()})

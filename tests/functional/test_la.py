@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,10 +18,12 @@ from typing import Any
 import boto3
 import pytest
 from scms_la.plv import (
+    IndexedPlv,
     PlvBeforeOrigin,
     PlvRequest,
     PlvRequestInvalid,
     PlvRequestTooLarge,
+    PlvResponse,
     pre_linkage_values,
     seed_at,
 )
@@ -71,10 +74,11 @@ def run(task: Any, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def encrypted(result: dict[str, Any]) -> dict[tuple[int, int], EncryptedIndividualPLV]:
+    """Each entry by its (i, j): entry k of the positional answer is (iFirst + k // jMax, k % jMax)."""
     out = {}
-    for entry in result["plvs"]:
-        value = asn1.decode("EncryptedIndividualPLV", base64.b64decode(entry["encPlv"]))
-        out[(entry["i"], entry["j"])] = EncryptedIndividualPLV.from_asn1(value)
+    for k, entry in enumerate(result["plvs"]):
+        value = asn1.decode("EncryptedIndividualPLV", base64.b64decode(entry))
+        out[(result["iFirst"] + k // result["jMax"], k % result["jMax"])] = EncryptedIndividualPLV.from_asn1(value)
     return out
 
 
@@ -94,10 +98,12 @@ def test_la1_xor_la2_opened_with_the_aca_keyring_is_the_linkage_value_of_the_sto
     # Given LA1 and LA2 as deployed, When each answers the RA's task for i = 1000..1002, j < 20,
     r1 = run(load_la("la1", deployed), EVENT)
     r2 = run(load_la("la2", deployed), EVENT)
-    # Then each lists every (i, j) in order under its own LaId,
+    # Then each answers the bounds asked for and one PLV per (i, j), in order, under its own LaId,
     pairs = [(i, j) for i in range(1000, 1003) for j in range(20)]
     assert (r1["laId"], r2["laId"]) == ("0001", "0002")
-    assert [(p["i"], p["j"]) for p in r1["plvs"]] == pairs == [(p["i"], p["j"]) for p in r2["plvs"]]
+    bounds = {"iFirst": 1000, "iLast": 1002, "jMax": 20}
+    assert {k: r1[k] for k in bounds} == bounds == {k: r2[k] for k in bounds}
+    assert list(encrypted(r1)) == pairs == list(encrypted(r2)) and len(r1["plvs"]) == len(pairs)
     # And the ACA, with its keyring of both LA keys, opens lv = plv1 xor plv2 for every pair, which is
     # crypto.linkage's value of the seeds each LA stored (one per table) evolved to i.
     keyring = la_aca_keyring(deployed, SecretsManagerKeyVault.from_settings(deployed))
@@ -368,3 +374,19 @@ def test_a_permission_missing_from_the_la1_role_is_detected(deployed: Settings) 
     assert [c for c in calls if not allowed(c, grants)] == [
         ("dynamodb:PutItem", f"arn:aws:dynamodb:us-east-1:123456789012:table/{deployed.la1_table}")
     ]
+
+
+def test_the_positional_answer_is_written_only_in_its_request_s_order(deployed: Settings) -> None:
+    handlers = sys.modules[load_la("la1", deployed).__module__]
+    request = PlvRequest(CHAIN, 1000, 1001, 2)
+    pairs = [(1000, 0), (1000, 1), (1001, 0), (1001, 1)]
+    ordered = PlvResponse(b"\x00\x01", tuple(IndexedPlv(i, j, bytes([i % 256, j])) for i, j in pairs))
+    result = handlers.response_to_result(request, ordered)
+    assert result["plvs"] == [base64.b64encode(bytes([i % 256, j])).decode() for i, j in pairs]
+    assert (result["iFirst"], result["iLast"], result["jMax"]) == (1000, 1001, 2)
+    # Twin: an answer in another order (or for other pairs) would put PLVs under the wrong (i, j): refused.
+    swapped = PlvResponse(b"\x00\x01", (ordered.plvs[1], ordered.plvs[0], *ordered.plvs[2:]))
+    with pytest.raises(RuntimeError):
+        handlers.response_to_result(request, swapped)
+    with pytest.raises(RuntimeError):
+        handlers.response_to_result(PlvRequest(CHAIN, 1000, 1001, 3), ordered)

@@ -201,9 +201,8 @@ class Pipeline:
     def la(self, la_id: str, event: dict[str, Any]) -> dict[str, Any]:
         self._record(f"la{la_id[-1]}", event)
         i_first, i_last = event["iFirst"], event["iLast"]
-        plvs = [{"i": i, "j": j, "encPlv": f"{la_id}:{i}:{j}"} for i in range(i_first, i_last + 1)
-                for j in range(event["jMax"])]  # fmt: skip
-        return {"laId": la_id, "plvs": plvs}
+        plvs = [f"{la_id}:{i}:{j}" for i in range(i_first, i_last + 1) for j in range(event["jMax"])]
+        return {"laId": la_id, "iFirst": i_first, "iLast": i_last, "jMax": event["jMax"], "plvs": plvs}
 
     def aca(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self._record("issue", event)
@@ -389,8 +388,8 @@ def test_every_chunk_is_expanded_once_with_the_two_las_results(harness: Harness)
         assert set(event) == {"task", "requestHash", "iFirst", "iLast", "plvs"}
         la1, la2 = event["plvs"]
         assert (la1["laId"], la2["laId"]) == ("0001", "0002")
-        assert la1["plvs"][0] == {"i": event["iFirst"], "j": 0, "encPlv": f"0001:{event['iFirst']}:0"}
-        assert la2["plvs"][-1]["i"] == event["iLast"]
+        assert la1["plvs"][0] == f"0001:{event['iFirst']}:0" and la1["iFirst"] == event["iFirst"]
+        assert la2["plvs"][-1].startswith(f"0002:{event['iLast']}:") and la2["iLast"] == event["iLast"]
     # Every (i, j) was delivered exactly once; each chunk assembled once, after the last delivery; done last.
     assert sorted(pipeline.delivered) == _items(chunks, 2)
     tasks = _tasks(pipeline)

@@ -148,8 +148,9 @@ def _plvs(stack: Stack, planned: dict[str, Any], chunk: dict[str, int]) -> list[
     for la in ("la2", "la1"):
         response = pre_linkage_values(request, la_id=LA_IDS[la], seeds=DynamoDbSeedStore.from_settings(s, la),
                                       aca_key=la_aca_key(s, vault, la), now=stack.now)  # fmt: skip
-        plvs = [{"i": p.i, "j": p.j, "encPlv": base64.b64encode(p.enc_plv).decode("ascii")} for p in response.plvs]
-        results.append({"laId": response.la_id.hex(), "plvs": plvs})
+        plvs = [base64.b64encode(p.enc_plv).decode("ascii") for p in response.plvs]
+        results.append({"laId": response.la_id.hex(), "iFirst": request.i_first, "iLast": request.i_last,
+                        "jMax": request.j_max, "plvs": plvs})  # fmt: skip
     return results
 
 

@@ -173,14 +173,14 @@ def test_la_plv_task_is_traced_without_plvs_or_the_chain_id(stack: Stack, monkey
     assert provider.names == ["## plv_task", "## handle"]
     assert provider.subsegments[0].annotations["Service"] == "la"
     assert all(not s.metadata for s in provider.subsegments)
-    secrets = [bytes.fromhex(LA_EVENT["chainId"])] + [base64.b64decode(p["encPlv"]) for p in result["plvs"]]
+    secrets = [bytes.fromhex(LA_EVENT["chainId"])] + [base64.b64decode(p) for p in result["plvs"]]
     assert leaks(provider.text(), secrets) == []
     # Twin: the use case traced with Powertools' defaults puts the encrypted PLVs in the trace
     monkeypatch.delenv("POWERTOOLS_TRACER_CAPTURE_RESPONSE", raising=False)
     default = la.tracer.capture_method(la.handle.__wrapped__)
     provider.subsegments.clear()
     again = default(LA_EVENT, la._services(), now=stack.now)
-    fresh = [base64.b64decode(p["encPlv"]) for p in again["plvs"][:2]]  # each answer encrypts anew
+    fresh = [base64.b64decode(p) for p in again["plvs"][:2]]  # each answer encrypts anew
     assert leaks(provider.text(), fresh) == [s.hex()[:16] for s in fresh]
 
 

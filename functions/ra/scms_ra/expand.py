@@ -129,16 +129,15 @@ def _la_id(result: Any, index: int) -> bytes:
     return la_id
 
 
-def _enc_plv(entry: Mapping[str, Any], la_id: bytes, where: str) -> EncryptedIndividualPLV:
-    value = entry.get("encPlv")
+def _enc_plv(value: Any, la_id: bytes, where: str) -> EncryptedIndividualPLV:
     if not isinstance(value, str):
-        raise PlvResultInvalid(f"{where}: encPlv is not a string")
+        raise PlvResultInvalid(f"{where}: not a string")
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise PlvResultInvalid(f"{where}: encPlv is not base64") from None
+        raise PlvResultInvalid(f"{where}: not base64") from None
     if len(data) < 4 or data[0] != _PLV_VERSION or data[1:3] != la_id:
-        raise PlvResultInvalid(f"{where}: encPlv is not an EncryptedIndividualPLV of LaId {la_id.hex()}")
+        raise PlvResultInvalid(f"{where}: not an EncryptedIndividualPLV of LaId {la_id.hex()}")
     enc = data[3:]
     if len(enc) != _ENC_PLV_SIZE or enc[:2] != b"\x03\x82":
         try:
@@ -152,35 +151,35 @@ def _enc_plv(entry: Mapping[str, Any], la_id: bytes, where: str) -> EncryptedInd
 def _plvs_of(
     result: Mapping[str, Any], la_id: bytes, *, i_first: int, i_last: int, j_max: int
 ) -> dict[tuple[int, int], EncryptedIndividualPLV]:
-    entries = result.get("plvs")
+    """The LA's positional answer (functions/la/handlers.py): its bounds must be the chunk's, entry k is the PLV
+    of (i_first + k // j_max, k % j_max)."""
     name = f"LA {la_id.hex()}"
+    bounds = {"iFirst": i_first, "iLast": i_last, "jMax": j_max}
+    for key, value in bounds.items():
+        answered = result.get(key)
+        if type(answered) is not int:
+            raise PlvResultInvalid(f"{name}: {key} is not an integer")
+        if answered != value:
+            raise PlvResultInvalid(f"{name}: {key} = {answered}, the chunk's is {value}")
+    entries = result.get("plvs")
     if not isinstance(entries, list):
         raise PlvResultInvalid(f"{name}: plvs is not a list")
-    out: dict[tuple[int, int], EncryptedIndividualPLV] = {}
-    for index, entry in enumerate(entries):
-        where = f"{name} plvs[{index}]"
-        if not isinstance(entry, Mapping):
-            raise PlvResultInvalid(f"{where} is not an object")
-        i, j = entry.get("i"), entry.get("j")
-        if type(i) is not int or type(j) is not int:
-            raise PlvResultInvalid(f"{where}: i and j must be integers")
-        if not (i_first <= i <= i_last and 0 <= j < j_max):
-            raise PlvResultInvalid(f"{where}: (i, j) = ({i}, {j}) is outside the chunk")
-        if (i, j) in out:
-            raise PlvResultInvalid(f"{where}: (i, j) = ({i}, {j}) is repeated")
-        out[(i, j)] = _enc_plv(entry, la_id, where)
     expected = (i_last - i_first + 1) * j_max
-    if len(out) != expected:
-        raise PlvResultInvalid(f"{name}: {expected - len(out)} of the chunk's {expected} PLVs are missing")
-    return out
+    if len(entries) != expected:
+        raise PlvResultInvalid(f"{name}: {len(entries)} PLVs for the chunk's {expected}")
+    return {
+        (i_first + k // j_max, k % j_max): _enc_plv(entry, la_id, f"{name} plvs[{k}]")
+        for k, entry in enumerate(entries)
+    }
 
 
 def linkage_infos(
     results: Sequence[Mapping[str, Any]], *, i_first: int, i_last: int, j_max: int
 ) -> dict[tuple[int, int], LinkageInfo]:
-    """From the two LA task results ({"laId": hex, "plvs": [{"i","j","encPlv": b64}]}, LA1 = laId 0001, LA2 = 0002,
-    in either order) the LinkageInfo of every (i, j) of the chunk; PlvResultInvalid if an LA is missing or
-    repeated, an entry is missing, extra, duplicated, outside the chunk or not base64."""
+    """From the two LA task results ({"laId": hex, "iFirst", "iLast", "jMax", "plvs": [b64, ...]}, LA1 = laId
+    0001, LA2 = 0002, in either order) the LinkageInfo of every (i, j) of the chunk; PlvResultInvalid if an LA
+    is missing or repeated, answers other bounds, has too few or too many entries, or one is not base64 or not
+    an EncryptedIndividualPLV of that LA."""
     if i_last < i_first or j_max < 1:
         raise PlvResultInvalid("the chunk is empty")
     if isinstance(results, str | bytes) or not isinstance(results, Sequence):

@@ -160,8 +160,8 @@ class Las:
         for la_id, seeds, key in ((LA1, self.seeds1, self.key1), (LA2, self.seeds2, self.key2)):
             response = pre_linkage_values(request, la_id=la_id, seeds=seeds, aca_key=key, now=NOW)
             out.append({
-                "laId": response.la_id.hex(),
-                "plvs": [{"i": p.i, "j": p.j, "encPlv": base64.b64encode(p.enc_plv).decode()} for p in response.plvs],
+                "laId": response.la_id.hex(), "iFirst": i_first, "iLast": i_last, "jMax": record.certs_per_period,
+                "plvs": [base64.b64encode(p.enc_plv).decode() for p in response.plvs],
             })  # fmt: skip
         return out
 
@@ -304,10 +304,9 @@ def test_a_tampered_plv_is_refused_by_the_aca_and_the_others_are_issued(hierarch
     device, las = Device(), Las()
     record = device.record("unified", "explicit")
     results = las.results(record)
-    entry = next(e for e in results[1]["plvs"] if (e["i"], e["j"]) == (6, 1))
-    data = bytearray(base64.b64decode(entry["encPlv"]))
+    data = bytearray(base64.b64decode(_entry(results, 1, 6, 1)))
     data[-5] ^= 0x01
-    entry["encPlv"] = base64.b64encode(bytes(data)).decode()
+    _set_entry(results, 1, 6, 1, base64.b64encode(bytes(data)).decode())
     # When the RA (which cannot read PLVs) expands the chunk and the ACA issues it,
     info = linkage_infos(results, i_first=I_FIRST, i_last=I_LAST, j_max=J_MAX)
     pooled = expand_chunk(record, I_FIRST, I_LAST, info, ra=hierarchy.signer("ra"), periods=PERIODS, now=NOW)
@@ -490,13 +489,22 @@ def test_linkage_infos_pairs_la1_and_la2_in_either_order() -> None:
     assert forward == backward and set(forward) == {(i, j) for i in (5, 6) for j in range(J_MAX)}
     info: LinkageInfo = forward[(6, 2)]
     assert (info.enc_plv1.la_id, info.enc_plv2.la_id) == (LA1, LA2)
-    expected = base64.b64decode(next(e["encPlv"] for e in results[0]["plvs"] if (e["i"], e["j"]) == (6, 2)))
+    expected = base64.b64decode(_entry(results, 0, 6, 2))
     assert b"\x02" + info.enc_plv1.la_id + info.enc_plv1.enc_plv == expected
 
 
-def _entry(results: list[dict[str, Any]], la: int, i: int, j: int) -> dict[str, Any]:
-    entry: dict[str, Any] = next(e for e in results[la]["plvs"] if (e["i"], e["j"]) == (i, j))
+def _index(result: dict[str, Any], i: int, j: int) -> int:
+    """Where (i, j) sits in an LA's positional answer."""
+    return int((i - result["iFirst"]) * result["jMax"] + j)
+
+
+def _entry(results: list[dict[str, Any]], la: int, i: int, j: int) -> str:
+    entry: str = results[la]["plvs"][_index(results[la], i, j)]
     return entry
+
+
+def _set_entry(results: list[dict[str, Any]], la: int, i: int, j: int, value: Any) -> None:
+    results[la]["plvs"][_index(results[la], i, j)] = value
 
 
 def _missing_la(r: list[dict[str, Any]]) -> Any:
@@ -517,39 +525,54 @@ def _missing_entry(r: list[dict[str, Any]]) -> Any:
     return r
 
 
-def _extra_i(r: list[dict[str, Any]]) -> Any:
-    r[0]["plvs"].append({**r[0]["plvs"][0], "i": I_LAST + 1})
+def _extra_entry(r: list[dict[str, Any]]) -> Any:
+    r[0]["plvs"].append(r[0]["plvs"][0])
     return r
 
 
-def _extra_j(r: list[dict[str, Any]]) -> Any:
-    r[0]["plvs"].append({**r[0]["plvs"][0], "j": J_MAX})
+def _other_i_first(r: list[dict[str, Any]]) -> Any:
+    r[0]["iFirst"] = I_FIRST + 1  # an answer for other periods, however many entries it has
     return r
 
 
-def _duplicated(r: list[dict[str, Any]]) -> Any:
-    r[0]["plvs"][1] = dict(r[0]["plvs"][0])
+def _other_i_last(r: list[dict[str, Any]]) -> Any:
+    r[1]["iLast"] = I_LAST + 1
+    return r
+
+
+def _other_j_max(r: list[dict[str, Any]]) -> Any:
+    r[0]["jMax"] = J_MAX + 1
+    return r
+
+
+def _no_bounds(r: list[dict[str, Any]]) -> Any:
+    del r[1]["jMax"]
     return r
 
 
 def _not_base64(r: list[dict[str, Any]]) -> Any:
-    _entry(r, 0, 5, 1)["encPlv"] = "not base64!"
+    _set_entry(r, 0, 5, 1, "not base64!")
+    return r
+
+
+def _not_a_string(r: list[dict[str, Any]]) -> Any:
+    _set_entry(r, 0, 5, 1, {"encPlv": _entry(r, 0, 5, 1)})  # the former shape of an entry
     return r
 
 
 def _swapped_la(r: list[dict[str, Any]]) -> Any:
     # LA2's encrypted PLV under LA1's result: the LaId inside says otherwise.
-    _entry(r, 0, 5, 1)["encPlv"] = _entry(r, 1, 5, 1)["encPlv"]
+    _set_entry(r, 0, 5, 1, _entry(r, 1, 5, 1))
     return r
 
 
 def _not_coer(r: list[dict[str, Any]]) -> Any:
-    _entry(r, 0, 5, 1)["encPlv"] = base64.b64encode(b"\x02\x00\x01" + b"\xff" * 20).decode()
+    _set_entry(r, 0, 5, 1, base64.b64encode(b"\x02\x00\x01" + b"\xff" * 20).decode())
     return r
 
 
 def _string_i(r: list[dict[str, Any]]) -> Any:
-    _entry(r, 0, 5, 1)["i"] = "5"
+    r[0]["iFirst"] = str(r[0]["iFirst"])
     return r
 
 
@@ -560,8 +583,10 @@ def _no_plvs(r: list[dict[str, Any]]) -> Any:
 
 REFUSALS: dict[str, Callable[[list[dict[str, Any]]], Any]] = {
     "missing-la": _missing_la, "repeated-la": _repeated_la, "unknown-la": _unknown_la,
-    "missing-entry": _missing_entry, "extra-i": _extra_i, "extra-j": _extra_j, "duplicated": _duplicated,
-    "not-base64": _not_base64, "wrong-la-inside": _swapped_la, "not-coer": _not_coer, "string-i": _string_i,
+    "missing-entry": _missing_entry, "extra-entry": _extra_entry, "other-i-first": _other_i_first,
+    "other-i-last": _other_i_last, "other-j-max": _other_j_max, "no-bounds": _no_bounds,
+    "not-base64": _not_base64, "not-a-string": _not_a_string, "wrong-la-inside": _swapped_la,
+    "not-coer": _not_coer, "string-i": _string_i,
     "no-plvs": _no_plvs, "not-a-list": lambda r: {"laId": "0001"},
 }  # fmt: skip
 
@@ -575,7 +600,7 @@ def test_linkage_infos_refuses_results_that_do_not_match_the_chunk(name: str) ->
     with pytest.raises(PlvResultInvalid) as raised:
         linkage_infos(REFUSALS[name](results), i_first=I_FIRST, i_last=I_LAST, j_max=J_MAX)
     # The message names what is wrong, never an encrypted PLV.
-    assert all(e["encPlv"][:16] not in str(raised.value) for r in las.results(record) for e in r["plvs"])
+    assert all(e[:16] not in str(raised.value) for r in las.results(record) for e in r["plvs"])
 
 
 def test_linkage_infos_refuses_an_answer_for_another_chunk() -> None:
