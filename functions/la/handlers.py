@@ -4,7 +4,7 @@ Event (from the RA's state machine): ``{"chainId": hex (16 octets), "iFirst": in
 "jMax": int}``. Result: ``{"laId": hex, "iFirst": int, "iLast": int, "jMax": int, "plvs": [base64 COER
 EncryptedIndividualPLV, ...]}``: the request's bounds, then one PLV per (i, j) in (i, j) order, entry k for
 i = iFirst + k // jMax and j = k % jMax (positional: a state machine copies every state's data several
-times, and 240 small objects per chunk cost it far more than 240 strings). Refusals raise
+times, and 240 small objects per chunk cost it more than 240 strings). Refusals raise
 ``PlvRequestRefused`` subclasses (their class names are the ASL error names; never retry them); store throttling raises
 ``TransientStoreError`` (retry). The use case is ``scms_la.plv``.
 
