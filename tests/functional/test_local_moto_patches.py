@@ -19,6 +19,28 @@ from scms_cli.local.cloud import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _moto_as_shipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto without these patches during each test, put back as found afterwards.
+
+    A local cloud started earlier in this worker (tests/functional/test_local_cloud.py,
+    test_download_counter_one_write.py) may have left them applied: a test would then compare the
+    patch with itself, and "undo restores moto's methods" would see the patch as moto's own.
+    """
+    from moto import backends
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoResult
+
+    owners: list[tuple[Any, str]] = [(Table, "query"), (Table, "all_items"), (DynamoResult, "execute_result"),
+                                     (backends, "list_of_moto_modules")]  # fmt: skip
+    for owner, name in owners:
+        monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after the test
+    for patched in (Table.query, DynamoResult.execute_result, backends.list_of_moto_modules):
+        undo = getattr(patched, "_scms_undo", None)
+        if undo is not None:
+            undo()
+
+
 @pytest.fixture
 def ra_table(aws_settings: Settings) -> Iterator[tuple[Any, str]]:
     """RaTable with three partitions (one of them wide), items of mixed shape, and the GSI's key on some."""
