@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ def burst_table(bursts: Sequence[dict[str, Any]]) -> tuple[list[str], Rows]:
         "state machine s",
         "ack → all verified s",
         "after the stop s",
+        "CPU s: stack main / workers / device",
         "runs",
         "peak RSS MiB",
     ]
@@ -95,8 +97,17 @@ def burst_table(bursts: Sequence[dict[str, Any]]) -> tuple[list[str], Rows]:
         rows.append([f"{b['cert_type']}/{b['variant']}, {b['periods']} periods", f"{verified:,} / "
                      f"{b['certificates_expected']:,}", _s(median["total_s"]), _s(median["ack_s"]),
                      _s(median["execution_s"]), _s(median["download_verify_s"]), _s(median["tail_s"]),
-                     len(b["runs"]), _mib(b["peak_rss_mib"])])  # fmt: skip
+                     cpu_cell(b["runs"]), len(b["runs"]), _mib(b["peak_rss_mib"])])  # fmt: skip
     return headers, rows
+
+
+def cpu_cell(runs: Sequence[dict[str, Any]]) -> str | None:
+    """Median CPU seconds of the timed window per part (``bench.local_stack.CpuMeter``); None before it existed."""
+    measured = [r["cpu"] for r in runs if r.get("cpu")]
+    if not measured:
+        return None
+    parts = ("stack_main_s", "stack_workers_s", "device_s")
+    return " / ".join(f"{statistics.median(m[part] for m in measured):.1f}" for part in parts)
 
 
 def tasks_table(burst: dict[str, Any], *, top: int = 8) -> tuple[list[str], Rows]:

@@ -336,3 +336,15 @@ def test_profile_summary_adds_tottime_by_category() -> None:
     functions = text.split("functions by tottime:")[1].strip().splitlines()
     assert "  f  (moto.dynamodb:a.py:1)" in functions[0]
     assert "  g  " not in functions[0]
+
+
+def test_the_burst_table_gives_median_cpu_per_part_and_nothing_for_runs_without_it() -> None:
+    run = {"verified": 3120, "total_s": 10.0}
+    cpu = [{"stack_main_s": m, "stack_workers_s": 5.0, "device_s": 2.0} for m in (8.0, 9.0, 20.0)]
+    burst = {"cert_type": "explicit", "variant": "cubk", "periods": 156, "certificates_expected": 3120,
+             "median": {k: 1.0 for k in ("total_s", "ack_s", "execution_s", "download_verify_s", "tail_s")},
+             "runs": [{**run, "cpu": c} for c in cpu], "peak_rss_mib": 500.0}  # fmt: skip
+    headers, rows = report.burst_table([burst])
+    assert rows[0][headers.index("CPU s: stack main / workers / device")] == "9.0 / 5.0 / 2.0"  # medians
+    older = {**burst, "runs": [run]}  # a results file from before the CPU meter
+    assert report.burst_table([older])[1][0][headers.index("CPU s: stack main / workers / device")] is None
