@@ -7,47 +7,15 @@ and refuses exactly the writes, and leaves exactly the tables, that moto 5.2.5 d
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
+
+from .lru import Lru
 
 __all__ = ["condition_parses_reused", "item_validation_short_cut"]
 
 # How many (expression, ExpressionAttributeNames) shapes are kept: the stack writes with a few dozen.
 CACHE_SIZE = 256
-
-
-class _Shapes:
-    """A bounded LRU map of (expression, names) to the parsed tree without its values; thread-safe by its own lock."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._trees: OrderedDict[Hashable, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            tree = self._trees.get(key)
-            if tree is None:
-                self.misses += 1
-                return None
-            self._trees.move_to_end(key)
-            self.hits += 1
-            return tree
-
-    def put(self, key: Hashable, tree: Any) -> None:
-        with self._lock:
-            self._trees[key] = tree
-            self._trees.move_to_end(key)
-            while len(self._trees) > self._size:
-                self._trees.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._trees)
 
 
 _NO_NAMES: frozenset[tuple[str, str]] = frozenset()
@@ -123,7 +91,7 @@ def condition_parses_reused(size: int = CACHE_SIZE) -> Callable[[], None]:
     original = current
     make_op = ConditionExpressionParser._make_op_condition
     value_kind = ConditionExpressionParser.Kind.EXPRESSION_ATTRIBUTE_VALUE
-    shapes = _Shapes(size)
+    shapes = Lru(size)
 
     def parse(self: Any) -> Any:
         key = _shape_key(self.condition_expression, self.expression_attribute_names)

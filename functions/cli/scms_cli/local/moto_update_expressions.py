@@ -24,10 +24,10 @@ from __future__ import annotations
 import copy
 import copyreg
 import importlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from .lru import Lru
 
 __all__ = ["copy_tree", "tree_builder", "update_expression_parses_reused", "update_validation_walks_typed_once"]
 
@@ -184,39 +184,6 @@ def tree_builder(tree: Any) -> Callable[[], Any] | None:
     return build
 
 
-class _Trees:
-    """A bounded LRU map of update expression text to its parse tree (never handed out) and the tree's builder (or
-    None); thread-safe by its own lock."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._trees: OrderedDict[str, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, text: str) -> Any:
-        with self._lock:
-            tree = self._trees.get(text)
-            if tree is None:
-                self.misses += 1
-                return None
-            self._trees.move_to_end(text)
-            self.hits += 1
-            return tree
-
-    def put(self, text: str, tree: Any) -> None:
-        with self._lock:
-            self._trees[text] = tree
-            self._trees.move_to_end(text)
-            while len(self._trees) > self._size:
-                self._trees.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._trees)
-
-
 def update_expression_parses_reused(size: int = CACHE_SIZE) -> Callable[[], None]:
     """moto parses each UpdateExpression text once and copies parse trees node by node (idempotent); the undo.
 
@@ -246,7 +213,7 @@ def update_expression_parses_reused(size: int = CACHE_SIZE) -> Callable[[], None
     original_make = current
     original_deepcopy = validators.deepcopy
     parse = original_make.__func__
-    trees = _Trees(size)
+    trees = Lru(size)
 
     def make(cls: Any, expression_str: Any) -> Any:
         if cls is not UpdateExpressionParser or type(expression_str) is not str:
